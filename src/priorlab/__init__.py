@@ -1,0 +1,22 @@
+"""priorlab: what a network's architecture gives, and what learning adds.
+
+Heavy imports (torch) happen lazily, so that ``priorlab --help`` stays light.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["randomize", "run", "load_run", "__version__"]
+
+
+def __getattr__(name):
+    if name == "randomize":
+        from priorlab.randomize import randomize
+
+        return randomize
+    if name in ("run", "load_run"):
+        from priorlab import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'priorlab' has no attribute {name!r}")

@@ -1,0 +1,186 @@
+"""The `priorlab` command line. Importing this module does not import torch."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+try:  # typer >= 0.22 vendors click
+    from typer._click import exceptions as _cx
+    from typer._click.globals import get_current_context
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as _cx
+    from click import get_current_context
+
+from priorlab.config import UserError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="priorlab: what a network's architecture gives, and what learning adds.",
+)
+
+
+def _echo_table(rows: list[dict], cols: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(*cols)
+    for r in rows:
+        t.add_row(*[str(r.get(c, "")) for c in cols])
+    Console().print(t)
+
+
+@app.command("list")
+def list_cmd():
+    """List experiments with one-line descriptions."""
+    from priorlab.experiments import EXPERIMENTS
+
+    width = max((len(n) for n in EXPERIMENTS), default=0)
+    for name, desc in EXPERIMENTS.items():
+        typer.echo(f"{name.ljust(width)}  {desc}")
+
+
+def _print_config_help(experiment: str) -> None:
+    from priorlab.config import describe_fields
+    from priorlab.experiments import EXPERIMENTS, load
+
+    module = load(experiment)
+    typer.echo(f"priorlab run {experiment} [--set key=value ...] [--config FILE.yaml] [--seed N]")
+    typer.echo(f"                 [--device auto|cpu|cuda] [--out DIR] [--quiet] [--svg]\n")
+    typer.echo(EXPERIMENTS[experiment] + "\n")
+    rows = describe_fields(module.Config)
+    presets = getattr(module.Config, "PRESETS", {})
+    if presets:
+        typer.echo("presets: " + ", ".join(presets) + "\n")
+    typer.echo("config keys:")
+    kw = max(len(r["key"]) for r in rows)
+    tw = min(max(len(r["type"]) for r in rows), 40)
+    for r in rows:
+        rng = f"  [{r['range']}]" if r["range"] else ""
+        typer.echo(f"  {r['key'].ljust(kw)}  {r['type'].ljust(tw)}  default {r['default']}{rng}")
+        if r["help"]:
+            typer.echo(f"  {''.ljust(kw)}  {r['help']}")
+
+
+@app.command("run", add_help_option=False, context_settings={"ignore_unknown_options": False})
+def run_cmd(
+    experiment: Optional[str] = typer.Argument(None, help="experiment name (see `priorlab list`)"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="config key=value (repeatable)"),
+    config: Optional[str] = typer.Option(None, "--config", help="YAML file of config keys"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="base seed"),
+    device: str = typer.Option("auto", "--device", help="auto|cpu|cuda"),
+    out: Optional[str] = typer.Option(None, "--out", help="write the run folder exactly here"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+    svg: bool = typer.Option(False, "--svg", help="also write SVG figures"),
+    help_: bool = typer.Option(False, "--help", "-h", help="show keys of EXPERIMENT"),
+):
+    """Run an experiment into a run folder. `priorlab run EXPERIMENT --help` lists its keys."""
+    from priorlab.config import parse_sets, read_config_file
+
+    if experiment is None:
+        if help_:
+            typer.echo(get_current_context().get_help())
+            raise typer.Exit(0)
+        raise UserError("missing EXPERIMENT (see `priorlab list`)")
+    from priorlab.experiments import load
+
+    load(experiment)  # validates the name
+    if help_:
+        _print_config_help(experiment)
+        raise typer.Exit(0)
+    values = read_config_file(config) if config else {}
+    values.update(parse_sets(set_))
+    if seed is not None:
+        if seed < 0:
+            raise UserError(f"invalid --seed {seed} (allowed: integer ≥ 0)")
+        values["seed"] = seed
+    from priorlab import runner
+
+    runner.prepare(experiment, values)  # all validation before anything is written
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise UserError(f"invalid --device '{device}' (allowed: auto, cpu, cuda)")
+    result = runner.run(
+        experiment,
+        out=out,
+        device=device,
+        quiet=quiet,
+        figure_format="svg" if svg else "png",
+        argv=["priorlab"] + sys.argv[1:],
+        **values,
+    )
+    if not quiet:
+        for k, v in result.metrics.items():
+            typer.echo(f"  {k} = {v:.6g}" if isinstance(v, float) else f"  {k} = {v}")
+    typer.echo(f"{result.status}: {result.path}")
+    if result.status != "done":
+        raise typer.Exit(1)
+
+
+@app.command("runs")
+def runs_cmd(
+    experiment: Optional[str] = typer.Argument(None, help="only this experiment"),
+    limit: int = typer.Option(50, "--limit", help="newest N runs"),
+):
+    """Table of runs from the index."""
+    from priorlab.report_index import headline_rows
+
+    rows = headline_rows(experiment)[-limit:]
+    if not rows:
+        typer.echo("no runs yet")
+        return
+    _echo_table(rows, ["id", "experiment", "status", "seed", "metrics"])
+
+
+@app.command("show")
+def show_cmd(
+    ref: str = typer.Argument(..., help="run id (or unique prefix), run folder, or sweep id"),
+    format: str = typer.Option("text", "--format", help="text|json (runs); table|csv|parquet (sweeps)"),
+):
+    """Print a run's config and metrics (or a sweep's results table)."""
+    from priorlab.report_index import show
+
+    show(ref, format)
+
+
+@app.command("report")
+def report_cmd():
+    """Write index.html in the runs root listing every run; prints its path."""
+    from priorlab.report_index import write
+
+    typer.echo(str(write()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    cmd = typer.main.get_command(app)
+    try:
+        rv = cmd.main(args=args, prog_name="priorlab", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except UserError as exc:
+        print(f"priorlab: error: {exc}", file=sys.stderr)
+        return 2
+    except _cx.NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help() if exc.ctx else "", file=sys.stdout)
+        return 0
+    except _cx.UsageError as exc:
+        print(f"priorlab: error: {exc.format_message()}", file=sys.stderr)
+        return 2
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        print("priorlab: aborted", file=sys.stderr)
+        return 130
+    except _cx.ClickException as exc:
+        print(f"priorlab: error: {exc.format_message()}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

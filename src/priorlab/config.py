@@ -1,0 +1,203 @@
+"""Experiment configs: pydantic models with limits on every field, and `--set key=value` parsing.
+
+Every experiment's Config subclasses :class:`BaseConfig`. Validation errors are turned into one line
+that names the key and what is allowed (:func:`describe_error`), which the CLI prints with exit code 2.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class UserError(Exception):
+    """Bad input from the user: printed as one line, exit code 2, nothing written."""
+
+
+class BaseConfig(BaseModel):
+    """Keys every experiment has."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    scale: Literal["quick", "full"] = Field(
+        "quick", description="quick: demo/test size; full: the source study's size"
+    )
+    preset: str | None = Field(None, description="named study configuration (overrides defaults)")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="base seed; repeats use seed, seed+1, ...")
+
+    # Experiments may define PRESETS = {"name": {key: value}}; applied before the user's keys.
+    PRESETS: typing.ClassVar[dict[str, dict[str, Any]]] = {}
+    # Overrides applied when scale == "full" (before the user's keys).
+    FULL: typing.ClassVar[dict[str, Any]] = {}
+
+
+# ----------------------------------------------------------------------------------------------
+# describing fields
+
+
+def _strip_optional(tp: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def type_name(tp: Any) -> str:
+    tp, optional = _strip_optional(tp)
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        name = "|".join(str(a) for a in typing.get_args(tp))
+    elif origin in (list, tuple):
+        args = typing.get_args(tp)
+        name = f"list[{type_name(args[0]) if args else 'any'}]"
+    elif isinstance(tp, type):
+        name = {"int": "integer", "float": "number", "str": "text", "bool": "true|false"}.get(
+            tp.__name__, tp.__name__
+        )
+    else:
+        name = str(tp)
+    return name + (" or null" if optional else "")
+
+
+def field_range(finfo) -> str:
+    lo = hi = None
+    lo_op = hi_op = ""
+    for m in finfo.metadata:
+        for attr, op in (("ge", "≥"), ("gt", ">")):
+            if getattr(m, attr, None) is not None:
+                lo, lo_op = getattr(m, attr), op
+        for attr, op in (("le", "≤"), ("lt", "<")):
+            if getattr(m, attr, None) is not None:
+                hi, hi_op = getattr(m, attr), op
+        if getattr(m, "min_length", None) is not None:
+            lo, lo_op = m.min_length, "len ≥"
+        if getattr(m, "max_length", None) is not None:
+            hi, hi_op = m.max_length, "len ≤"
+    parts = []
+    if lo is not None:
+        parts.append(f"{lo_op} {lo}")
+    if hi is not None:
+        parts.append(f"{hi_op} {hi}")
+    return ", ".join(parts)
+
+
+def describe_fields(cls: type[BaseConfig]) -> list[dict[str, str]]:
+    rows = []
+    for name, finfo in cls.model_fields.items():
+        default = finfo.default
+        rows.append(
+            {
+                "key": name,
+                "type": type_name(finfo.annotation),
+                "default": "null" if default is None else _fmt(default),
+                "range": field_range(finfo),
+                "help": finfo.description or "",
+            }
+        )
+    return rows
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, list | tuple):
+        return ",".join(_fmt(x) for x in v)
+    return str(v)
+
+
+def describe_error(cls: type[BaseConfig], err: ValidationError) -> str:
+    """One line naming the first bad key and what is allowed."""
+    e = err.errors()[0]
+    loc = [str(p) for p in e.get("loc", ())]
+    key = loc[0] if loc else "config"
+    if e.get("type") == "extra_forbidden":
+        return f"unknown config key '{key}' (allowed: {', '.join(cls.model_fields)})"
+    finfo = cls.model_fields.get(key)
+    value = e.get("input")
+    msg = e.get("msg", "invalid")
+    if finfo is None:
+        return f"invalid config: {msg}"
+    allowed = type_name(finfo.annotation)
+    rng = field_range(finfo)
+    if rng:
+        allowed += f", {rng}"
+    where = key if len(loc) == 1 else ".".join(loc)
+    vs = repr(value) if not isinstance(value, dict) else "…"
+    return f"invalid value {vs} for '{where}': {msg.rstrip('.')} (allowed: {allowed})"
+
+
+# ----------------------------------------------------------------------------------------------
+# building a config from CLI pieces
+
+
+def parse_value(raw: str) -> Any:
+    """Parse the right-hand side of key=value: YAML scalars/lists, and bare comma lists."""
+    raw = raw.strip()
+    if raw == "":
+        return ""
+    try:
+        val = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        val = raw
+    if isinstance(val, str) and "," in val and not raw.startswith(("'", '"')):
+        return [parse_value(p) for p in raw.split(",") if p.strip() != ""]
+    return val
+
+
+def parse_sets(items: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UserError(f"--set expects key=value, got '{item}'")
+        k, v = item.split("=", 1)
+        k = k.strip()
+        if not k:
+            raise UserError(f"--set expects key=value, got '{item}'")
+        out[k] = parse_value(v)
+    return out
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read config file '{path}': {exc.__class__.__name__}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"config file '{path}' is not valid YAML{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file '{path}' must hold a mapping of key: value")
+    return data
+
+
+def build_config(cls: type[BaseConfig], values: dict[str, Any]) -> BaseConfig:
+    """Defaults < full-scale overrides < preset < user values. Raises UserError with one line."""
+    values = dict(values)
+    unknown = [k for k in values if k not in cls.model_fields]
+    if unknown:
+        raise UserError(f"unknown config key '{unknown[0]}' (allowed: {', '.join(cls.model_fields)})")
+    merged: dict[str, Any] = {}
+    if values.get("scale", cls.model_fields["scale"].default) == "full":
+        merged.update(cls.FULL)
+    preset = values.get("preset")
+    if preset is not None:
+        if preset not in cls.PRESETS:
+            allowed = ", ".join(cls.PRESETS) or "none"
+            raise UserError(f"unknown preset '{preset}' (allowed: {allowed})")
+        merged.update(cls.PRESETS[preset])
+    merged.update(values)
+    try:
+        return cls(**merged)
+    except ValidationError as err:
+        raise UserError(describe_error(cls, err)) from None

@@ -1,0 +1,394 @@
+"""Running an experiment into a run folder: the one call behind the CLI, the Python API and sweeps."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from priorlab import __version__
+from priorlab.config import BaseConfig, UserError, build_config
+from priorlab.experiments import load as load_experiment
+from priorlab.store import Store, new_run_id
+
+
+class Diverged(RuntimeError):
+    """Raised by training code when the loss becomes NaN/inf."""
+
+    def __init__(self, step: int, what: str = "loss"):
+        super().__init__(f"diverged at step {step}")
+        self.step = step
+
+
+def check_finite(loss: float, step: int) -> None:
+    if not math.isfinite(loss):
+        raise Diverged(step)
+
+
+# ----------------------------------------------------------------------------------------------
+class Progress:
+    """A rich progress bar that stays silent under --quiet or when stdout is not a terminal."""
+
+    def __init__(self, quiet: bool):
+        self.enabled = (not quiet) and sys.stdout.isatty()
+        self._progress = None
+
+    def __call__(self, iterable=None, total: int | None = None, description: str = ""):
+        if iterable is None:
+            iterable = range(total or 0)
+        if not self.enabled:
+            yield from iterable
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress as RichProgress,
+            TimeRemainingColumn,
+        )
+
+        if total is None:
+            try:
+                total = len(iterable)
+            except TypeError:
+                total = None
+        with RichProgress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+        ) as prog:
+            task = prog.add_task(description, total=total)
+            for item in iterable:
+                yield item
+                prog.advance(task)
+
+
+@dataclass
+class RunContext:
+    """What an experiment's ``run(config, ctx)`` gets: where to write and how to report."""
+
+    folder: Path
+    seed: int
+    device: Any  # torch.device
+    quiet: bool = False
+    figure_format: str = "png"
+    figures: list[str] = field(default_factory=list)
+    tables: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.progress = Progress(self.quiet)
+        (self.folder / "figures").mkdir(parents=True, exist_ok=True)
+
+    def log(self, msg: str) -> None:
+        if not self.quiet:
+            print(msg, file=sys.stderr)
+
+    def save_figure(self, name: str, fig) -> Path:
+        import matplotlib.pyplot as plt
+
+        path = self.folder / "figures" / f"{name}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        if self.figure_format == "svg":
+            fig.savefig(path.with_suffix(".svg"), bbox_inches="tight")
+        plt.close(fig)
+        self.figures.append(path.name)
+        return path
+
+    def figure_path(self, filename: str) -> Path:
+        """A path for a figure the experiment writes itself (e.g. a GIF)."""
+        self.figures.append(filename)
+        return self.folder / "figures" / filename
+
+    def save_arrays(self, **arrays) -> None:
+        for k, v in arrays.items():
+            self.arrays[k] = np.asarray(v)
+
+    def save_model(self, model_or_state, name: str = "model") -> Path:
+        from safetensors.torch import save_file
+
+        state = model_or_state.state_dict() if hasattr(model_or_state, "state_dict") else model_or_state
+        flat = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
+        path = self.folder / f"{name}.safetensors"
+        save_file(flat, str(path))
+        return path
+
+    def table(self, title: str, rows: list[dict[str, Any]]) -> None:
+        self.tables.append((title, rows))
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class Run:
+    """A finished (or failed) run folder."""
+
+    path: Path
+    id: str
+    experiment: str
+    status: str
+    config: dict[str, Any]
+    metrics: dict[str, float]
+    env: dict[str, Any]
+
+    @property
+    def figures(self) -> list[Path]:
+        d = self.path / "figures"
+        return sorted(d.iterdir()) if d.exists() else []
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        p = self.path / "arrays.npz"
+        if not p.exists():
+            return {}
+        with np.load(p) as z:
+            return {k: z[k] for k in z.files}
+
+    def __repr__(self) -> str:
+        return f"Run({self.experiment} {self.id} {self.status} at {self.path})"
+
+
+def load_run(path: str | Path) -> Run:
+    p = Path(path)
+    try:
+        env = json.loads((p / "env.json").read_text())
+        config = yaml.safe_load((p / "config.yaml").read_text()) or {}
+    except (OSError, ValueError) as exc:
+        raise UserError(f"'{path}' is not a run folder ({exc.__class__.__name__})") from None
+    mp = p / "metrics.json"
+    metrics = json.loads(mp.read_text()) if mp.exists() else {}
+    return Run(
+        path=p.resolve(),
+        id=env.get("run_id", p.name),
+        experiment=env.get("experiment", ""),
+        status=env.get("status", ""),
+        config=config,
+        metrics=metrics,
+        env=env,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+def resolve_device(device: str):
+    import torch
+
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise UserError(f"invalid --device '{device}' (allowed: auto, cpu, cuda)")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but no CUDA device is available (use auto or cpu)")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _git_commit() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        if out.returncode == 0:
+            dirty = subprocess.run(
+                ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.strip()
+            return out.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return None
+
+
+def _blas_info() -> dict[str, Any]:
+    try:
+        from threadpoolctl import threadpool_info
+
+        return [
+            {k: i.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+            for i in threadpool_info()
+        ]
+    except Exception:  # noqa: BLE001 - informative only
+        return []
+
+
+def environment(device, seed: int, argv: list[str] | None) -> dict[str, Any]:
+    import torch
+
+    return {
+        "priorlab": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "blas": _blas_info(),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "device": str(device),
+        "cuda_device": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "git_commit": _git_commit(),
+        "seed": seed,
+        "command": argv if argv is not None else sys.argv,
+    }
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=_jsonable))
+    os.replace(tmp, path)
+
+
+def _jsonable(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def _clean_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
+    out = {}
+    for k, v in (metrics or {}).items():
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            continue
+        out[str(k)] = f if math.isfinite(f) else None
+    return out
+
+
+def prepare(experiment: str, values: dict[str, Any]) -> tuple[Any, BaseConfig]:
+    """Validate an experiment name and its config values (no side effects)."""
+    module = load_experiment(experiment)
+    config = build_config(module.Config, values)
+    return module, config
+
+
+def run(
+    experiment: str,
+    *,
+    out: str | Path | None = None,
+    root: str | Path | None = None,
+    device: str = "auto",
+    quiet: bool = True,
+    figure_format: str = "png",
+    argv: list[str] | None = None,
+    sweep_id: str | None = None,
+    trial_key: str | None = None,
+    **config_values: Any,
+) -> Run:
+    """Run ``experiment`` with the given config keys and return the finished :class:`Run`.
+
+    The Python face of ``priorlab run``: ``priorlab.run("fit1d", activation="cos", hidden=3, seed=1)``.
+    Raises :class:`UserError` for bad input before anything is written.
+    """
+    module, config = prepare(experiment, config_values)
+    dev = resolve_device(device)
+    if figure_format not in ("png", "svg"):
+        raise UserError(f"invalid figure format '{figure_format}' (allowed: png, svg)")
+    store = Store(root)
+    run_id = new_run_id()
+    if out is not None:
+        final = Path(out).resolve()
+        if final.exists() and any(final.iterdir()):
+            raise UserError(f"--out '{out}' exists and is not empty")
+        parent = final.parent
+    else:
+        parent = store.root / experiment
+        final = parent / run_id
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create run folder under '{parent}': {exc.strerror}") from None
+    tmp = parent / f".partial-{run_id}"
+    tmp.mkdir()
+
+    cfg_dict = config.model_dump(mode="json")
+    env = environment(dev, config.seed, argv)
+    env.update(
+        {"run_id": run_id, "experiment": experiment, "status": "running", "start": _now(), "end": None}
+    )
+    (tmp / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
+    _write_json(tmp / "env.json", env)
+    store.begin(run_id, experiment, tmp, cfg_dict, config.seed, sweep_id=sweep_id, trial_key=trial_key)
+
+    ctx = RunContext(folder=tmp, seed=config.seed, device=dev, quiet=quiet, figure_format=figure_format)
+    seed_everything(config.seed)
+    t0 = time.time()
+    metrics: dict[str, float | None] = {}
+    status = "done"
+    try:
+        metrics = _clean_metrics(module.run(config, ctx))
+    except Diverged as exc:
+        status = f"failed: diverged at step {exc.step}"
+    except KeyboardInterrupt:
+        status = "failed: interrupted"
+    except UserError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        with store.connect() as con:
+            con.execute("DELETE FROM runs WHERE id=?", (run_id,))
+        raise
+    except Exception as exc:  # noqa: BLE001 - any crash becomes a failed run, with its traceback kept
+        status = f"failed: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(
+            ": "
+        )
+        (tmp / "traceback.txt").write_text(traceback.format_exc())
+
+    env.update({"status": status, "end": _now(), "seconds": round(time.time() - t0, 3)})
+    _write_json(tmp / "metrics.json", metrics)
+    if ctx.arrays:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **ctx.arrays)
+        (tmp / "arrays.npz").write_bytes(buf.getvalue())
+    _write_json(tmp / "env.json", env)
+
+    from priorlab.viz.report import write_run_report
+
+    try:
+        write_run_report(tmp, module, cfg_dict, metrics, env, ctx)
+    except Exception:  # noqa: BLE001 - a report failure must not lose the run
+        (tmp / "report_error.txt").write_text(traceback.format_exc())
+        if status == "done":
+            status = "failed: report could not be written"
+            env["status"] = status
+            _write_json(tmp / "env.json", env)
+
+    if status == "done":
+        if final.exists():
+            final.rmdir()  # empty --out folder
+        os.replace(tmp, final)
+        dest = final
+    else:
+        dest = parent / f".failed-{run_id}"
+        os.replace(tmp, dest)
+    store.finish(run_id, status, dest, metrics)
+    return load_run(dest)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
