@@ -1,0 +1,27 @@
+"""Parameter regimes: which tensors learning may change, and how the weights are made from them (w = H(u)).
+
+    from priorlab.regimes import apply, summary
+    apply(model, "bias_only")          # in place; returns the model
+    print(summary(model))              # trainable / total parameters per layer
+
+Regimes: full, frozen, bias_only, readout, mask, permute, shared, hyper (see ``apply``'s docstring and docs/regimes.md).
+"""
+
+from priorlab.regimes.core import (
+    REGIMES,
+    Ridge,
+    Summary,
+    apply,
+    find_readout,
+    fit_readout,
+    regime_of,
+    ridge_readout,
+    summary,
+    tensors,
+)
+from priorlab.regimes.parametrizations import Generator, Hyper, InputHyperLinear, Mask, Permute, Shared, hashed_index
+
+__all__ = [
+    "REGIMES", "Ridge", "Summary", "apply", "find_readout", "fit_readout", "regime_of", "ridge_readout",
+    "summary", "tensors", "Generator", "Hyper", "InputHyperLinear", "Mask", "Permute", "Shared", "hashed_index",
+]

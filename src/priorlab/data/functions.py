@@ -1,0 +1,119 @@
+"""1-D target functions, including safe user expressions in x (parsed with `ast`, never `eval`)."""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from collections.abc import Callable
+
+import torch
+
+from priorlab.config import UserError
+
+NAMED: dict[str, tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = {
+    "sin": ("sin(x)", torch.sin),
+    "square": ("sign(sin(x))", lambda x: torch.sign(torch.sin(x))),
+    "abs": ("|x| / pi", lambda x: x.abs() / math.pi),
+    "poly3": ("(x/pi)^3 - x/pi", lambda x: (x / math.pi) ** 3 - x / math.pi),
+}
+
+_FUNCS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "exp": torch.exp, "log": torch.log,
+    "sqrt": torch.sqrt, "abs": torch.abs, "tanh": torch.tanh, "sign": torch.sign, "sinh": torch.sinh,
+    "cosh": torch.cosh, "arctan": torch.atan, "floor": torch.floor, "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+}
+_CONSTS = {"pi": math.pi, "e": math.e}
+_BINOPS = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.Pow: operator.pow, ast.Mod: operator.mod,
+}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+
+
+def parse_expression(text: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Compile an arithmetic expression in `x` to a function of a tensor.
+
+    Allowed: numbers, x, pi, e, + - * / ** % (and ^ as power), unary minus, and the functions
+    sin cos tan exp log sqrt abs tanh sign sinh cosh arctan floor relu sigmoid. Anything else is refused.
+    """
+    src = text.replace("^", "**")
+    try:
+        tree = ast.parse(src, mode="eval")
+    except SyntaxError:
+        raise UserError(f"invalid value '{text}' for 'target': not an expression in x") from None
+    allowed = ", ".join(_FUNCS)
+
+    def check(node: ast.AST) -> None:
+        if isinstance(node, ast.Expression):
+            check(node.body)
+        elif isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            check(node.left)
+            check(node.right)
+        elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            check(node.operand)
+        elif isinstance(node, ast.Call):
+            if not (isinstance(node.func, ast.Name) and node.func.id in _FUNCS) or node.keywords or len(node.args) != 1:
+                raise UserError(f"invalid value '{text}' for 'target': only one-argument calls of {allowed}")
+            check(node.args[0])
+        elif isinstance(node, ast.Name):
+            if node.id != "x" and node.id not in _CONSTS:
+                raise UserError(f"invalid value '{text}' for 'target': unknown name '{node.id}' (use x, pi, e)")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+            pass
+        else:
+            raise UserError(f"invalid value '{text}' for 'target': '{type(node).__name__}' is not allowed")
+
+    check(tree)
+    if not any(isinstance(n, ast.Name) and n.id == "x" for n in ast.walk(tree)):
+        raise UserError(f"invalid value '{text}' for 'target': the expression must use x")
+
+    def evaluate(node: ast.AST, x: torch.Tensor):
+        if isinstance(node, ast.Expression):
+            return evaluate(node.body, x)
+        if isinstance(node, ast.BinOp):
+            return _BINOPS[type(node.op)](evaluate(node.left, x), evaluate(node.right, x))
+        if isinstance(node, ast.UnaryOp):
+            return _UNARY[type(node.op)](evaluate(node.operand, x))
+        if isinstance(node, ast.Call):
+            arg = evaluate(node.args[0], x)
+            return _FUNCS[node.func.id](torch.as_tensor(arg, dtype=x.dtype))
+        if isinstance(node, ast.Name):
+            return x if node.id == "x" else _CONSTS[node.id]
+        return float(node.value)  # floats overflow quickly instead of building huge integers
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        try:
+            y = evaluate(tree, x)
+        except (OverflowError, ZeroDivisionError, ValueError) as exc:
+            raise UserError(f"invalid value '{text}' for 'target': {exc}") from None
+        return torch.as_tensor(y, dtype=x.dtype).expand_as(x).clone()
+
+    return f
+
+
+def target_function(name: str) -> tuple[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """(formula, function) for a named target or a user expression in x."""
+    if name in NAMED:
+        return NAMED[name]
+    return name, parse_expression(name)
+
+
+def dominant_fourier_terms(
+    f: Callable[[torch.Tensor], torch.Tensor], lo: float, hi: float, k: int = 3, n: int = 4096
+) -> list[dict[str, float]]:
+    """The k largest terms a·cos(ω x + φ) of f's Fourier series on [lo, hi) (period hi − lo)."""
+    x = torch.linspace(lo, hi, n + 1, dtype=torch.float64)[:-1]
+    y = f(x)
+    c = torch.fft.rfft(y) / n
+    length = hi - lo
+    rows = []
+    for j in range(len(c)):
+        amp = (1 if j == 0 else 2) * c[j].abs().item()
+        omega = 2 * math.pi * j / length
+        # c_j e^{i ω (x - lo)} -> amplitude |c|, phase angle(c) - ω lo
+        phase = math.remainder(math.atan2(c[j].imag.item(), c[j].real.item()) - omega * lo, 2 * math.pi)
+        rows.append({"frequency": omega, "phase": phase, "amplitude": amp})
+    rows.sort(key=lambda r: -r["amplitude"])
+    return [r for r in rows[:k] if r["amplitude"] > 1e-6]

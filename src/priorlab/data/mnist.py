@@ -1,0 +1,93 @@
+"""MNIST from the four IDX files in a folder the user gives (plain or gzip); nothing is downloaded.
+
+IDX format: two zero bytes, a type code, the number of dimensions n, then n big-endian uint32 sizes and the
+data, big-endian. A file that is truncated, too long, or lacks the magic raises :class:`UserError`.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from priorlab.config import UserError
+from priorlab.data.digits import Split
+
+FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read one IDX file (gzip detected from its first bytes) into an array of its declared shape."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise UserError(f"cannot read IDX file '{path}': {exc.__class__.__name__}: {exc}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in DTYPES:
+        raise UserError(f"'{path}' is not an IDX file (wrong magic number {raw[:4].hex() or 'empty'})")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise UserError(f"IDX file '{path}' is truncated (header needs {header} bytes, file has {len(raw)})")
+    shape = tuple(int(s) for s in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    dtype = np.dtype(DTYPES[raw[2]])
+    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) != expected:
+        what = "truncated" if len(raw) < expected else "longer than its header says"
+        raise UserError(f"IDX file '{path}' is {what} ({len(raw)} bytes, shape {shape} needs {expected})")
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    raise UserError(f"MNIST folder '{folder}' has no '{stem}' (or '{stem}.gz')")
+
+
+def mnist(folder: str | Path, standardize: bool = True) -> Split:
+    """The MNIST train/test split from ``folder``: images [N, 1, 28, 28] in [0, 1] (standardised with the
+    training mean and SD, one scalar, when ``standardize``), labels int64."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"MNIST folder '{folder}' does not exist")
+    arrays = {key: read_idx(_find(folder, stem)) for key, stem in FILES.items()}
+    for part in ("train", "test"):
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+            raise UserError(
+                f"MNIST {part} files in '{folder}' do not match: images {x.shape}, labels {y.shape}"
+            )
+    xtr, xte = (torch.from_numpy(arrays[k].astype(np.float32) / 255.0)[:, None] for k in ("x_train", "x_test"))
+    if standardize:
+        mu, sd = xtr.mean(), xtr.std().clamp_min(1e-3)
+        xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
+    ytr, yte = (torch.from_numpy(arrays[k].astype(np.int64)) for k in ("y_train", "y_test"))
+    return Split(xtr.contiguous(), ytr, xte.contiguous(), yte)
+
+
+def write_idx(path: str | Path, array: np.ndarray, compress: bool | None = None) -> Path:
+    """Write ``array`` (uint8/int8/int16/int32/float32/float64) as an IDX file; gzip when the name ends in .gz."""
+    path = Path(path)
+    codes = {np.dtype(v).newbyteorder("="): k for k, v in DTYPES.items()}
+    a = np.asarray(array)
+    code = codes.get(a.dtype.newbyteorder("="))
+    if code is None:
+        raise ValueError(f"IDX cannot hold dtype {a.dtype}")
+    data = bytes([0, 0, code, a.ndim]) + np.asarray(a.shape, dtype=">u4").tobytes()
+    data += a.astype(np.dtype(DTYPES[code])).tobytes()
+    if compress if compress is not None else path.suffix == ".gz":
+        data = gzip.compress(data)
+    path.write_bytes(data)
+    return path

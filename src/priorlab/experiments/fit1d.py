@@ -1,0 +1,316 @@
+"""fit1d: what a one-hidden-layer network actually does when it fits a 1-D function (STUDIES.md §2)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import numpy as np
+import torch
+from pydantic import Field, field_validator, model_validator
+
+from priorlab.config import BaseConfig, UserError
+from priorlab.data.functions import dominant_fourier_terms, target_function
+from priorlab.nets.onehidden import ACTIVATIONS, PERIODIC, OneHidden
+from priorlab.runner import RunContext, check_finite
+
+DESCRIPTION = "one hidden layer fitted to a 1-D function: unit contributions, extrapolation, Fourier reading"
+ORDER = 10
+CITATION = (
+    "A computational neuroscience lab's blog post 'What neural networks actually do' (curve fitting with one "
+    "hidden layer: sigmoid 10 units, ReLU ~100 units, cosine 3 units; priors decide generalisation)."
+)
+FIGURES = {
+    "fit": "The fit over the training range with the noisy samples.",
+    "contributions": "Each unit's contribution v_i·h_i(x) (thin lines) and their total plus offset (black).",
+    "extrapolation": "The fit over the extended range; shaded = outside the training range.",
+    "loss": "Training loss (MSE) per iteration.",
+    "compare": "The three networks of the study side by side over the extended range.",
+}
+DEMO = [{"preset": "blog"}]
+
+DEFAULT_LR = {"sigmoid": 0.05, "tanh": 0.05, "relu": 0.05, "cos": 0.01, "sin": 0.01, "saw": 0.01}
+
+Activation = Literal["sigmoid", "tanh", "relu", "cos", "sin", "saw"]
+
+
+class Config(BaseConfig):
+    target: str = Field("sin", description="sin|square|abs|poly3 or an expression in x, e.g. 'sin(2*x)+0.3*x'")
+    n_samples: int = Field(50, ge=2, le=100_000, description="training samples, uniform in the range")
+    x_min: float = Field(-2 * math.pi, ge=-1e4, le=1e4, description="training range start")
+    x_max: float = Field(2 * math.pi, ge=-1e4, le=1e4, description="training range end")
+    extrap_margin: float = Field(
+        2 * math.pi, gt=0, le=1e4, description="width of the extrapolation bands on either side of the range"
+    )
+    noise: float = Field(0.1, ge=0, le=10, description="SD of Gaussian noise on the training targets")
+    activation: Activation = Field("sigmoid", description="hidden-unit non-linearity")
+    hidden: int = Field(10, ge=1, le=4096, description="hidden units")
+    iterations: int = Field(1000, ge=1, le=1_000_000, description="full-batch optimizer steps")
+    optimizer: Literal["adam", "sgd"] = Field("adam", description="optimizer")
+    lr: float | None = Field(
+        None, gt=0, le=10, description="learning rate (default per activation: 0.05 sigmoid/tanh/relu, 0.01 cos/sin/saw)"
+    )
+    networks: list[str] | None = Field(
+        None, description="several networks in one run, as activation:hidden (e.g. sigmoid:10,relu:100,cos:3)"
+    )
+    frames: int = Field(60, ge=2, le=200, description="frames of the training animation")
+    n_eval: int = Field(400, ge=10, le=100_000, description="fresh noiseless points for interp/extrap errors")
+
+    PRESETS: ClassVar[dict] = {"blog": {"networks": ["sigmoid:10", "relu:100", "cos:3"], "target": "sin"}}
+
+    @field_validator("target")
+    @classmethod
+    def _target_ok(cls, v: str) -> str:
+        target_function(v)  # raises UserError on a bad expression
+        return v
+
+    @field_validator("networks")
+    @classmethod
+    def _networks_ok(cls, v):
+        if v is None:
+            return v
+        if isinstance(v, str):
+            v = [v]
+        for spec in v:
+            act, _, n = str(spec).partition(":")
+            if act not in ACTIVATIONS or not n.isdigit() or not 1 <= int(n) <= 4096:
+                raise ValueError(f"'{spec}' is not activation:hidden with activation in {ACTIVATIONS}, 1 ≤ hidden ≤ 4096")
+        return [str(s) for s in v]
+
+    @model_validator(mode="after")
+    def _range_ok(self):
+        if self.x_max <= self.x_min:
+            raise ValueError("x_max must be greater than x_min")
+        return self
+
+
+@dataclass
+class Data:
+    x: torch.Tensor
+    y: torch.Tensor
+    x_interp: torch.Tensor
+    x_extrap: torch.Tensor
+    f: object
+
+
+def make_data(cfg: Config, seed: int) -> Data:
+    _, f = target_function(cfg.target)
+    g = torch.Generator().manual_seed(seed)
+    lo, hi, m = cfg.x_min, cfg.x_max, cfg.extrap_margin
+    x = lo + (hi - lo) * torch.rand(cfg.n_samples, generator=g)
+    y = f(x) + cfg.noise * torch.randn(cfg.n_samples, generator=g)
+    x_interp = lo + (hi - lo) * torch.rand(cfg.n_eval, generator=g)
+    side = torch.rand(cfg.n_eval, generator=g)
+    x_extrap = torch.where(side < 0.5, lo - m * (2 * side), hi + m * (2 * side - 1))
+    return Data(x, y, x_interp, x_extrap, f)
+
+
+@dataclass
+class Fit:
+    name: str
+    model: OneHidden
+    losses: np.ndarray
+    snapshots: np.ndarray  # [frames, grid]
+    snapshot_steps: list[int]
+    metrics: dict[str, float]
+
+
+def train_one(cfg: Config, data: Data, activation: str, hidden: int, seed: int, grid: torch.Tensor, ctx) -> Fit:
+    torch.manual_seed(seed)  # the same init as a standalone run with this seed
+    model = OneHidden(hidden, activation)
+    lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[activation]
+    opt_cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.SGD
+    opt = opt_cls(model.parameters(), lr=lr)
+    n = cfg.iterations
+    snap_at = sorted(set(np.linspace(0, n, cfg.frames).round().astype(int).tolist()))
+    snapshots, losses = [], np.empty(n)
+    for step in ctx.progress(range(n + 1), description=f"{activation}{hidden}"):
+        if len(snapshots) < len(snap_at) and step == snap_at[len(snapshots)]:
+            with torch.no_grad():
+                snapshots.append(model(grid).numpy().copy())
+        if step == n:
+            break
+        opt.zero_grad(set_to_none=True)
+        loss = torch.mean((model(data.x) - data.y) ** 2)
+        loss.backward()
+        opt.step()
+        losses[step] = loss.item()
+        if step % 50 == 0:
+            check_finite(losses[step], step)
+    check_finite(losses[-1], n - 1)
+    with torch.no_grad():
+        metrics = {
+            "train_mse": torch.mean((model(data.x) - data.y) ** 2).item(),
+            "interp_mse": torch.mean((model(data.x_interp) - data.f(data.x_interp)) ** 2).item(),
+            "extrap_mse": torch.mean((model(data.x_extrap) - data.f(data.x_extrap)) ** 2).item(),
+        }
+        if activation == "relu":
+            inside = torch.linspace(cfg.x_min, cfg.x_max, 2001)
+            metrics["dead_units"] = float((model.units(inside).amax(0) <= 0).sum().item())
+    return Fit(f"{activation}{hidden}", model, losses, np.stack(snapshots), snap_at, metrics)
+
+
+def fourier_rows(fit: Fit, data: Data, cfg: Config) -> list[dict]:
+    """Read a periodic network's units as Fourier terms a·cos(ω x + φ) beside the target's."""
+    w = fit.model.hidden.weight[:, 0].detach().double()
+    b = fit.model.hidden.bias.detach().double()
+    v = fit.model.out.weight[0].detach().double()
+    act = fit.model.activation
+    rows = []
+    for i in range(len(w)):
+        omega, phase, amp = w[i].item(), b[i].item(), v[i].item()
+        if act == "sin":  # sin(t) = cos(t - pi/2)
+            phase -= math.pi / 2
+        if act == "saw":  # saw period 2*pi in z: fundamental frequency |w|
+            rows.append({"term": f"unit {i}", "frequency": abs(omega), "phase": None, "amplitude": amp})
+            continue
+        if omega < 0:  # cos(-a x + b) = cos(a x - b)
+            omega, phase = -omega, -phase
+        if amp < 0:
+            amp, phase = -amp, phase + math.pi
+        rows.append(
+            {"term": f"unit {i}", "frequency": omega, "phase": math.remainder(phase, 2 * math.pi), "amplitude": amp}
+        )
+    rows.append(
+        {"term": "offset c", "frequency": 0.0, "phase": 0.0, "amplitude": fit.model.out.bias.item()}
+    )
+    for j, t in enumerate(dominant_fourier_terms(data.f, cfg.x_min, cfg.x_max)):
+        rows.append({"term": f"target term {j + 1}", **t})
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# figures
+
+
+def _plots(ctx: RunContext, cfg: Config, data: Data, fit: Fit, suffix: str) -> None:
+    import matplotlib.pyplot as plt
+
+    lo, hi, m = cfg.x_min, cfg.x_max, cfg.extrap_margin
+    xs = torch.linspace(lo, hi, 600)
+    xe = torch.linspace(lo - m, hi + m, 1200)
+    with torch.no_grad():
+        y_in = fit.model(xs)
+        y_ext = fit.model(xe)
+        contrib = fit.model.contributions(xs)
+    title = f"{fit.model.activation}, {fit.model.hidden.out_features} units"
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(xs, data.f(xs), color="0.6", lw=2, label="target")
+    ax.plot(xs, y_in, color="C3", lw=2, label="network")
+    ax.scatter(data.x, data.y, s=14, color="k", zorder=3, label="training samples")
+    ax.set(xlabel="x", ylabel="y", title=f"Fit ({title}): interp MSE {fit.metrics['interp_mse']:.3g}")
+    ax.legend(loc="best", fontsize=8)
+    ctx.save_figure(f"fit{suffix}", fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    k = contrib.shape[1]
+    show = range(k) if k <= 30 else np.argsort(-contrib.abs().amax(0).numpy())[:30]
+    for i in show:
+        ax.plot(xs, contrib[:, i], lw=1, alpha=0.8)
+    ax.plot(xs, y_in, color="k", lw=2.5, label="total (Σ v_i h_i + c)")
+    ax.plot(xs, data.f(xs), color="0.6", lw=1.5, ls="--", label="target")
+    note = "" if k <= 30 else f" (30 largest of {k})"
+    ax.set(xlabel="x", ylabel="v_i · h_i(x)", title=f"Unit contributions{note} — {title}")
+    ax.legend(loc="best", fontsize=8)
+    ctx.save_figure(f"contributions{suffix}", fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.axvspan(lo - m, lo, color="0.92")
+    ax.axvspan(hi, hi + m, color="0.92")
+    ax.plot(xe, data.f(xe), color="0.5", lw=2, label="target")
+    ax.plot(xe, y_ext, color="C3", lw=2, label="network")
+    ax.scatter(data.x, data.y, s=10, color="k", zorder=3)
+    yl = data.f(xe).abs().max().item() * 1.8 + 0.5
+    ax.set_ylim(-yl, yl)
+    ax.set(xlabel="x", ylabel="y", title=f"Extrapolation ({title}): extrap MSE {fit.metrics['extrap_mse']:.3g}")
+    ax.legend(loc="upper left", fontsize=8)
+    ctx.save_figure(f"extrapolation{suffix}", fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.semilogy(np.maximum(fit.losses, 1e-12))
+    ax.set(xlabel="iteration", ylabel="training MSE", title=f"Training loss — {title}")
+    ctx.save_figure(f"loss{suffix}", fig)
+
+
+def _animation(ctx: RunContext, cfg: Config, data: Data, fit: Fit, grid: torch.Tensor, suffix: str) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(grid, data.f(grid), color="0.6", lw=2)
+    ax.scatter(data.x, data.y, s=10, color="k", zorder=3)
+    (line,) = ax.plot(grid, fit.snapshots[0], color="C3", lw=2)
+    lim = max(1.5, float(np.abs(data.y).max()) * 1.3)
+    ax.set_ylim(-lim, lim)
+    ax.set(xlabel="x", ylabel="y")
+    title = ax.set_title("")
+
+    def update(i):
+        line.set_ydata(fit.snapshots[i])
+        title.set_text(f"{fit.name}: iteration {fit.snapshot_steps[i]}")
+        return line, title
+
+    anim = FuncAnimation(fig, update, frames=len(fit.snapshots), blit=False)
+    anim.save(ctx.figure_path(f"training{suffix}.gif"), writer=PillowWriter(fps=10), dpi=70)
+    plt.close(fig)
+
+
+def _compare_figure(ctx: RunContext, cfg: Config, data: Data, fits: list[Fit]) -> None:
+    import matplotlib.pyplot as plt
+
+    lo, hi, m = cfg.x_min, cfg.x_max, cfg.extrap_margin
+    xe = torch.linspace(lo - m, hi + m, 1200)
+    fig, axes = plt.subplots(1, len(fits), figsize=(5 * len(fits), 3.6), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, fit in zip(axes, fits):
+        with torch.no_grad():
+            ye = fit.model(xe)
+        ax.axvspan(lo - m, lo, color="0.92")
+        ax.axvspan(hi, hi + m, color="0.92")
+        ax.plot(xe, data.f(xe), color="0.5", lw=2)
+        ax.plot(xe, ye, color="C3", lw=2)
+        ax.scatter(data.x, data.y, s=6, color="k", zorder=3)
+        ax.set_ylim(-2.5, 2.5)
+        ax.set_title(f"{fit.name}: interp {fit.metrics['interp_mse']:.3f}, extrap {fit.metrics['extrap_mse']:.3g}")
+        ax.set_xlabel("x")
+    axes[0].set_ylabel("y")
+    ctx.save_figure("compare", fig)
+
+
+# ----------------------------------------------------------------------------------------------
+def networks_of(cfg: Config) -> list[tuple[str, int]]:
+    if cfg.networks:
+        return [(s.split(":")[0], int(s.split(":")[1])) for s in cfg.networks]
+    return [(cfg.activation, cfg.hidden)]
+
+
+def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
+    data = make_data(cfg, cfg.seed)
+    grid = torch.linspace(cfg.x_min, cfg.x_max, 300)
+    nets = networks_of(cfg)
+    many = cfg.networks is not None
+    fits: list[Fit] = []
+    metrics: dict[str, float] = {}
+    for act, hidden in nets:
+        fit = train_one(cfg, data, act, hidden, cfg.seed, grid, ctx)
+        fits.append(fit)
+        suffix = f"_{fit.name}" if many else ""
+        metrics.update({f"{k}{suffix}": v for k, v in fit.metrics.items()})
+        _plots(ctx, cfg, data, fit, suffix)
+        _animation(ctx, cfg, data, fit, grid, suffix)
+        if act in PERIODIC:
+            ctx.table(f"Fourier reading of {fit.name} (a·cos(ω x + φ)) beside the target's", fourier_rows(fit, data, cfg))
+    if many:
+        _compare_figure(ctx, cfg, data, fits)
+        ctx.save_model({f"{f.name}.{k}": v for f in fits for k, v in f.model.state_dict().items()})
+    else:
+        ctx.save_model(fits[0].model)
+    ctx.table(
+        "Networks",
+        [{"network": f.name, "parameters": sum(p.numel() for p in f.model.parameters()), **f.metrics} for f in fits],
+    )
+    ctx.save_arrays(x_train=data.x.numpy(), y_train=data.y.numpy(), grid=grid.numpy(),
+                    **{f"snapshots_{f.name}": f.snapshots for f in fits})
+    return metrics

@@ -1,0 +1,80 @@
+"""One hidden layer on a scalar input: h_i = f(w_i x + b_i), y = sum_i v_i h_i + c."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "cos", "sin", "saw")
+PERIODIC = ("cos", "sin", "saw")
+
+
+class SawFunction(torch.autograd.Function):
+    """s(z; p) = z mod p, with the gradient a.e.: ds/dz = 1, ds/dp = -floor(z / p).
+
+    The period gets a real gradient: moving p moves every tooth after the first. Together with the
+    pre-activation w x + b this gives a periodic ReLU ("saw wave") whose frequency w is learnable.
+    """
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, period: torch.Tensor) -> torch.Tensor:
+        k = torch.floor(z / period)
+        ctx.save_for_backward(k)
+        ctx.period_shape = period.shape
+        return z - period * k
+
+    @staticmethod
+    def backward(ctx, grad):
+        (k,) = ctx.saved_tensors
+        gz = grad
+        gp = -(grad * k)
+        # reduce over broadcast dimensions of the period
+        while gp.dim() > len(ctx.period_shape):
+            gp = gp.sum(0)
+        for i, n in enumerate(ctx.period_shape):
+            if n == 1 and gp.shape[i] != 1:
+                gp = gp.sum(i, keepdim=True)
+        return gz, gp
+
+
+def saw(z: torch.Tensor, period: torch.Tensor | float = 2 * math.pi) -> torch.Tensor:
+    """Periodic ReLU in [-1, 1): a ramp of slope 2/period that resets every `period`."""
+    p = torch.as_tensor(period, dtype=z.dtype, device=z.device)
+    return 2.0 * SawFunction.apply(z, p) / p - 1.0
+
+
+def activation_fn(name: str):
+    return {
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": torch.relu,
+        "cos": torch.cos,
+        "sin": torch.sin,
+        "saw": saw,
+    }[name]
+
+
+class OneHidden(nn.Module):
+    """y = sum_i v_i f(w_i x + b_i) + c, with torch's default Linear initialisation."""
+
+    def __init__(self, hidden: int, activation: str = "sigmoid"):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}")
+        self.activation = activation
+        self.hidden = nn.Linear(1, hidden)
+        self.out = nn.Linear(hidden, 1)
+        self.f = activation_fn(activation)
+
+    def units(self, x: torch.Tensor) -> torch.Tensor:
+        """h_i(x), shape [N, hidden] for x of shape [N]."""
+        return self.f(self.hidden(x[:, None]))
+
+    def contributions(self, x: torch.Tensor) -> torch.Tensor:
+        """v_i h_i(x), shape [N, hidden]; their sum plus c is the output."""
+        return self.units(x) * self.out.weight[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.units(x))[:, 0]

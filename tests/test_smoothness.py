@@ -1,0 +1,79 @@
+"""smoothness: Guest & Love (2017) Figure 2A against the paper's numbers and the identity's closed form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import priorlab
+from priorlab.experiments import smoothness
+
+PAPER_MODEL1_LEVEL19 = 1 / np.sqrt(1 + 0.95**2)  # 0.725, quoted in the paper
+
+
+@pytest.fixture(scope="module")
+def unit_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("smooth") / "unit"
+    return priorlab.run("smoothness", out=out, root=out.parent / "runs", seed=3)
+
+
+def test_unit_weights_reproduce_the_paper(unit_run):
+    m = unit_run.metrics
+    assert unit_run.status == "done"
+    assert abs(m["r_level19_model1"] - 0.725) < 0.01
+    deep = [m[f"r_level19_model{k}"] for k in range(4, 12)]
+    assert all(a > b for a, b in zip(deep, deep[1:])), deep  # monotonic from model 4 to model 11
+    assert m["r_level19_model11"] < 0.1
+    assert abs(m["r_level19_model4"] - 0.57) < 0.03  # the paper's "≈ 0.57"
+
+
+def test_identity_follows_closed_form_at_every_level(unit_run):
+    a = unit_run.arrays()
+    expected = 1 / np.sqrt(1 + a["noise_sd"] ** 2)
+    np.testing.assert_allclose(a["r"][0], expected, atol=0.01)
+    assert a["r"].shape == (11, 20) and a["r_runs"].shape == (11, 10, 20)
+
+
+def test_fan_in_weights_keep_deep_nets_smooth(tmp_path):
+    run = priorlab.run("smoothness", out=tmp_path / "fan", root=tmp_path / "runs", weights="fan-in", runs=5)
+    assert run.metrics["r_level19_model11"] > 0.6
+
+
+def test_pearson_matches_numpy():
+    h = torch.randn(3, 5, 7, dtype=torch.float64)
+    r = smoothness.pearson_to_level0(h)
+    for i in range(3):
+        for k in range(5):
+            assert r[i, k].item() == pytest.approx(np.corrcoef(h[i, 0], h[i, k])[0, 1], abs=1e-12)
+
+
+def test_remap_and_zscore():
+    x = torch.randn(4, 50, dtype=torch.float64) * 3 + 2
+    z = smoothness.zscore(x)
+    np.testing.assert_allclose(z.mean(-1), 0, atol=1e-12)
+    np.testing.assert_allclose(z.std(-1, correction=0), 1, atol=1e-12)
+    r = smoothness.remap(z)
+    np.testing.assert_allclose(r.amin(-1), -1, atol=1e-12)
+    np.testing.assert_allclose(r.amax(-1), 1, atol=1e-12)
+
+
+def test_same_seed_same_metrics(tmp_path):
+    a = priorlab.run("smoothness", out=tmp_path / "a", root=tmp_path / "runs", runs=2, prototypes=10)
+    b = priorlab.run("smoothness", out=tmp_path / "b", root=tmp_path / "runs", runs=2, prototypes=10)
+    assert a.metrics == b.metrics
+
+
+def test_bad_value_names_the_key(cli):
+    res = cli(["run", "smoothness", "--set", "weights=big"])
+    assert res.code == 2 and "weights" in res.err
+    res = cli(["run", "smoothness", "--set", "runs=0"])
+    assert res.code == 2 and "runs" in res.err
+
+
+@pytest.mark.slow
+def test_full_scale_paper_numbers(tmp_path):
+    run = priorlab.run("smoothness", out=tmp_path / "full", root=tmp_path / "runs", scale="full")
+    m = run.metrics
+    assert abs(m["r_level19_model1"] - PAPER_MODEL1_LEVEL19) < 0.005
+    assert abs(m["r_level19_model11"] - 0.04) < 0.02
