@@ -157,6 +157,61 @@ def report_cmd():
     typer.echo(str(write()))
 
 
+@app.command("sweep")
+def sweep_cmd(
+    experiment: Optional[str] = typer.Argument(None, help="experiment name (or use --resume)"),
+    grid: Optional[list[str]] = typer.Option(None, "--grid", help="key=v1,v2,... (repeatable; any config key)"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="fixed config key=value (repeatable)"),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="seeds to grid: 0-9, 0,3,5 or 0-4,10"),
+    backend: str = typer.Option("local", "--backend", help="local|ray"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="parallel workers (default: CPU count)"),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="existing Ray cluster (default: local)"),
+    resume: Optional[str] = typer.Option(None, "--resume", help="SWEEP_ID: run its trials that are not done"),
+    device: str = typer.Option("auto", "--device", help="auto|cpu|cuda"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+):
+    """Run a grid of configs x seeds; each trial is an ordinary run tagged with the sweep id."""
+    from priorlab.config import parse_sets
+    from priorlab.sweep import parse_grid, parse_seeds, sweep
+
+    res = sweep(
+        experiment,
+        grid=parse_grid(grid),
+        base=parse_sets(set_),
+        seeds=parse_seeds(seeds),
+        backend=backend,
+        workers=workers,
+        ray_address=ray_address,
+        resume=resume,
+        device=device,
+        quiet=quiet,
+    )
+    failed = f", {res['failed']} failed" if res["failed"] else ""
+    typer.echo(f"sweep {res['id']}: {res['ran']} trials run{failed} ({res['total']} in the sweep)")
+    typer.echo(f"report: {res['page']}")
+    if res["failed"]:
+        typer.echo(f"rerun what is not done with: priorlab sweep --resume {res['id']}")
+        raise typer.Exit(1)
+
+
+@app.command("sweeps")
+def sweeps_cmd():
+    """List sweeps with progress."""
+    import time as _time
+
+    from priorlab.store import Store
+    from priorlab.sweep import list_sweeps
+
+    rows = list_sweeps(Store())
+    if not rows:
+        typer.echo("no sweeps yet")
+        return
+    for r in rows:
+        r["created"] = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(r["created"]))
+        r["progress"] = f"{r['done']}/{r['total']}"
+    _echo_table(rows, ["id", "experiment", "created", "progress", "failed", "running"])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     cmd = typer.main.get_command(app)

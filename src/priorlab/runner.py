@@ -392,3 +392,118 @@ def run(
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+# ----------------------------------------------------------------------------------------------
+# Several trials trained together (sweeps): each still gets its own run folder and index row.
+# _open_run / _close_run are the two halves of run() around the experiment call; run() can be rewritten as
+# `o = _open_run(...); metrics, status = <call module.run>; return _close_run(o, metrics, status)`.
+
+
+@dataclass
+class _OpenRun:
+    module: Any
+    config: BaseConfig
+    cfg_dict: dict[str, Any]
+    env: dict[str, Any]
+    ctx: RunContext
+    store: Store
+    run_id: str
+    parent: Path
+    t0: float
+
+
+def _open_run(experiment, values, *, root, device, quiet, argv, sweep_id, trial_key) -> _OpenRun:
+    """Validate, create the .partial folder, write config/env and the index row ('running')."""
+    module, config = prepare(experiment, values)
+    dev = resolve_device(device)
+    store = Store(root)
+    run_id = new_run_id()
+    parent = store.root / experiment
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f".partial-{run_id}"
+    tmp.mkdir()
+    cfg_dict = config.model_dump(mode="json")
+    env = environment(dev, config.seed, argv)
+    env.update({"run_id": run_id, "experiment": experiment, "status": "running", "start": _now(), "end": None})
+    (tmp / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
+    _write_json(tmp / "env.json", env)
+    store.begin(run_id, experiment, tmp, cfg_dict, config.seed, sweep_id=sweep_id, trial_key=trial_key)
+    ctx = RunContext(folder=tmp, seed=config.seed, device=dev, quiet=quiet)
+    return _OpenRun(module, config, cfg_dict, env, ctx, store, run_id, parent, time.time())
+
+
+def _close_run(o: _OpenRun, metrics: dict[str, Any], status: str) -> Run:
+    """Write metrics/arrays/env/report, rename the folder into place (or .failed-), commit the index row."""
+    from priorlab.viz.report import write_run_report
+
+    tmp = o.ctx.folder
+    metrics = _clean_metrics(metrics)
+    o.env.update({"status": status, "end": _now(), "seconds": round(time.time() - o.t0, 3)})
+    _write_json(tmp / "metrics.json", metrics)
+    if o.ctx.arrays:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **o.ctx.arrays)
+        (tmp / "arrays.npz").write_bytes(buf.getvalue())
+    _write_json(tmp / "env.json", o.env)
+    try:
+        write_run_report(tmp, o.module, o.cfg_dict, metrics, o.env, o.ctx)
+    except Exception:  # noqa: BLE001 - a report failure must not lose the run
+        (tmp / "report_error.txt").write_text(traceback.format_exc())
+        if status == "done":
+            status = "failed: report could not be written"
+            o.env["status"] = status
+            _write_json(tmp / "env.json", o.env)
+    dest = o.parent / (o.run_id if status == "done" else f".failed-{o.run_id}")
+    os.replace(tmp, dest)
+    o.store.finish(o.run_id, status, dest, metrics)
+    return load_run(dest)
+
+
+def _failure(exc: BaseException) -> str:
+    if isinstance(exc, Diverged):
+        return f"failed: diverged at step {exc.step}"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"failed: {exc.__class__.__name__}: {text}".rstrip(": ")
+
+
+def run_batch(
+    experiment: str,
+    values: list[dict[str, Any]],
+    *,
+    trial_keys: list[str | None],
+    sweep_id: str | None = None,
+    root: str | Path | None = None,
+    device: str = "auto",
+    quiet: bool = True,
+    argv: list[str] | None = None,
+) -> list[Run]:
+    """Run several trials of one experiment through its ``run_many(configs, ctxs)``: one folder per trial.
+
+    ``run_many`` returns one entry per trial: its metrics dict, or an exception instance (e.g. ``Diverged``)
+    for a trial that failed alone. Experiments without ``run_many`` run the trials one by one with :func:`run`.
+    """
+    module = load_experiment(experiment)
+    if not hasattr(module, "run_many"):
+        return [
+            run(experiment, root=root, device=device, quiet=quiet, argv=argv, sweep_id=sweep_id, trial_key=k, **v)
+            for v, k in zip(values, trial_keys)
+        ]
+    opened = [
+        _open_run(experiment, v, root=root, device=device, quiet=quiet, argv=argv, sweep_id=sweep_id, trial_key=k)
+        for v, k in zip(values, trial_keys)
+    ]
+    seed_everything(opened[0].config.seed)
+    try:
+        results = module.run_many([o.config for o in opened], [o.ctx for o in opened])
+    except Exception as exc:  # noqa: BLE001 - the whole batch failed: every trial records why
+        results = [exc] * len(opened)
+        for o in opened:
+            (o.ctx.folder / "traceback.txt").write_text(traceback.format_exc())
+    out = []
+    for o, res in zip(opened, results):
+        if isinstance(res, BaseException):
+            out.append(_close_run(o, {}, _failure(res)))
+        else:
+            out.append(_close_run(o, res, "done"))
+    return out

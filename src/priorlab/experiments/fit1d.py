@@ -136,9 +136,7 @@ def train_one(cfg: Config, data: Data, activation: str, hidden: int, seed: int, 
         loss.backward()
         opt.step()
         losses[step] = loss.item()
-        if step % 50 == 0:
-            check_finite(losses[step], step)
-    check_finite(losses[-1], n - 1)
+        check_finite(losses[step], step)
     with torch.no_grad():
         metrics = {
             "train_mse": torch.mean((model(data.x) - data.y) ** 2).item(),

@@ -90,10 +90,13 @@ def distances(in_shape: Shape, out_shape: Shape, layout: str = "grid") -> torch.
     period = torch.tensor(sheet_shape(out_shape, layout), dtype=torch.float64)
     p_in = positions(in_shape, layout, frame=out_shape)
     p_out = positions(out_shape, layout)
-    diff = (p_out[:, None, :] - p_in[None, :, :]).abs()
-    if layout == "torus":
-        diff = torch.minimum(diff, period - diff)
-    return diff.pow(2).sum(-1).sqrt()
+    d2 = torch.zeros(len(p_out), len(p_in), dtype=torch.float64)
+    for axis in range(p_in.shape[1]):  # one axis at a time: a 4096x4096 sheet stays at two [n_out, n_in] arrays
+        diff = (p_out[:, axis, None] - p_in[None, :, axis]).abs()
+        if layout == "torus":
+            diff = torch.minimum(diff, period[axis] - diff)
+        d2 += diff.pow(2)
+    return d2.sqrt()
 
 
 def locality_prior(

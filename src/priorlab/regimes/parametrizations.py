@@ -66,10 +66,14 @@ class Mask(nn.Module):
             raise ValueError(f"mask fraction must be in (0, 1], got {fraction}")
         self.fraction = float(fraction)
         self.k = max(1, round(self.fraction * weight.numel()))
-        scores = torch.empty_like(weight)
-        fan_in = weight[0].numel() if weight.dim() > 1 else weight.numel()
-        nn.init.uniform_(scores, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))  # edge-popup's kaiming-uniform
-        self.scores = nn.Parameter(scores)
+        self.scores = nn.Parameter(torch.empty_like(weight))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Scores ~ U(±1/sqrt(fan_in)), edge-popup's kaiming-uniform (also what priorlab.randomize calls)."""
+        w = self.scores
+        fan_in = w[0].numel() if w.dim() > 1 else w.numel()
+        nn.init.uniform_(w, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
 
     def mask(self) -> torch.Tensor:
         return _TopKMask.apply(self.scores.abs(), self.k)

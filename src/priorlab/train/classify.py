@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
-from priorlab.runner import check_finite
-
 
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> float:
@@ -46,6 +44,8 @@ def fit_classifier(
     progress: wraps the epoch iterator (e.g. ``ctx.progress``); penalty(model) is added to the loss
     (e.g. a wiring cost). A NaN/inf loss raises priorlab.runner.Diverged.
     """
+    from priorlab.runner import check_finite  # lazily: library code does not pull in the run machinery
+
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)

@@ -4,7 +4,7 @@ The K members share one *functional* model ``loss_fn(params, *batch) -> scalar``
 their parameters stacked along dim 0 (``params[name]`` is ``[K, ...]``). One training step is
 
     losses = vmap(loss_fn)(params, *batch)          # [K]: every member's own loss
-    grads  = grad(losses.sum())(params)             # member k's gradient is exactly dL_k/dθ_k
+    grads  = autograd.grad(losses.sum(), params)    # member k's gradient is exactly dL_k/dθ_k
     params, m, v <- Adam(params, grads, lr[k])      # elementwise, so each member keeps its own lr
 
 with no per-member Python work: a step is a fixed handful of tensor operations whatever K is. On a GPU the whole
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, grad, vmap
+from torch.func import functional_call, vmap
 
 Params = dict[str, Tensor]
 
@@ -189,11 +189,12 @@ class Ensemble:
     def _step_impl(self, batch: tuple) -> Tensor:
         """One optimizer step for every member; returns the losses before it. Pure tensor work, no sync."""
 
-        def total(p):
-            losses = self._member_losses(p, batch)
-            return losses.sum(), losses
-
-        grads, losses = grad(total, has_aux=True)(self.params)
+        with torch.enable_grad():
+            leaves = {n: t.detach().requires_grad_() for n, t in self.params.items()}
+            losses = self._member_losses(leaves, batch)
+            # members are independent, so d(sum of losses)/d(member k's tensors) is member k's own gradient
+            grads = dict(zip(leaves, torch.autograd.grad(losses.sum(), list(leaves.values()))))
+        losses = losses.detach()
         with torch.no_grad():
             self.step_count.add_(1)
             if self.optimizer == "sgd":

@@ -1,0 +1,350 @@
+"""Layer-wise RDMs and Gram matrices of every layer of a network, within a memory budget.
+
+An N×N Gram matrix needs every pair of items, so a layer's activations for all N items must be held at once.
+When N × Σ widths does not fit, we make several passes over the data: each pass holds (float32, in RAM or in
+memory-mapped files) the activations of as many layers — or column slices of a layer — as fit in
+`memory_budget`, forms their Gram matrices (in row blocks, on the GPU when present), drops them, and the next
+pass takes the next group. A pass stops the forward call as soon as its last layer has fired.
+
+    res = layerwise_analysis(model, images, metric="correlation", memory_budget=4 * 2**30)
+    res.rdms["inception3a"]          # [N, N], equal to rdm(capture(model, images)["inception3a"])
+    res.passes                       # how many passes over the data it took
+
+Peak memory ≈ budget + model + one batch + (1 or 2) × L × N² results.
+
+Per column slice X_k (all N items × some features) we centre the columns (exact: every item is present) and
+accumulate in float64: C += X̃_k X̃_kᵀ, the row sums r += X̃_k 1, u += X̃_k μ_k, and |μ_k|², Σμ_k, D_k. These sums
+give the column-centred Gram C (for CKA and Euclidean distances), the raw Gram G = C + u1ᵀ + 1uᵀ + |μ|², and the
+row-centred Gram G − s sᵀ / D (for correlation), all without the cancellation of a raw float32 Gram.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from priorlab.probe.capture import forward, iter_outputs, resolve_layers
+from priorlab.probe.cka import cka_gram
+from priorlab.probe.rdm import METRICS, from_gram
+
+GiB = 2**30
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class Unit:
+    """Columns [c0, c1) of one captured output (entry), held during one pass."""
+
+    entry: str
+    c0: int
+    c1: int
+
+
+@dataclass
+class _Sums:
+    """Additive statistics of one entry's column-centred slices (float64)."""
+
+    c: torch.Tensor
+    r: torch.Tensor
+    u: torch.Tensor
+    mu2: float = 0.0
+    musum: float = 0.0
+    d: int = 0
+
+    @classmethod
+    def zeros(cls, n: int, device: torch.device) -> _Sums:
+        return cls(*(torch.zeros(shape, dtype=torch.float64, device=device) for shape in ((n, n), (n,), (n,))))
+
+    def add(self, x: torch.Tensor, gram_device: torch.device) -> None:
+        """Add one slice x [N, c] (modified in place: its columns are centred)."""
+        mu = x.mean(0, dtype=torch.float64).to(x.dtype)
+        x -= mu
+        self.c += blocked_gram(x, gram_device).to(self.c.device)
+        self.r += x.sum(1, dtype=torch.float64)
+        mu64 = mu.to(torch.float64)
+        self.u += x.to(torch.float64) @ mu64
+        self.mu2 += float(mu64 @ mu64)
+        self.musum += float(mu64.sum())
+        self.d += x.shape[1]
+
+    def centered_gram(self) -> torch.Tensor:
+        return self.c
+
+    def raw_gram(self) -> torch.Tensor:
+        return self.c + self.u[:, None] + self.u[None, :] + self.mu2
+
+    def prepared_gram(self, metric: str) -> torch.Tensor:
+        """The Gram matrix `rdm.from_gram` expects for this metric (see rdm.gram)."""
+        if metric in ("euclidean", "sqeuclidean"):
+            return self.c
+        g = self.raw_gram()
+        if metric == "correlation":
+            s = self.r + self.musum
+            g = g - s[:, None] * s[None, :] / self.d
+        norm = torch.diagonal(g).sqrt()
+        return g / norm[:, None] / norm[None, :]
+
+
+def blocked_gram(x: torch.Tensor, device: torch.device, block_bytes: int = GiB) -> torch.Tensor:
+    """x xᵀ in float64, computing only the upper triangle of row blocks and moving column chunks of x
+    (≤ block_bytes) to `device`."""
+    n, d = x.shape
+    g = torch.zeros(n, n, dtype=torch.float64, device=device)
+    if d == 0:
+        return g
+    cols = max(1, block_bytes // max(1, n * x.element_size()))
+    rows = math.ceil(n / 8) if n >= 256 else n  # 8 row blocks: ~56% of the full product's work
+    for c0 in range(0, d, cols):
+        chunk = x[:, c0 : c0 + cols].to(device, non_blocking=True)
+        for a in range(0, n, rows):
+            g[a : a + rows, a:] += (chunk[a : a + rows] @ chunk[a:].T).to(torch.float64)
+    upper = torch.triu(g)
+    return upper + torch.triu(g, diagonal=1).T
+
+
+@dataclass
+class LayerwiseResult:
+    """RDMs (and optionally column-centred linear Gram matrices) of each captured output, in layer order."""
+
+    names: list[str]
+    metric: str
+    n_items: int
+    passes: int
+    rdms: dict[str, torch.Tensor]
+    grams: dict[str, torch.Tensor] | None = None
+    features: dict[str, int] = field(default_factory=dict)
+
+
+class _StopForward(Exception):
+    pass
+
+
+def _output_sizes(model: nn.Module, inputs, layers: list[str]) -> dict[str, tuple[int, torch.dtype]]:
+    """Features per item and dtype of every batch-first output entry of the layers (a forward pass on 2 items)."""
+    sizes: dict[str, tuple[int, torch.dtype]] = {}
+    skipped = []
+    batch = _batch(inputs, 0, 2)
+    n = batch.shape[0] if isinstance(batch, torch.Tensor) else batch[0].shape[0]
+    modules = dict(model.named_modules())
+
+    def hook_for(name):
+        def hook(module, args, output):
+            for entry, t in iter_outputs(name, output):
+                if entry in sizes:
+                    continue
+                if t.ndim == 0 or t.shape[0] != n or not t.is_floating_point():
+                    skipped.append(f"{entry} {tuple(t.shape)}")
+                    continue
+                sizes[entry] = (t[0].numel(), t.dtype)
+
+        return hook
+
+    handles = [modules[name].register_forward_hook(hook_for(name)) for name in layers]
+    try:
+        with torch.no_grad():
+            forward(model, batch)
+    finally:
+        for h in handles:
+            h.remove()
+    if skipped:
+        warnings.warn(f"layerwise: skipping outputs that are not batch-first float tensors: {', '.join(skipped)}", stacklevel=3)
+    return sizes
+
+
+def _batch(inputs, start: int, stop: int):
+    if isinstance(inputs, (tuple, list)):
+        return tuple(torch.as_tensor(x[start:stop]) for x in inputs)
+    return torch.as_tensor(inputs[start:stop])
+
+
+def _to(batch, device):
+    if isinstance(batch, tuple):
+        return tuple(b.to(device) for b in batch)
+    return batch.to(device)
+
+
+def plan_passes(sizes: dict[str, tuple[int, torch.dtype]], n: int, budget: int) -> list[list[Unit]]:
+    """Cut the entries (in order) into passes whose held activations fit in `budget` bytes,
+    splitting an entry's columns across passes where the budget runs out."""
+    passes: list[list[Unit]] = [[]]
+    free = budget
+    for entry, (d, dtype) in sizes.items():
+        per_col = n * torch.empty((), dtype=dtype).element_size()
+        if per_col > budget:
+            raise ValueError(f"memory_budget: {budget} bytes cannot hold even one feature of {n} items ({per_col} bytes)")
+        c0 = 0
+        while c0 < d:
+            cols = min(d - c0, free // per_col)
+            if cols == 0:
+                passes.append([])
+                free = budget
+                continue
+            passes[-1].append(Unit(entry, c0, c0 + cols))
+            free -= cols * per_col
+            c0 += cols
+    return [p for p in passes if p]
+
+
+def _n_items(inputs) -> int:
+    return len(inputs[0]) if isinstance(inputs, (tuple, list)) else len(inputs)
+
+
+def layerwise_analysis(
+    model: nn.Module,
+    inputs,
+    layers: Sequence[str] | None = None,
+    metric: str = "correlation",
+    memory_budget: int = 4 * GiB,
+    batch_size: int = 32,
+    device: torch.device | str | None = None,
+    gram_device: torch.device | str | None = None,
+    memmap_dir: str | Path | None = None,
+    keep_grams: bool = False,
+    progress: Progress | None = None,
+) -> LayerwiseResult:
+    """RDMs of every layer's output over all N items of `inputs`, in as many passes as the budget needs.
+
+    inputs: a batch-first tensor [N, ...] (or array, np.memmap, or a tuple of them for several positional inputs).
+    layers: module paths (None = natural blocks); tuple outputs count as name.0, name.1, ….
+    memory_budget: bytes of activations held at once. device: where the model runs (default: its parameters').
+    gram_device: where Gram matrices are formed (default: CUDA when present). memmap_dir: hold activations in
+    memory-mapped files there instead of RAM. keep_grams: also return column-centred linear Grams (for CKA).
+    progress: called as progress(step, total, description) after every batch.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
+    if memory_budget <= 0 or batch_size <= 0:
+        raise ValueError("memory_budget and batch_size must be positive")
+    if device is None:
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+    device = torch.device(device)
+    gram_device = torch.device(gram_device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    names = resolve_layers(model, layers)
+    n = _n_items(inputs)
+    if n < 2:
+        raise ValueError(f"inputs: need at least 2 items, got {n}")
+
+    sizes = _output_sizes(model, _to(_batch(inputs, 0, 2), device), names)
+    plan = plan_passes(sizes, n, memory_budget)
+    last_unit = {}  # entry -> index of the pass holding its last columns
+    for p, units in enumerate(plan):
+        for unit in units:
+            last_unit[unit.entry] = p
+    sums: dict[str, _Sums] = {}
+    rdms, grams = {}, ({} if keep_grams else None)
+    n_batches = math.ceil(n / batch_size)
+    modules = dict(model.named_modules())
+    step, total = 0, len(plan) * n_batches
+
+    for p, units in enumerate(plan):
+        with tempfile.TemporaryDirectory(dir=memmap_dir) if memmap_dir else _nullcontext() as tmp:
+            buffers = [_buffer(n, u.c1 - u.c0, sizes[u.entry][1], tmp, i) for i, u in enumerate(units)]
+            by_layer: dict[str, list[int]] = {}
+            for i, u in enumerate(units):
+                by_layer.setdefault(_layer_of(u.entry, names), []).append(i)
+            state = {"start": 0, "fired": set()}
+
+            def hook_for(layer):
+                def hook(module, args, output):
+                    if layer in state["fired"]:
+                        return  # a module called again in the same forward: only its first call counts
+                    state["fired"].add(layer)
+                    outs = dict(iter_outputs(layer, output))
+                    a = state["start"]
+                    for i in by_layer[layer]:
+                        u = units[i]
+                        t = outs[u.entry].detach().reshape(outs[u.entry].shape[0], -1)[:, u.c0 : u.c1]
+                        buffers[i][a : a + t.shape[0]] = t.to("cpu").numpy() if isinstance(buffers[i], np.ndarray) else t.to("cpu")
+                    if len(state["fired"]) == len(by_layer):
+                        raise _StopForward
+
+                return hook
+
+            handles = [modules[layer].register_forward_hook(hook_for(layer)) for layer in by_layer]
+            try:
+                with torch.no_grad():
+                    for a in range(0, n, batch_size):
+                        state["start"], state["fired"] = a, set()
+                        try:
+                            forward(model, _to(_batch(inputs, a, a + batch_size), device))
+                        except _StopForward:
+                            pass
+                        step += 1
+                        if progress is not None:
+                            progress(step, total, f"pass {p + 1}/{len(plan)}")
+            finally:
+                for h in handles:
+                    h.remove()
+            for i, u in enumerate(units):
+                x = buffers[i] if isinstance(buffers[i], torch.Tensor) else torch.from_numpy(buffers[i])
+                if u.entry not in sums:
+                    sums[u.entry] = _Sums.zeros(n, gram_device)
+                sums[u.entry].add(x, gram_device)
+                buffers[i] = x = None
+                if last_unit[u.entry] == p and u.c1 == sizes[u.entry][0]:
+                    s = sums.pop(u.entry)
+                    rdms[u.entry] = from_gram(s.prepared_gram(metric), metric, s.d).to("cpu", torch.float32)
+                    if keep_grams:
+                        grams[u.entry] = s.centered_gram().to("cpu", torch.float32)
+    entries = list(sizes)
+    return LayerwiseResult(entries, metric, n, len(plan), rdms, grams, {e: d for e, (d, _) in sizes.items()})
+
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _buffer(n: int, cols: int, dtype: torch.dtype, tmp: str | None, i: int):
+    if tmp is None:
+        return torch.empty(n, cols, dtype=dtype)
+    np_dtype = torch.empty((), dtype=dtype).numpy().dtype
+    return np.lib.format.open_memmap(Path(tmp) / f"unit{i}.npy", mode="w+", dtype=np_dtype, shape=(n, cols))
+
+
+def _layer_of(entry: str, layers: list[str]) -> str:
+    """The layer an output entry belongs to (the longest layer name that is the entry or a prefix of it + '.')."""
+    best = max((name for name in layers if entry == name or entry.startswith(name + ".")), key=len)
+    return best
+
+
+def layerwise_rdms(model: nn.Module, inputs, layers=None, metric: str = "correlation", **kw) -> dict[str, torch.Tensor]:
+    """{entry: RDM} for every layer, computed within `memory_budget` (see `layerwise_analysis`)."""
+    return layerwise_analysis(model, inputs, layers, metric=metric, **kw).rdms
+
+
+def layerwise_grams(model: nn.Module, inputs, layers=None, **kw) -> dict[str, torch.Tensor]:
+    """{entry: column-centred linear Gram [N, N]} for every layer, within `memory_budget` (see `layerwise_analysis`)."""
+    return layerwise_analysis(model, inputs, layers, keep_grams=True, **kw).grams
+
+
+def layerwise_cka(
+    a: LayerwiseResult | dict[str, torch.Tensor],
+    b: LayerwiseResult | dict[str, torch.Tensor] | None = None,
+    debiased: bool = False,
+) -> torch.Tensor:
+    """Linear CKA between every layer of `a` and every layer of `b` (default: `a` itself), from their Grams.
+
+    Entry [i, j] compares a's i-th and b's j-th layer; `a`/`b` are results of `layerwise_analysis(..., keep_grams=True)`
+    or dicts of Gram matrices."""
+    ga = a.grams if isinstance(a, LayerwiseResult) else a
+    gb = ga if b is None else (b.grams if isinstance(b, LayerwiseResult) else b)
+    if ga is None or gb is None:
+        raise ValueError("layerwise_cka needs Gram matrices: call layerwise_analysis(..., keep_grams=True)")
+    out = torch.empty(len(ga), len(gb), dtype=torch.float64)
+    for i, x in enumerate(ga.values()):
+        for j, y in enumerate(gb.values()):
+            out[i, j] = cka_gram(x.double(), y.double(), debiased)
+    return out

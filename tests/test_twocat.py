@@ -1,0 +1,99 @@
+"""twocat (Guest's two-category toy) and the deep() builder it uses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import priorlab
+from priorlab.experiments import twocat
+from priorlab.nets.deep import DeepNet, deep
+
+
+# ---------------------------------------------------------------------------------------------- deep()
+def test_deep_shapes_and_names():
+    net = deep(16, 4, "relu", in_features=5, out_features=3)
+    assert isinstance(net, DeepNet)
+    names = [n for n, _ in net.named_children()]
+    assert names == ["layer1", "layer2", "layer3", "layer4", "readout"]
+    assert net(torch.randn(7, 5)).shape == (7, 3)
+    assert net.layer1.linear.bias is None  # no bias unless asked
+
+
+@pytest.mark.parametrize("init,gain,expected", [("normal", 0.1, 0.1), ("normal", 1.0, 1.0), ("fan-in", 2.0, 2.0 / 20)])
+def test_deep_weight_scales(init, gain, expected):
+    net = deep(400, 3, init=init, gain=gain, in_features=400, seed=0)
+    w = torch.cat([b.linear.weight.flatten() for b in net.blocks])
+    assert w.mean().item() == pytest.approx(0, abs=expected * 0.01)
+    expected_std = gain if init == "normal" else gain / 400**0.5
+    assert w.std().item() == pytest.approx(expected_std, rel=0.01)
+
+
+def test_deep_bias_std_and_seed():
+    a = deep(300, 2, bias=True, init="fan-in", bias_std=0.3, seed=5)
+    b = deep(300, 2, bias=True, init="fan-in", bias_std=0.3, seed=5)
+    bias = torch.cat([blk.linear.bias for blk in a.blocks])
+    assert bias.std().item() == pytest.approx(0.3, rel=0.1)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    with pytest.raises(ValueError, match="activation"):
+        deep(10, 2, "swish")
+
+
+def test_deep_is_the_blog_forward_pass():
+    """capture() on deep() gives exactly n = tanh(n @ W) layer after layer (the blog's numpy loop)."""
+    net = deep(30, 5, "tanh", init="normal", gain=0.1, seed=1)
+    x = torch.randn(8, 30, dtype=torch.float64)
+    net = net.double()
+    reps = twocat.layer_representations(net, x)
+    n = x.numpy()
+    for i, blk in enumerate(net.blocks):
+        n = np.tanh(n @ blk.linear.weight.detach().numpy().T)
+        np.testing.assert_allclose(reps[i + 1].numpy(), n, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------- twocat
+def test_within_between_brute_force():
+    rng = np.random.default_rng(0)
+    corr = np.corrcoef(rng.normal(size=(9, 20)))
+    cats = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    w, b = twocat.within_between(corr, cats)
+    pairs_w = [corr[i, j] for i in range(9) for j in range(9) if i != j and cats[i] == cats[j]]
+    pairs_b = [corr[i, j] for i in range(9) for j in range(9) if cats[i] != cats[j]]
+    assert w == pytest.approx(np.mean(pairs_w)) and b == pytest.approx(np.mean(pairs_b))
+
+
+def test_items_follow_the_blog_recipe():
+    cfg = twocat.Config()
+    x, cats = twocat.items(cfg, torch.Generator().manual_seed(0))
+    assert x.shape == (20, 100) and list(cats) == [0] * 10 + [1] * 10
+    # member 0 is the prototype itself; member i differs from it by noise of SD 0.01·i
+    diffs = (x[1:10] - x[0]).std(1)
+    np.testing.assert_allclose(diffs, 0.01 * np.arange(1, 10), rtol=0.35)
+
+
+def test_twocat_run(tmp_path):
+    run = priorlab.run("twocat", out=tmp_path / "t", root=tmp_path / "runs", repeats=4)
+    m, a = run.metrics, run.arrays()
+    assert run.status == "done"
+    assert a["within"].shape == (4, 21) and a["strip_rdms"].shape[1:] == (20, 20)
+    # input: members nearly identical, random prototypes nearly uncorrelated
+    assert m["within_corr_layer0"] > 0.99 and abs(m["between_corr_layer0"]) < 0.2
+    # the blog: after 20 layers categories stay apart (functional smoothness) ...
+    assert m["within_corr_layer20"] - m["between_corr_layer20"] > 0.5
+    # ... but part of the members' similarity structure is lost
+    assert m["within_rdm_vs_input_last"] < 0.95
+    np.testing.assert_allclose(a["rdm_to_input"][:, 0], 1.0)
+    assert {p.name for p in run.figures} >= {"correlation.png", "rdm_strip.png", "within_strip.png"}
+
+
+def test_rank_transform_is_a_percentile():
+    d = np.array([[0, 1, 5], [1, 0, 3], [5, 3, 0]], dtype=float)
+    r = twocat.rank_transform(d)
+    assert (r[0, 1], r[1, 2], r[0, 2]) == (10, 50, 90) and np.all(np.diag(r) == 0) and np.allclose(r, r.T)
+
+
+def test_bad_strip_layer_names_the_key(cli):
+    res = cli(["run", "twocat", "--set", "strip_layers=0,50"])
+    assert res.code == 2 and "strip_layers" in res.err
