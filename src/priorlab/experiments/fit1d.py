@@ -312,3 +312,102 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     ctx.save_arrays(x_train=data.x.numpy(), y_train=data.y.numpy(), grid=grid.numpy(),
                     **{f"snapshots_{f.name}": f.snapshots for f in fits})
     return metrics
+
+
+# ----------------------------------------------------------------------------------------------
+# sweeps: trials that differ only in seed and width are trained together by the ensemble engine
+
+BATCH_KEYS = ("seed", "hidden")
+
+
+def fit_metrics(cfg: Config, data: Data, model: OneHidden) -> dict[str, float]:
+    """The metrics of a trained network (as train_one computes them)."""
+    with torch.no_grad():
+        metrics = {
+            "train_mse": torch.mean((model(data.x) - data.y) ** 2).item(),
+            "interp_mse": torch.mean((model(data.x_interp) - data.f(data.x_interp)) ** 2).item(),
+            "extrap_mse": torch.mean((model(data.x_extrap) - data.f(data.x_extrap)) ** 2).item(),
+        }
+        if model.activation == "relu":
+            inside = torch.linspace(cfg.x_min, cfg.x_max, 2001)
+            metrics["dead_units"] = float((model.units(inside).amax(0) <= 0).sum().item())
+    return metrics
+
+
+def train_many(cfgs: list[Config], datas: list[Data], grid: torch.Tensor, device) -> list[Fit | Exception]:
+    """train_one for K configs of one activation at once (widths padded); a diverged member gives Diverged."""
+    from priorlab.runner import Diverged
+    from priorlab.train.ensemble import Ensemble, from_modules
+
+    cfg0, act = cfgs[0], cfgs[0].activation
+    models = []
+    for cfg in cfgs:
+        torch.manual_seed(cfg.seed)  # the same init as train_one
+        models.append(OneHidden(cfg.hidden, act).to(device))
+    fwd, params, frozen, masks = from_modules(models)
+    x = torch.stack([d.x for d in datas]).to(device)
+    y = torch.stack([d.y for d in datas]).to(device)
+    ens = Ensemble(
+        lambda p, x, y: torch.mean((fwd(p, x) - y) ** 2),
+        params, frozen=frozen, masks=masks, batch_dims=(0, 0), optimizer=cfg0.optimizer,
+        lr=[c.lr if c.lr is not None else DEFAULT_LR[act] for c in cfgs],
+    )
+    n = cfg0.iterations
+    snap_at = sorted(set(np.linspace(0, n, cfg0.frames).round().astype(int).tolist()))
+    g = grid.to(device)
+    snapshots, losses, diverged, done = [], [], torch.full((len(cfgs),), -1), 0
+    for step in snap_at:
+        if step > done:
+            res = ens.train(step - done, x, y)
+            losses.append(res.losses.cpu())
+            d = res.diverged_at.cpu()
+            diverged = torch.where((diverged < 0) & (d >= 0), d + done, diverged)
+            done = step
+        snapshots.append(ens.evaluate(fwd, g).cpu())
+    losses_all = torch.cat(losses).numpy() if losses else np.empty((0, len(cfgs)))
+    snaps = torch.stack(snapshots, 1).numpy()  # [K, frames, grid]
+    fits: list[Fit | Exception] = []
+    for k, (cfg, data) in enumerate(zip(cfgs, datas)):
+        if diverged[k] >= 0:
+            fits.append(Diverged(int(diverged[k])))
+            continue
+        model = OneHidden(cfg.hidden, act)
+        model.load_state_dict({n: t.cpu() for n, t in ens.member(k).items()})
+        fits.append(Fit(f"{act}{cfg.hidden}", model, losses_all[:, k], snaps[k], snap_at, fit_metrics(cfg, data, model)))
+    return fits
+
+
+def report_fit(ctx: RunContext, cfg: Config, data: Data, grid: torch.Tensor, fit: Fit) -> None:
+    """Figures, tables and arrays of a single-network run (as run() writes them)."""
+    _plots(ctx, cfg, data, fit, "")
+    _animation(ctx, cfg, data, fit, grid, "")
+    if fit.model.activation in PERIODIC:
+        ctx.table(f"Fourier reading of {fit.name} (a·cos(ω x + φ)) beside the target's", fourier_rows(fit, data, cfg))
+    ctx.save_model(fit.model)
+    ctx.table("Networks", [{"network": fit.name, "parameters": sum(p.numel() for p in fit.model.parameters()),
+                            **fit.metrics}])
+    ctx.save_arrays(x_train=data.x.numpy(), y_train=data.y.numpy(), grid=grid.numpy(),
+                    **{f"snapshots_{fit.name}": fit.snapshots})
+
+
+def run_many(cfgs: list[Config], ctxs: list[RunContext]) -> list[dict[str, float] | Exception]:
+    """Several single-network trials of one activation (seeds and widths may differ), trained as one ensemble."""
+    if cfgs[0].networks is not None or cfgs[0].activation == "saw":  # saw's autograd.Function does not vmap
+        out = []
+        for cfg, ctx in zip(cfgs, ctxs):
+            try:
+                out.append(run(cfg, ctx))
+            except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
+                out.append(exc)
+        return out
+    datas = [make_data(cfg, cfg.seed) for cfg in cfgs]
+    grid = torch.linspace(cfgs[0].x_min, cfgs[0].x_max, 300)
+    fits = train_many(cfgs, datas, grid, ctxs[0].device)
+    out = []
+    for cfg, ctx, data, fit in zip(cfgs, ctxs, datas, fits):
+        if isinstance(fit, Exception):
+            out.append(fit)
+            continue
+        report_fit(ctx, cfg, data, grid, fit)
+        out.append(fit.metrics)
+    return out

@@ -97,7 +97,7 @@ def write_run_report(folder: Path, module, config: dict, metrics: dict, env: dic
         parts.append("<h2>Figures</h2><div class='grid'>")
         captions = getattr(module, "FIGURES", {})
         for f in figs:
-            cap = captions.get(f.stem, f.name)
+            cap = _caption(captions, f)
             parts.append(f"<figure>{_img_tag(f)}<figcaption>{_esc(cap)}</figcaption></figure>")
         parts.append("</div>")
     parts.append("<h2>Config</h2>")
@@ -110,6 +110,17 @@ def write_run_report(folder: Path, module, config: dict, metrics: dict, env: dic
     tmp.write_text(_page(f"priorlab {name} {env.get('run_id')}", "\n".join(parts)))
     os.replace(tmp, path)
     return path
+
+
+def _caption(captions: dict[str, str], f: Path) -> str:
+    """The caption of a figure stem, or of its longest prefix before a '_' suffix (fit_cos3 -> fit)."""
+    if f.stem in captions:
+        return captions[f.stem]
+    keys = [k for k in captions if f.stem.startswith(k + "_")]
+    if keys:
+        k = max(keys, key=len)
+        return f"{captions[k]} ({f.stem[len(k) + 1:]})"
+    return f.name
 
 
 def _short(v: Any) -> str:

@@ -1,0 +1,68 @@
+"""Report pages in headless Chromium: figures visible, no console errors, screenshot taken."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import priorlab
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it as root)"),
+]
+
+
+def _open(page_path: Path, shot: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+        page.goto(page_path.resolve().as_uri())
+        page.wait_for_load_state("load")
+        imgs = page.eval_on_selector_all(
+            "img", "els => els.map(e => ({w: e.naturalWidth, h: e.naturalHeight, ok: e.complete, src: e.src.slice(0, 22)}))"
+        )
+        links = page.eval_on_selector_all("a", "els => els.map(e => e.getAttribute('href'))")
+        external = page.eval_on_selector_all(
+            "[src],[href]", "els => els.map(e => e.getAttribute('src') || e.getAttribute('href'))"
+        )
+        text = page.inner_text("body")
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    return {"errors": errors, "imgs": imgs, "links": links, "refs": external, "text": text}
+
+
+def test_run_report_and_index_render(home, tmp_path):
+    run = priorlab.run("fit1d", preset="blog", iterations=50, frames=4)
+    n_figs = len(list((run.path / "figures").iterdir()))
+    res = _open(run.path / "report.html", tmp_path / "report.png")
+    assert res["errors"] == []
+    assert len(res["imgs"]) == n_figs >= 10
+    assert all(i["ok"] and i["w"] > 100 and i["h"] > 100 for i in res["imgs"]), res["imgs"]
+    assert all(i["src"].startswith("data:image/") for i in res["imgs"])  # self-contained
+    assert not [r for r in res["refs"] if r and r.startswith(("http:", "https:", "//"))]
+    assert "extrap_mse_cos3" in res["text"] and "Source study" in res["text"]
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+
+    from priorlab.report_index import write
+
+    index = write()
+    res = _open(index, tmp_path / "index.png")
+    assert res["errors"] == []
+    assert run.id in res["text"] and "fit1d" in res["text"]
+    (link,) = [h for h in res["links"] if h and h.endswith("report.html")]
+    assert (index.parent / link).resolve() == (run.path / "report.html").resolve()
