@@ -14,7 +14,7 @@ METRICS = {
     "acc_control", "acc_locality", "spatial_var_control", "spatial_var_locality", "t", "p",
     "smoothness_control", "smoothness_locality",
 }
-SMALL = dict(repeats=2, epochs=1, train_limit=300, test_limit=120, sweep_repeats=1, sweep_costs=["linear", "sqrt"],
+SMALL = dict(repeats=2, epochs=1, train_limit=200, test_limit=120, sweep_repeats=1, sweep_costs=["linear", "sqrt"],
              sweep_strengths=[1.0], keep_fractions=[1.0, 0.1])
 
 
@@ -52,11 +52,13 @@ def test_mnist_folder(home, tmp_path):
     from priorlab.data.mnist import FILES, write_idx
 
     rng = np.random.default_rng(0)
+    folder = tmp_path / "mnist"
+    folder.mkdir()
     for key, stem in FILES.items():
         n = 60 if "train" in key else 30
         a = rng.integers(0, 256, (n, 28, 28)) if key.startswith("x") else np.arange(n) % 10
-        write_idx(tmp_path / (stem + ".gz"), a.astype(np.uint8))
-    run = priorlab.run("locality", data=f"mnist:{tmp_path}", repeats=1, epochs=1, sweep_repeats=0,
+        write_idx(folder / (stem + ".gz"), a.astype(np.uint8))
+    run = priorlab.run("locality", data=f"mnist:{folder}", repeats=1, epochs=1, sweep_repeats=0,
                        keep_fractions=[1.0])
     assert run.status == "done" and METRICS <= set(run.metrics)
 
@@ -65,12 +67,13 @@ def test_alexnet_fc6_on_an_image_folder(home, tmp_path):
     from PIL import Image
 
     rng = np.random.default_rng(0)
+    folder = tmp_path / "images"
     for c in ("cats", "dogs"):
-        (tmp_path / c).mkdir()
+        (folder / c).mkdir(parents=True)
         for i in range(6):
             img = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
-            Image.fromarray(img).save(tmp_path / c / f"{i}.png")
-    run = priorlab.run("locality", model="alexnet-fc6", data=f"images:{tmp_path}", image_size=64, repeats=1,
+            Image.fromarray(img).save(folder / c / f"{i}.png")
+    run = priorlab.run("locality", model="alexnet-fc6", data=f"images:{folder}", image_size=64, repeats=1,
                        epochs=1, batch_size=4, sweep_repeats=0, keep_fractions=[1.0])
     assert run.status == "done", (run.path / "traceback.txt").read_text() if (run.path / "traceback.txt").exists() else ""
     assert METRICS <= set(run.metrics)

@@ -97,3 +97,10 @@ def test_sigkill_mid_training_leaves_nothing_finished(home):
     con = sqlite3.connect(home / "index.sqlite")
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert con.execute("SELECT count(*) FROM runs WHERE status='done'").fetchone()[0] == 0
+
+
+def test_svg_figures_on_request(home):
+    run = priorlab.run("fit1d", figure_format="svg", **QUICK)
+    figs = {f.name for f in run.figures}
+    assert {"fit.png", "fit.svg", "extrapolation.svg"} <= figs
+    assert (run.path / "figures" / "fit.svg").read_text().lstrip().startswith("<?xml")

@@ -166,7 +166,7 @@ def plot_rdm_strip(rdms: Sequence[np.ndarray], titles: Sequence[str], labels: Se
 
     rdms = [rank_transform(d) if rank else np.asarray(d) for d in rdms]
     vmax = 100.0 if rank else vmax if vmax is not None else max(float(d.max()) for d in rdms) or 1.0
-    fig, axes = plt.subplots(1, len(rdms), figsize=(2.1 * len(rdms) + 0.8, 2.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(rdms), figsize=(2.6 * len(rdms) + 0.8, 2.9), squeeze=False)
     for ax, d, title in zip(axes[0], rdms, titles):
         im = ax.imshow(d, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
         ax.set_title(title, fontsize=9)
@@ -174,9 +174,13 @@ def plot_rdm_strip(rdms: Sequence[np.ndarray], titles: Sequence[str], labels: Se
         ax.set_yticks([])
         if labels is not None:
             labels_arr = np.asarray(labels)
-            for b in np.flatnonzero(labels_arr[1:] != labels_arr[:-1]) + 0.5:
-                ax.axhline(b, color="w", lw=0.6)
-                ax.axvline(b, color="w", lw=0.6)
+            edges = np.flatnonzero(labels_arr[1:] != labels_arr[:-1]) + 1
+            for b in edges - 0.5:
+                ax.axhline(b, color="w", lw=0.8)
+                ax.axvline(b, color="w", lw=0.8)
+            if len(edges) < 12:  # name the categories at the centre of their blocks
+                starts, stops = np.r_[0, edges], np.r_[edges, len(labels_arr)]
+                ax.set_yticks((starts + stops - 1) / 2, [str(labels_arr[i])[:10] for i in starts], fontsize=6)
     label = "dissimilarity (percentile)" if rank else "dissimilarity"
     fig.colorbar(im, ax=axes[0].tolist(), fraction=0.02, pad=0.02, label=label)
     return fig

@@ -46,7 +46,7 @@ _DPHI = {
 }
 ACTIVATIONS = tuple(_PHI)
 GL_ORDER = 8  # Gauss–Legendre nodes per panel
-PANEL = 0.5  # target panel width, in units of the pre-activation
+PANEL = 1.0  # target panel width, in units of the pre-activation
 MAX_PANELS = 400
 
 
@@ -55,21 +55,42 @@ def _legendre() -> tuple[np.ndarray, np.ndarray]:
     return np.polynomial.legendre.leggauss(GL_ORDER)
 
 
+def _panels(half: float, max_panels: int) -> int:
+    """An even number of panels about PANEL wide over [-half, half]."""
+    return int(min(max_panels, max(4, 2 * np.ceil(half / PANEL))))
+
+
+def _composite(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Legendre nodes and weights on consecutive panels given by their edges (last axis)."""
+    x, w = _legendre()
+    mid, rad = (edges[..., 1:] + edges[..., :-1]) / 2, (edges[..., 1:] - edges[..., :-1]) / 2
+    nodes = mid[..., :, None] + rad[..., :, None] * x
+    weights = rad[..., :, None] * w * np.ones_like(nodes)
+    return nodes.reshape(*edges.shape[:-1], -1), weights.reshape(*edges.shape[:-1], -1)
+
+
 def normal_rule(var: float, max_panels: int = MAX_PANELS) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights for E[f(u)], u ~ N(0, var): composite Gauss–Legendre over ±9 SD in panels about
     PANEL wide (an even number, so u = 0 is a panel edge: kinks at 0 such as ReLU's cost nothing).
     Plain Gauss–Hermite fails here: for large var its nodes straddle the O(1)-wide features of φ."""
     if var <= 0:
         return np.zeros(1), np.ones(1)
-    sd = np.sqrt(var)
-    half = 9 * sd
-    m = int(min(max_panels, max(4, 2 * np.ceil(half / PANEL))))
-    edges = np.linspace(-half, half, m + 1)
-    x, w = _legendre()
-    mid, rad = (edges[1:] + edges[:-1]) / 2, (edges[1:] - edges[:-1]) / 2
-    u = (mid[:, None] + rad[:, None] * x[None, :]).ravel()
-    wu = (rad[:, None] * w[None, :]).ravel() * np.exp(-(u**2) / (2 * var)) / np.sqrt(2 * np.pi * var)
-    return u, wu / wu.sum()
+    half = 9 * np.sqrt(var)
+    u, w = _composite(np.linspace(-half, half, _panels(half, max_panels) + 1))
+    w = w * np.exp(-(u**2) / (2 * var))
+    return u, w / w.sum()
+
+
+def _conditional_rule(centers: np.ndarray, var: float, max_panels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per center m, nodes and weights for E[f(u)], u ~ N(m, var), with a panel edge at u = 0 in every row."""
+    half = 9 * np.sqrt(var)
+    m = _panels(half, max_panels)
+    h = 2 * half / m
+    shift = np.mod(half + h - centers, h)  # puts an edge exactly at u = 0
+    edges = centers[:, None] - half - h + shift[:, None] + h * np.arange(m + 2)  # covers [m - half, m + half]
+    u, w = _composite(edges)
+    w = w * np.exp(-((u - centers[:, None]) ** 2) / (2 * var))
+    return u, w / w.sum(1, keepdims=True)
 
 
 def _elementwise(f: Callable) -> Callable[[np.ndarray], np.ndarray]:
@@ -118,8 +139,12 @@ def gauss_mean2(f: Callable, q: float, c: float) -> float:
     """E[f(u1) f(u2)] for (u1, u2) ~ N(0, q [[1, c], [c, 1]]), as E[f(u1) E[f(u2) | u1]], u2 | u1 ~ N(c u1, q (1 - c²))."""
     c = min(max(c, -1.0), 1.0)
     u1, w1 = normal_rule(q, MAX_PANELS // 4)
-    du, w2 = normal_rule(q * (1 - c * c), MAX_PANELS // 4)
-    inner = f(c * u1[:, None] + du[None, :]) @ w2
+    var = q * (1 - c * c)
+    if var <= 1e-14 * q:
+        inner = f(c * u1)
+    else:
+        u2, w2 = _conditional_rule(c * u1, var, MAX_PANELS // 4)
+        inner = (f(u2) * w2).sum(1)
     return float(w1 @ (f(u1) * inner))
 
 

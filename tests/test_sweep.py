@@ -1,0 +1,149 @@
+"""Sweeps: planning, crash safety (SIGKILL + --resume), failures recorded, results and report page."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from priorlab.config import UserError
+from priorlab.store import Store
+from priorlab.sweep import expand, list_sweeps, parse_grid, parse_seeds, results, trial_key
+
+# the cheapest fit1d trial that still writes a complete run folder
+CHEAP = ["--set", "iterations=20", "--set", "frames=2", "--set", "n_eval=10"]
+
+
+def test_parse_seeds_and_grid():
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4]
+    assert parse_seeds("0,3,5") == [0, 3, 5]
+    assert parse_seeds("7,0-2,2") == [0, 1, 2, 7]
+    for bad in ("a-b", "5-2", "-1", ""):
+        with pytest.raises(UserError, match="--seeds"):
+            parse_seeds(bad)
+    g = parse_grid(["activation=sigmoid,relu", "hidden=3,10", "networks=[sigmoid:10,relu:100],[cos:3]"])
+    assert g == {
+        "activation": ["sigmoid", "relu"],
+        "hidden": [3, 10],
+        "networks": [["sigmoid:10", "relu:100"], ["cos:3"]],
+    }
+    with pytest.raises(UserError, match="key=v1,v2"):
+        parse_grid(["hidden"])
+    with pytest.raises(UserError, match="--seeds"):
+        parse_grid(["seed=1,2"])
+
+
+def test_expand_is_the_full_product_with_unique_keys():
+    trials = expand({"iterations": 5}, {"activation": ["cos", "relu"], "hidden": [3, 10, 100]}, [0, 1])
+    assert len(trials) == 2 * 3 * 2
+    assert len({t.key for t in trials}) == len(trials)
+    assert trials[0].values == {"iterations": 5, "activation": "cos", "hidden": 3, "seed": 0}
+    assert trial_key({"seed": 1, "hidden": 3}) == trial_key({"hidden": 3, "seed": 1}) == "hidden=3,seed=1"
+
+
+def test_bad_sweeps_are_user_errors(cli):
+    r = cli(["sweep", "fit1d", "--grid", "hiddn=3,4"])
+    assert r.code == 2 and "hiddn" in r.err
+    r = cli(["sweep", "fit1d", "--grid", "hidden=0,3"])  # validated for every trial before anything runs
+    assert r.code == 2 and "'hidden'" in r.err
+    r = cli(["sweep", "--resume", "sw-nope"])
+    assert r.code == 2 and "no sweep 'sw-nope'" in r.err
+    r = cli(["sweep", "fit1d", "--backend", "slurm"])
+    assert r.code == 2 and "--backend" in r.err
+    assert cli(["sweeps"]).out.strip() == "no sweeps yet"
+
+
+def _index(home: Path):
+    con = sqlite3.connect(home / "index.sqlite")
+    con.row_factory = sqlite3.Row
+    return con
+
+
+def test_sigkill_halfway_then_resume_runs_every_trial_exactly_once(home):
+    args = ["sweep", "fit1d", "--grid", "hidden=2,3", "--seeds", "0-4", *CHEAP, "--workers", "1", "--quiet"]
+    env = {**os.environ, "PRIORLAB_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "priorlab.cli", *args], env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    done = 0
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.3)
+        if (home / "index.sqlite").exists():
+            try:
+                with _index(home) as con:
+                    done = con.execute("SELECT COUNT(*) FROM runs WHERE status='done'").fetchone()[0]
+            except sqlite3.OperationalError:
+                continue
+        if done >= 4:
+            break
+    assert proc.poll() is None, proc.communicate()
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its pool workers, mid-trial
+    proc.wait()
+
+    (sweep,) = list_sweeps(Store(home))
+    assert 4 <= sweep["done"] < 10
+    r = subprocess.run([sys.executable, "-m", "priorlab.cli", "sweep", "--resume", sweep["id"], "--quiet",
+                        "--workers", "1"], env=env, capture_output=True, text=True, timeout=400)
+    assert r.returncode == 0, r.stderr
+    assert f"{10 - sweep['done']} trials run" in r.stdout
+
+    with _index(home) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = con.execute("SELECT trial_key, status, path FROM runs WHERE sweep_id=?", (sweep["id"],)).fetchall()
+        keys = [r["trial_key"] for r in rows]
+        assert sorted(keys) == sorted(t.key for t in expand({}, {"hidden": [2, 3]}, list(range(5))))
+        assert len(set(keys)) == len(keys) == 10
+        assert {r["status"] for r in rows} == {"done"}
+        # every counted folder is complete and under its final name; no half-written folder is referenced
+        for r in rows:
+            p = Path(r["path"])
+            assert not p.name.startswith("."), p
+            assert (p / "metrics.json").exists() and (p / "report.html").exists()
+        n_metrics = con.execute("SELECT COUNT(DISTINCT run_id) FROM metrics").fetchone()[0]
+        assert n_metrics == 10
+    finished = [p for p in (home / "fit1d").iterdir() if not p.name.startswith(".")]
+    assert len(finished) == 10
+    assert not [p for p in (home / "fit1d").iterdir() if p.name.startswith(".partial-")]
+
+
+def test_failed_trial_is_recorded_and_does_not_stop_the_sweep(cli, home):
+    r = cli(["sweep", "fit1d", "--grid", "lr=0.01,10", "--set", "activation=relu", "--set", "hidden=50",
+             "--set", "optimizer=sgd", "--seeds", "0,1", *CHEAP, "--workers", "2", "--quiet"])
+    assert r.code == 1, r.err
+    assert "2 failed" in r.out and "--resume" in r.out
+    (sweep,) = list_sweeps(Store(home))
+    assert sweep["done"] == 2 and sweep["failed"] == 2
+    rows, grid_keys, metrics = results(Store(home), sweep["id"])
+    assert grid_keys == ["lr"] and "extrap_mse" in metrics
+    for row in rows:
+        if row["lr"] == 10:
+            assert row["status"].startswith("failed: diverged at step")
+        else:
+            assert row["status"] == "done" and row["extrap_mse"] > 0
+
+    # results: csv and parquet carry every trial; a run id is not a sweep
+    r = cli(["show", sweep["id"], "--format", "csv"])
+    lines = r.out.strip().splitlines()
+    assert r.code == 0 and lines[0].startswith("lr,seed,status,") and len(lines) == 5
+    r = cli(["show", sweep["id"], "--format", "parquet"])
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(r.out.strip().splitlines()[-1])
+    assert table.num_rows == 4 and sorted(table.column("seed").to_pylist()) == [0, 0, 1, 1]
+    r = cli(["show", sweep["id"], "--format", "xml"])
+    assert r.code == 2 and "table, csv, parquet" in r.err
+
+    # the sweep page is linked from the report index and holds a metric-vs-parameter figure
+    index = Path(cli(["report"]).out.strip())
+    html = index.read_text()
+    assert sweep["id"] in html and "sweep report" in html
+    page = home / "sweeps" / sweep["id"] / "report.html"
+    text = page.read_text()
+    assert "extrap_mse vs lr" in text and "data:image/png;base64" in text
+    assert cli(["sweeps"]).out.count(sweep["id"][:10]) == 1
