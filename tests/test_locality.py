@@ -14,8 +14,8 @@ METRICS = {
     "acc_control", "acc_locality", "spatial_var_control", "spatial_var_locality", "t", "p",
     "smoothness_control", "smoothness_locality",
 }
-SMALL = dict(repeats=2, epochs=1, train_limit=200, test_limit=120, sweep_repeats=1, sweep_costs=["linear", "sqrt"],
-             sweep_strengths=[1.0], keep_fractions=[1.0, 0.1])
+SMALL = {"repeats": 2, "epochs": 1, "train_limit": 200, "test_limit": 120, "sweep_repeats": 1,
+         "sweep_costs": ["linear", "sqrt"], "sweep_strengths": [1.0], "keep_fractions": [1.0, 0.1]}
 
 
 def test_lenet_on_digits_writes_metrics_figures_and_report(home):

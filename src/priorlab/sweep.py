@@ -321,7 +321,8 @@ def _run_ray(experiment, sweep_id, groups, root, device, workers, bar, store, ad
         if address:
             ray.init(address=address, **kw)
         else:
-            ray.init(num_cpus=workers, include_dashboard=False, **kw)
+            # a private single-node instance on the loopback interface only
+            ray.init(num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1", **kw)
         started = True
     try:
         gpus = ray.cluster_resources().get("GPU", 0)

@@ -17,11 +17,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import nn
 
 import priorlab
@@ -48,7 +48,7 @@ TASK_STEPS = {"digits": 300, "fit1d": 3000}
 
 class Config(BaseConfig):
     task: Literal["digits", "fit1d"] = Field("digits", description="digits: classify 8x8 digits; fit1d: fit target(x)")
-    widths: list[Annotated[int, Field(ge=1, le=65536)]] = Field([16, 128, 1024], min_length=1, max_length=16, description="hidden widths N")
+    widths: list[int] = Field([16, 128, 1024], min_length=1, max_length=16, description="hidden widths N")
     regimes: list[Literal["bias_only", "readout", "full", "full_matched"]] = Field(
         list(REGIMES), min_length=1, max_length=4, description="regimes to compare"
     )
@@ -64,6 +64,18 @@ class Config(BaseConfig):
     n_train: int = Field(100, ge=2, le=100_000, description="fit1d: evenly spaced training points on [-pi, pi]")
 
     FULL: ClassVar[dict] = {"widths": [2**k for k in range(4, 13)], "repeats": 3}
+
+    @field_validator("widths", "regimes", mode="before")
+    @classmethod
+    def _one_is_a_list(cls, v):
+        return v if isinstance(v, list | tuple) else [v]
+
+    @field_validator("widths")
+    @classmethod
+    def _widths_in_range(cls, v):
+        if any(not 1 <= w <= 65536 for w in v) or len(set(v)) != len(v):
+            raise ValueError("widths must be distinct integers in 1..65536")
+        return v
 
 
 # ----------------------------------------------------------------------------------------------
@@ -118,27 +130,33 @@ def matched_width(width: int, inputs: int, outputs: int) -> int:
 
 
 class FrozenFirstLayer:
-    """net(x) for a fixed x, with x W1ᵀ computed once: valid while W1 does not learn."""
+    """net(x) for a fixed x, with x W1ᵀ computed once: valid while W1 (net[0].weight) does not learn."""
 
     def __init__(self, net: nn.Sequential, x: torch.Tensor):
-        self.net = net
+        self.first, self.rest = net[0], net[1:]
         with torch.no_grad():
-            self.pre = x @ net[0].weight.T
+            self.pre = x @ self.first.weight.T
 
     def __call__(self) -> torch.Tensor:
-        return self.net[2](self.net[1](self.pre + self.net[0].bias))
+        return self.rest(self.pre + self.first.bias)
 
 
 def loss_fn(task: Task) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     return nn.functional.cross_entropy if task.kind == "classify" else nn.functional.mse_loss
 
 
-def train(net: nn.Sequential, task: Task, steps: int, lr: float, x: torch.Tensor, y: torch.Tensor) -> list[float]:
-    """Full-batch Adam on the trainable parameters; returns the loss curve."""
+def train(
+    net: nn.Sequential,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    steps: int,
+    lr: float,
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+) -> list[float]:
+    """Full-batch Adam on the trainable parameters of `net`; returns the loss curve."""
     params = [p for p in net.parameters() if p.requires_grad]
     forward = FrozenFirstLayer(net, x) if not net[0].weight.requires_grad else (lambda: net(x))
     opt = torch.optim.Adam(params, lr=lr)
-    criterion = loss_fn(task)
     losses = []
     for step in range(steps):
         loss = criterion(forward(), y)
@@ -173,13 +191,11 @@ def run_member(cfg: Config, task: Task, regime: str, width: int, seed: int) -> t
         fit_readout(net, task.x_train, targets, lam=cfg.ridge)
     else:
         lr = cfg.lr_bias if regime == "bias_only" else cfg.lr
-        train(net, task, steps, lr, task.x_train, task.y_train)
+        train(net, task.x_train, task.y_train, steps, lr, loss_fn(task))
     return score(net, task), summary(net).trainable, width
 
 
 def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
-    if len(set(cfg.widths)) != len(cfg.widths):
-        raise UserError("'widths' lists a width twice")
     if len(set(cfg.regimes)) != len(cfg.regimes):
         raise UserError(f"'regimes' lists a regime twice (allowed: {', '.join(REGIMES)})")
     task = load_task(cfg)

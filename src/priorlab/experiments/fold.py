@@ -36,20 +36,20 @@ LO, HI = -1.3, 1.3  # the input window drawn and gridded
 
 class Config(BaseConfig):
     task: Literal["spiral", "circles", "xor", "moons", "gaussians"] = Field("spiral", description="2-D task")
-    n_points: int = Field(1000, ge=20, le=100_000, description="training points (a test set of the same size is drawn)")
+    n_points: int = Field(400, ge=20, le=100_000, description="training points (a test set of the same size is drawn)")
     noise: float = Field(0.05, ge=0.0, le=1.0, description="SD of the Gaussian jitter added to the points")
     width: int = Field(2, ge=2, le=256, description="units in every hidden layer")
     hidden_layers: int = Field(4, ge=1, le=12, description="hidden layers (layers in all = hidden + 2)")
     activation: Literal["relu", "tanh", "leaky_relu", "sigmoid"] = Field("relu", description="non-linearity")
-    epochs: int = Field(3000, ge=1, le=100_000, description="full-batch Adam steps")
-    lr: float = Field(0.01, gt=0.0, le=1.0, description="Adam learning rate")
-    restarts: int = Field(16, ge=1, le=1024, description="networks trained at once (seeds seed, seed+1, ...); the best on the training set is drawn")
+    epochs: int = Field(1500, ge=1, le=100_000, description="full-batch Adam steps")
+    lr: float = Field(0.02, gt=0.0, le=1.0, description="Adam learning rate")
+    restarts: int = Field(8, ge=1, le=1024, description="networks trained at once (seeds seed, seed+1, ...); the best on the training set is drawn")
     view: Literal["pca", "units"] = Field("pca", description="for widths > 2: PCA of each layer, or the two `units`")
     units: list[int] = Field([0, 1], min_length=2, max_length=2, description="the two units drawn when view=units")
     fold_tol: float = Field(20.0, gt=0.0, lt=180.0, description="angle (degrees) a mapped line must turn to count as a fold")
-    snapshots: int = Field(30, ge=2, le=60, description="frames of the training animation")
+    snapshots: int = Field(20, ge=2, le=60, description="frames of the training animation")
 
-    FULL: ClassVar[dict] = {"restarts": 64}
+    FULL: ClassVar[dict] = {"n_points": 1000, "epochs": 3000, "lr": 0.01, "restarts": 32}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     sizes = [2] + [config.width] * config.hidden_layers + [2]
     model = BatchedMLP(sizes, config.activation, seeds=config.restarts, seed=ctx.seed)
 
-    lines = grid_lines(LO, HI)
+    lines = grid_lines(LO, HI, lines=13, points=120)
     every = max(1, config.epochs // (config.snapshots - 1))
     history: list[tuple[int, list[torch.Tensor]]] = []
 
@@ -164,22 +164,32 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
 # figures
 
 
-def _draw(ax, pts, lns, y, pc, lc, point_size=6):
-    """Grid lines (each segment coloured by its input position) and data points (marker = class)."""
-    from matplotlib.collections import LineCollection
+class PlaneView:
+    """Grid lines (each segment coloured by its input position) and data points (marker = class) on one axes;
+    ``update`` moves them without redrawing, which keeps the animations cheap."""
 
-    lns = np.asarray(lns)
-    segs = np.stack([lns[:, :-1], lns[:, 1:]], 2).reshape(-1, 2, 2)
-    ax.add_collection(LineCollection(segs, colors=lc[:, :-1].reshape(-1, 3), linewidths=0.6, alpha=0.55))
-    pts, y = np.asarray(pts), np.asarray(y)
-    for cls, marker in ((0, "o"), (1, "x")):
-        m = y == cls
-        ax.scatter(pts[m, 0], pts[m, 1], c=pc[m], s=point_size, marker=marker, linewidths=0.7, zorder=3)
-    both = np.concatenate([lns.reshape(-1, 2), pts])
-    lo, hi = both.min(0), both.max(0)
-    pad = 0.06 * np.maximum(hi - lo, 1e-3)
-    ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
-    ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
+    def __init__(self, ax, y, pc, lc, point_size=6):
+        from matplotlib.collections import LineCollection
+
+        self.ax, self.classes = ax, [np.asarray(y) == c for c in (0, 1)]
+        self.lines = LineCollection([], colors=lc[:, :-1].reshape(-1, 3), linewidths=0.6, alpha=0.55)
+        ax.add_collection(self.lines)
+        self.points = [
+            ax.scatter(np.zeros(m.sum()), np.zeros(m.sum()), c=pc[m], s=point_size, marker=marker, linewidths=0.7, zorder=3)
+            for m, marker in zip(self.classes, ("o", "x"))
+        ]
+
+    def update(self, pts, lns):
+        pts, lns = np.asarray(pts), np.asarray(lns)
+        self.lines.set_segments(np.stack([lns[:, :-1], lns[:, 1:]], 2).reshape(-1, 2, 2))
+        for scatter, m in zip(self.points, self.classes):
+            scatter.set_offsets(pts[m])
+        # frame the data points (the grid runs on beyond them); a collapsed direction still gets some room
+        lo, hi = pts.min(0), pts.max(0)
+        span = np.maximum(hi - lo, 0.1 * (hi - lo).max() + 1e-6)
+        mid = (lo + hi) / 2
+        self.ax.set_xlim(mid[0] - 0.6 * span[0], mid[0] + 0.6 * span[0])
+        self.ax.set_ylim(mid[1] - 0.6 * span[1], mid[1] + 0.6 * span[1])
 
 
 def _strip(model, names, views, pts, lns, y, pc, lc, metrics):
@@ -196,7 +206,7 @@ def _strip(model, names, views, pts, lns, y, pc, lc, metrics):
             cells = [(0, len(names) - 1)]
         for row, i in cells:
             ax = axes[row, col]
-            _draw(ax, pts[i], lns[i], y, pc, lc)
+            PlaneView(ax, y, pc, lc).update(pts[i], lns[i])
             title = names[i]
             if i > 0 and (i % 2 == 0 or i == len(names) - 1):
                 l = col
@@ -261,23 +271,23 @@ def _color_key(lines, lc):
     return fig
 
 
-def _layers_gif(path, names, pts, lns, y, pc, lc, max_frames=60):
+def _layers_gif(path, names, pts, lns, y, pc, lc, max_frames=48):
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation, PillowWriter
 
-    steps = max(2, (max_frames - 6) // (len(pts) - 1))
+    steps = max(2, (max_frames - 4) // (len(pts) - 1))
     frames = [(i, t) for i in range(len(pts) - 1) for t in np.linspace(0, 1, steps, endpoint=False)]
-    frames += [(len(pts) - 2, 1.0)] * 6  # hold the output
-    fig, ax = plt.subplots(figsize=(4.6, 4.6))
+    frames += [(len(pts) - 2, 1.0)] * 4  # hold the output
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=72)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    view = PlaneView(ax, y, pc, lc, point_size=8)
 
     def draw(frame):
         i, t = frame
-        ax.clear()
         mix = lambda a: (1 - t) * a[i].numpy() + t * a[i + 1].numpy()
-        _draw(ax, mix(pts), mix(lns), y, pc, lc, point_size=8)
+        view.update(mix(pts), mix(lns))
         ax.set_title(names[i] if t < 0.5 else names[i + 1], fontsize=10)
-        ax.set_xticks([])
-        ax.set_yticks([])
 
     FuncAnimation(fig, draw, frames=frames).save(path, writer=PillowWriter(fps=8))
     plt.close(fig)
@@ -288,23 +298,26 @@ def _training_gif(path, model, s, history, x, y, lines, pc, lc):
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     final = [p.detach().clone() for p in model.parameters()]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 4.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.6, 3.8), dpi=72)
+    image = left.imshow(np.zeros((2, 2)), origin="lower", extent=(LO, HI, LO, HI), cmap="RdBu_r", vmin=0, vmax=1)
+    for cls, color in ((0, "tab:blue"), (1, "tab:red")):
+        left.scatter(x[y == cls, 0], x[y == cls, 1], s=4, c=color)
+    left.set_xlabel("x₁")
+    left.set_ylabel("x₂")
+    right.set_xlabel("logit class 0")
+    right.set_ylabel("logit class 1")
+    right.set_title(f"layer {model.depth}: output logits", fontsize=10)
+    view = PlaneView(right, y, pc, lc)
 
     def draw(k):
         epoch, params = history[k]
         with torch.no_grad():
             for p, v in zip(model.parameters(), params):
                 p.copy_(v)
-        left.clear()
-        right.clear()
-        _decision_panel(left, model, s, x, y)
-        acc = accuracy(model(x), y)[s].item()
-        left.set_title(f"epoch {epoch}: decision regions (acc. {acc:.2f})", fontsize=10)
-        out_pts, out_lns = stages(model, s, x)[-1], stages(model, s, lines)[-1]
-        _draw(right, out_pts, out_lns, y, pc, lc)
-        right.set_title(f"layer {model.depth}: output logits", fontsize=10)
-        right.set_xlabel("logit class 0")
-        right.set_ylabel("logit class 1")
+            acc = accuracy(model(x), y)[s].item()
+        image.set_data(_probability_grid(model, s, n=80)[2])
+        left.set_title(f"epoch {epoch}: P(class 1), accuracy {acc:.2f}", fontsize=10)
+        view.update(stages(model, s, x)[-1], stages(model, s, lines)[-1])
 
     FuncAnimation(fig, draw, frames=range(len(history))).save(path, writer=PillowWriter(fps=5))
     plt.close(fig)

@@ -21,7 +21,14 @@ from torch.nn import functional as F
 
 from priorlab.config import BaseConfig, UserError
 from priorlab.data.digits import Split, digits
-from priorlab.nets.locality import LocalityLinear, distances, locality_prior, prune_smallest, raw_weight, wiring_cost
+from priorlab.nets.locality import (
+    LocalityLinear,
+    distances,
+    locality_prior,
+    prune_smallest,
+    raw_weight,
+    wiring_cost,
+)
 from priorlab.probe import topography as topo
 from priorlab.runner import RunContext, check_finite
 
@@ -216,10 +223,10 @@ def side_of(model: nn.Module) -> int:
 
 
 def prior_kwargs(config: Config, cost: str | None = None, strength: float | None = None) -> dict:
-    return dict(
-        layout=config.layout, cost=cost or config.cost, length_scale=config.length_scale,
-        strength=config.strength if strength is None else strength, form=config.form,
-    )
+    return {
+        "layout": config.layout, "cost": cost or config.cost, "length_scale": config.length_scale,
+        "strength": config.strength if strength is None else strength, "form": config.form,
+    }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -354,9 +361,9 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     sparsity = {"control": [], "locality": []}
     first = {}
     for seed in ctx.progress(seeds, description="control vs locality"):
-        for kind in results:
+        for kind, runs in results.items():
             net = train_net(config, data, seed, dev, kind)
-            results[kind].append(measure(net, data, dev, seed=seed))
+            runs.append(measure(net, data, dev, seed=seed))
             sparsity[kind].append(sparsity_curve(net, data, config, dev))
             first.setdefault(kind, net)
     metrics = summarise(results, ctx)
@@ -441,13 +448,14 @@ def figures(config: Config, ctx: RunContext, results: dict, sparsity: dict, firs
     side = side_of(first["control"])
     k = results["control"][0]["class_maps"].shape[0]
 
-    # class-mean maps, first seed
+    # class-mean maps, first seed (one colour scale per network)
     fig, axes = plt.subplots(2, k, figsize=(1.5 * k + 1, 3.6), squeeze=False)
-    for row, kind in enumerate(results):
-        cm = results[kind][0]["class_maps"]
+    for row, (kind, runs) in enumerate(results.items()):
+        cm = runs[0]["class_maps"]
         for c in range(k):
             ax = axes[row, c]
-            im = ax.imshow(cm[c].reshape(side, side), cmap="hot", interpolation="nearest")
+            im = ax.imshow(cm[c].reshape(side, side), cmap="hot", interpolation="nearest", vmin=0,
+                           vmax=np.nanmax(cm))
             ax.set_xticks([]), ax.set_yticks([])
             if row == 0:
                 ax.set_title(f"class {c}", fontsize=9)
@@ -460,13 +468,13 @@ def figures(config: Config, ctx: RunContext, results: dict, sparsity: dict, firs
     layer_in, sheet = sheet_shapes(first["control"], config)
     p = locality_prior(layer_in, sheet, config.layout, config.cost, config.length_scale, config.strength)
     in_side = layer_in if isinstance(layer_in, tuple) else (1, layer_in)
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4), layout="constrained")
     for ax, (title, unit) in zip(axes, [("centre unit", (side // 2) * side + side // 2), ("corner unit", 0)]):
         im = ax.imshow(p[unit].reshape(in_side).numpy(), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(f"prior P for the {title}")
         ax.set_xlabel("input unit column"), ax.set_ylabel("input unit row")
-        fig.colorbar(im, ax=ax, label="P (transmitted fraction)")
-    fig.suptitle(f"{config.cost} cost, strength {config.strength}, {config.layout}")
+    fig.colorbar(im, ax=list(axes), label="P (fraction transmitted)")
+    fig.suptitle(f"Locality prior: {config.cost} cost, strength {config.strength}, {config.layout} layout")
     ctx.save_figure("prior", fig)
 
     # spatial variance per class
@@ -487,10 +495,10 @@ def figures(config: Config, ctx: RunContext, results: dict, sparsity: dict, firs
 
     # smoothness curves
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for kind in results:
-        curves = np.stack([r["smooth"].curve for r in results[kind]])
-        centres = results[kind][0]["smooth"].bin_centres
-        sm = np.nanmean([r["smooth"].value for r in results[kind]])
+    for kind, runs in results.items():
+        curves = np.stack([r["smooth"].curve for r in runs])
+        centres = runs[0]["smooth"].bin_centres
+        sm = np.nanmean([r["smooth"].value for r in runs])
         ax.plot(centres, np.nanmean(curves, 0), "o-", color=COLORS[kind], label=f"{kind} (smoothness {sm:.2f})")
     ax.set_xlabel("distance between units (grid units)"), ax.set_ylabel("|Δ preference| (1 − r of class tuning)")
     shuffled = np.nanmean([r["smooth"].shuffled for v in results.values() for r in v])

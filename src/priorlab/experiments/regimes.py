@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator
 
-from priorlab.config import BaseConfig
+from priorlab.config import BaseConfig, UserError
 from priorlab.data.digits import digits
 from priorlab.data.functions import target_function
 from priorlab.nets.deep import deep
@@ -45,8 +45,8 @@ class Config(BaseConfig):
     width: int = Field(128, ge=2, le=4096, description="hidden units per layer")
     depth: int = Field(2, ge=1, le=8, description="hidden layers (ReLU)")
     bias_std: float = Field(1.0, ge=0, le=10, description="initial biases ~ N(0, bias_std²); weights N(0, 2/fan_in)")
-    epochs: int = Field(15, ge=1, le=1000, description="digits: epochs of Adam (batch 64)")
-    steps: int = Field(1000, ge=1, le=100_000, description="1-D fit: full-batch Adam steps")
+    epochs: int = Field(10, ge=1, le=1000, description="digits: epochs of Adam (batch 64)")
+    steps: int = Field(600, ge=1, le=100_000, description="1-D fit: full-batch Adam steps")
     lr: float = Field(1e-2, gt=0, le=1, description="Adam learning rate (hyper uses lr/10)")
     ridge_lam: float = Field(1e-4, ge=0, le=1e3, description="ridge penalty of readout_ridge")
     mask_fraction: float = Field(0.5, gt=0, le=1, description="fraction of weights a mask keeps")
@@ -60,7 +60,10 @@ class Config(BaseConfig):
     @field_validator("target")
     @classmethod
     def _target_ok(cls, v: str) -> str:
-        target_function(v)  # raises UserError on a bad expression
+        try:
+            target_function(v)
+        except UserError as exc:  # re-raised as a field error, so the message names this key
+            raise ValueError(str(exc).rsplit("for 'target': ", 1)[-1]) from None
         return v
 
     @field_validator("regimes")
@@ -184,8 +187,8 @@ def _figures(ctx, cfg, dig, fit, curves, x_test, f) -> None:
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylim(0, 1)
-    axes[0].axhline(0.1, color="0.5", ls=":", lw=1, label="chance")
-    axes[0].legend(loc="lower right")
+    axes[0].axhline(0.1, color="0.5", ls=":", lw=1)
+    axes[0].text(-0.4, 0.11, "chance", color="0.4", fontsize=8)
     axes[0].set_title(f"digits, {cfg.depth}×{cfg.width} ReLU MLP")
     axes[1].set_yscale("log")
     axes[1].set_title(f"1-D fit of {cfg.target} on [-1, 1]")
@@ -193,12 +196,12 @@ def _figures(ctx, cfg, dig, fit, curves, x_test, f) -> None:
     for r in regimes:
         n = max(dig[r][0]["trainable"], 1)
         acc = np.mean([x["acc"] for x in dig[r]])
-        ax.scatter(n, acc, color=colors[r], s=50, zorder=3)
-        ax.annotate(r, (n, acc), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.scatter(n, acc, color=colors[r], s=50, zorder=3, label=r)
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters (frozen plotted at 1)")
     ax.set_ylabel("digits test accuracy")
     ax.set_title("accuracy vs what learning may change")
+    ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     ctx.save_figure("regimes", fig)
@@ -209,7 +212,7 @@ def _figures(ctx, cfg, dig, fit, curves, x_test, f) -> None:
                              squeeze=False)
     xs, ys = x_test[:, 0].numpy(), f(x_test)[:, 0].numpy()
     for ax, r in zip(axes.flat, regimes):
-        ax.plot(xs, ys, color="0.6", lw=2.5, label="target")
+        ax.plot(xs, ys, color="k", lw=3, alpha=0.25, label="target")
         ax.plot(xs, curves[r], color=colors[r], lw=1.5, label="network")
         ax.set_title(f"{r}: MSE {np.mean([x['mse'] for x in fit[r]]):.1e}", fontsize=10)
         ax.set_ylim(ys.min() - 0.5, ys.max() + 0.5)

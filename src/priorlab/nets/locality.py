@@ -247,7 +247,7 @@ def prune_smallest(module: nn.Module, keep: float, name: str = "weight") -> int:
     if not 0.0 <= keep <= 1.0:
         raise ValueError(f"keep must be in [0, 1], got {keep}")
     effective = getattr(module, name).abs()
-    n_keep = int(round(keep * effective.numel()))
+    n_keep = round(keep * effective.numel())
     mask = torch.zeros_like(effective, dtype=torch.bool)
     if n_keep > 0:
         threshold = effective.flatten().kthvalue(effective.numel() - n_keep + 1).values

@@ -115,25 +115,28 @@ def _pairs_tied(ranks: torch.Tensor) -> int:
 
 
 def count_inversions(v: torch.Tensor) -> int:
-    """Number of pairs i < j with v[i] > v[j] for integer `v` in [0, n), by bottom-up merge sort.
+    """Number of pairs i < j with v[i] > v[j] for an integer vector `v`, by bottom-up merge sort.
 
     At each level the array is made of sorted blocks of size s; for every element of a right block we count the
     elements of its left partner that exceed it with one global `searchsorted` (keys offset by the pair index),
     then merge each pair with one global sort. O(n log² n), fully vectorised."""
     n = v.numel()
-    v = v.to(torch.int64)
+    if n < 2:
+        return 0
+    v = v.to(torch.int64) - v.min()
+    span = int(v.max()) + 1
     pos = torch.arange(n, device=v.device)
     total, s = 0, 1
     while s < n:
         pair = pos // (2 * s)
-        keys = pair * n + v  # v < n, so keys sort by pair, then value
+        keys = pair * span + v  # 0 <= v < span, so keys sort by pair, then value
         is_left = (pos % (2 * s)) < s
         left_keys = keys[is_left]  # sorted: each left block is sorted and pairs increase
         right_keys, right_pair = keys[~is_left], pair[~is_left]
         # a right block exists only behind a full left block; pair p's left block is left_keys[p*s : (p+1)*s]
         not_greater = torch.searchsorted(left_keys, right_keys, right=True) - right_pair * s
         total += int((s - not_greater).sum())
-        v = torch.sort(keys).values - pair * n  # merged blocks; pair ids do not change order within a block
+        v = torch.sort(keys).values - pair * span  # merged blocks; pair ids do not change order within a block
         s *= 2
     return total
 

@@ -56,8 +56,8 @@ def _legendre() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _panels(half: float, max_panels: int) -> int:
-    """An even number of panels about PANEL wide over [-half, half]."""
-    return int(min(max_panels, max(4, 2 * np.ceil(half / PANEL))))
+    """An even number of panels over [-half, half] (±9 SD): at most PANEL and at most 1 SD wide."""
+    return int(min(max_panels, max(18, 2 * np.ceil(half / PANEL))))
 
 
 def _composite(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

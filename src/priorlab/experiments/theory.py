@@ -1,0 +1,221 @@
+"""Signal propagation in deep random networks: simulation vs the mean-field correlation map.
+
+Two inputs with mean squared entry q0 and uncentred correlation c0 go through `nets` random fully connected
+networks (width × depth, weights N(0, σ_w²/width), biases N(0, σ_b²)). At every weight layer we measure the
+uncentred correlation of their pre-activations and set it beside `priorlab.theory.correlation_map`.
+The phase diagram shows the order/chaos boundary χ₁ = 1 and where Guest & Love's two weight scales sit:
+N(0, 1) entries at width 100 are σ_w = 10 in fan-in units (deep in the chaotic phase, where nearby inputs
+decorrelate: the loss of smoothness in `smoothness`), N(0, 1/100) entries and the blog toy's 0.1·N(0, 1) are
+σ_w = 1 (the boundary for tanh without bias).
+
+All (σ_w, σ_b) settings of one activation share each network's weights, scaled per setting, and all input pairs
+go through together. A layer's weight matrix is only ever applied to those few vectors, so instead of drawing the
+width × width matrix we draw its products with them directly, from their exact joint Gaussian distribution
+(`gaussian_matmul`): width 2000 costs no more than width 100 per vector.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import ClassVar, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from priorlab.config import BaseConfig, UserError
+from priorlab.runner import RunContext
+
+DESCRIPTION = "Mean-field theory vs simulation: per-layer correlation in random nets, and the order/chaos phase diagram"
+ORDER = 22
+CITATION = (
+    "Poole, B. et al. (2016). Exponential expressivity in deep neural networks through transient chaos. NeurIPS; "
+    "Schoenholz, S. S. et al. (2017). Deep information propagation. ICLR."
+)
+FIGURES = {
+    "correlation_map": "Uncentred correlation of two inputs' pre-activations at each weight layer: mean over random "
+    "networks (markers, bars = SD) vs the mean-field correlation map (lines), per activation and (σ_w, σ_b).",
+    "phase_diagram": "The order/chaos boundary χ₁ = 1 in the (σ_w, σ_b) plane (tanh: line, ReLU: dashed), χ₁ for tanh "
+    "in colour, and where Guest & Love's weight scales sit (σ_w in fan-in units).",
+}
+DEMO = [{}]
+Activation = Literal["tanh", "relu", "linear", "sigmoid", "erf", "sin"]
+GL_WIDTH = 100  # Guest & Love's layer width
+
+
+class Config(BaseConfig):
+    activations: list[Activation] = Field(["tanh", "relu"], min_length=1, description="activations compared")
+    sigma_ws: list[float] = Field([1.0, 1.5, 2.5], min_length=1, description="weight scales σ_w (weights N(0, σ_w²/width))")
+    sigma_bs: list[float] = Field([0.0, 0.3], min_length=1, description="bias scales σ_b (biases N(0, σ_b²))")
+    c0s: list[float] = Field([0.5, 0.9], min_length=1, description="input correlations c0, in [-1, 1]")
+    q0: float = Field(1.0, gt=0, le=100, description="mean squared entry of the inputs")
+    width: int = Field(500, ge=2, le=8192, description="units per layer (and input dimension)")
+    depth: int = Field(20, ge=1, le=200, description="weight layers")
+    nets: int = Field(8, ge=1, le=1000, description="independent random networks averaged")
+
+    FULL: ClassVar[dict] = {"width": 2000, "nets": 16}
+
+
+def input_pair(c0: float, q0: float, width: int, gen: torch.Generator) -> torch.Tensor:
+    """[2, width]: two vectors with mean squared entry q0 and uncentred correlation exactly c0."""
+    u, v = torch.linalg.qr(torch.randn(width, 2, generator=gen, dtype=torch.float64))[0].T
+    scale = (q0 * width) ** 0.5
+    return torch.stack([u, c0 * u + (1 - c0**2) ** 0.5 * v]) * scale
+
+
+def uncentred_corr(h: torch.Tensor) -> torch.Tensor:
+    """h: [..., 2, width] -> the cosine between the two rows: [...]."""
+    return (h[..., 0, :] * h[..., 1, :]).sum(-1) / (h[..., 0, :].norm(dim=-1) * h[..., 1, :].norm(dim=-1))
+
+
+def gaussian_matmul(v: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """W v for every row v of v [M, width], with one fresh W of N(0, 1/width) entries shared by all rows.
+
+    Row i of W is independent of the others, so the M numbers (W v_m)_i are jointly Gaussian with covariance
+    G = V Vᵀ / width. Drawing them as L z, with G = L Lᵀ and z ~ N(0, I_M), is exact in distribution and costs
+    M·width normal draws instead of width² (M is small: settings × pairs × 2). Rows are scaled to unit norm
+    first (W is linear), so that vectors of very different lengths (ReLU nets grow) keep their precision."""
+    norm = v.norm(dim=1, keepdim=True).clamp_min(1e-300)
+    unit = v / norm
+    s, u = torch.linalg.eigh(unit @ unit.T / v.shape[1])
+    ell = u * s.clamp_min(0).sqrt()
+    return norm * (ell @ torch.randn(v.shape[0], v.shape[1], generator=gen, dtype=v.dtype))
+
+
+def simulate(
+    activation: str, sigma_ws: list[float], sigma_bs: list[float], x: torch.Tensor, depth: int, gen: torch.Generator
+) -> torch.Tensor:
+    """One random network per call, every (σ_w, σ_b) at once: [len(σ_w)·len(σ_b), pairs, depth] correlations.
+
+    x: [pairs, 2, width] input pairs. h^1 = W x + b, h^{l+1} = W φ(h^l) + b with W = σ_w · Z (Z entries
+    N(0, 1/width)) and b = σ_b · β (β standard normal); Z and β are shared by all settings."""
+    from priorlab.theory.meanfield import activation_fn
+
+    phi = activation_fn(activation)
+    width = x.shape[-1]
+    sw = torch.tensor([a for a, _ in itertools.product(sigma_ws, sigma_bs)], dtype=torch.float64)[:, None, None, None]
+    sb = torch.tensor([b for _, b in itertools.product(sigma_ws, sigma_bs)], dtype=torch.float64)[:, None, None, None]
+    h = x.expand(len(sw), *x.shape)
+    out = []
+    for layer in range(depth):
+        inp = h if layer == 0 else torch.from_numpy(phi(h.numpy()))
+        zv = gaussian_matmul(inp.reshape(-1, width), gen).reshape(inp.shape)
+        beta = torch.randn(width, generator=gen, dtype=torch.float64)
+        h = sw * zv + sb * beta
+        out.append(uncentred_corr(h))
+    return torch.stack(out, -1)
+
+
+def run(config: Config, ctx: RunContext) -> dict[str, float]:
+    from priorlab.theory.meanfield import correlation_map
+
+    for key, values, ok in (("c0s", config.c0s, lambda v: -1 <= v <= 1), ("sigma_ws", config.sigma_ws, lambda v: 0 < v <= 50),
+                            ("sigma_bs", config.sigma_bs, lambda v: 0 <= v <= 10)):  # fmt: skip
+        bad = [v for v in values if not ok(v)]
+        if bad:
+            raise UserError(f"{key}: {bad[0]} is out of range (c0 in [-1, 1], 0 < σ_w ≤ 50, 0 ≤ σ_b ≤ 10)")
+    settings = list(itertools.product(config.sigma_ws, config.sigma_bs))
+    gen = torch.Generator().manual_seed(ctx.seed)
+    # empirical[a, s, c, net, layer]
+    empirical = np.zeros((len(config.activations), len(settings), len(config.c0s), config.nets, config.depth))
+    for n in ctx.progress(range(config.nets), description="networks"):
+        x = torch.stack([input_pair(c0, config.q0, config.width, gen) for c0 in config.c0s])
+        for a, act in enumerate(config.activations):
+            empirical[a, :, :, n] = simulate(act, config.sigma_ws, config.sigma_bs, x, config.depth, gen).numpy()
+    theory = np.array([[[correlation_map(act, sw, sb, config.depth, c0, config.q0) for c0 in config.c0s]
+                        for sw, sb in settings] for act in config.activations])  # fmt: skip
+    dev = np.abs(empirical.mean(3) - theory)  # [a, s, c, layer]
+
+    ctx.save_arrays(empirical=empirical, theory=theory, settings=np.array(settings), c0s=np.array(config.c0s),
+                    activations=np.array(config.activations))  # fmt: skip
+    _plot_maps(ctx, config, settings, empirical, theory)
+    table_rows, gl = _phase_diagram(ctx, config)
+    rows = []
+    for (a, act), (s, (sw, sb)), (c, c0) in itertools.product(
+        enumerate(config.activations), enumerate(settings), enumerate(config.c0s)
+    ):
+        rows.append({"activation": act, "σ_w": sw, "σ_b": sb, "c0": c0, "theory, last layer": theory[a, s, c, -1],
+                     "simulation, last layer": empirical[a, s, c, :, -1].mean(), "max |dev| over layers": dev[a, s, c].max()})  # fmt: skip
+    ctx.table(f"Simulation ({config.nets} nets, width {config.width}) vs mean-field theory", rows)
+    ctx.table("Where Guest & Love's weight scales sit (tanh, no bias, width 100)", table_rows)
+    ctx.note(
+        "σ_w is in fan-in units: weights N(0, σ_w²/width). Guest & Love's N(0, 1) entries at width 100 are σ_w = 10; "
+        "their fan-in variant N(0, 1/100) and the blog toy's 0.1·N(0, 1) are σ_w = 1."
+    )
+    metrics = {"max_abs_dev": dev.max(), "mean_abs_dev": dev.mean()}
+    for a, act in enumerate(config.activations):
+        metrics[f"max_abs_dev_{act}"] = dev[a].max()
+    metrics.update(gl)
+    return metrics
+
+
+# ---------------------------------------------------------------------------------------------- figures
+def _plot_maps(ctx, config, settings, empirical, theory) -> None:
+    import matplotlib.pyplot as plt
+
+    n_a, n_s = len(config.activations), len(settings)
+    fig, axes = plt.subplots(n_a, n_s, figsize=(2.6 * n_s + 0.5, 2.5 * n_a + 0.6), squeeze=False, sharey=True)
+    layers = np.arange(1, config.depth + 1)
+    colours = plt.cm.viridis(np.linspace(0.1, 0.8, len(config.c0s)))
+    for (a, act), (s, (sw, sb)) in itertools.product(enumerate(config.activations), enumerate(settings)):
+        ax = axes[a, s]
+        for c, c0 in enumerate(config.c0s):
+            e = empirical[a, s, c]
+            ax.plot(layers, theory[a, s, c], color=colours[c], lw=1.5, label=f"theory, c0={c0:g}")
+            ax.errorbar(layers, e.mean(0), yerr=e.std(0), fmt="o", ms=2.5, color=colours[c], elinewidth=0.6,
+                        label=f"simulation, c0={c0:g}")  # fmt: skip
+        ax.set_title(f"{act}, σ_w={sw:g}, σ_b={sb:g}", fontsize=9)
+        ax.set_ylim(-0.05, 1.05)
+        if s == 0:
+            ax.set_ylabel("correlation of pre-activations")
+        if a == n_a - 1:
+            ax.set_xlabel("weight layer")
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.suptitle(f"Random nets (width {config.width}, {config.nets} nets, q0={config.q0:g}) vs the mean-field "
+                 "correlation map", y=1.0)  # fmt: skip
+    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2 * len(config.c0s), frameon=False)
+    ctx.save_figure("correlation_map", fig)
+
+
+def _phase_diagram(ctx, config) -> tuple[list[dict], dict[str, float]]:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    from priorlab.theory.meanfield import chi1, correlation_map, critical_sigma_w
+
+    sws = np.geomspace(0.5, 14, 36)
+    sbs = np.linspace(0, 1.5, 16)
+    chi = np.array([[chi1("tanh", sw, sb) for sw in sws] for sb in sbs])
+    sb_line = np.linspace(0, 1.5, 31)
+    tanh_line = np.array([critical_sigma_w("tanh", sb) for sb in sb_line])
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    mesh = ax.pcolormesh(sws, sbs, chi, norm=LogNorm(0.25, 4), cmap="coolwarm", shading="auto")
+    fig.colorbar(mesh, ax=ax, label="χ₁ for tanh (<1 ordered, >1 chaotic)")
+    ax.plot(tanh_line, sb_line, "k-", lw=2, label="χ₁ = 1, tanh")
+    ax.axvline(np.sqrt(2), color="k", ls="--", lw=1.5, label="χ₁ = 1, ReLU (σ_w = √2)")
+    grid = list(itertools.product(config.sigma_ws, config.sigma_bs))
+    ax.plot([g[0] for g in grid], [g[1] for g in grid], "o", mfc="w", mec="k", ms=5, label="simulated settings")
+    ax.plot([10], [0], "*", color="gold", mec="k", ms=16, clip_on=False,
+            label="Guest & Love: N(0,1) weights, width 100 (σ_w=10)")  # fmt: skip
+    ax.plot([1], [0], "P", color="lime", mec="k", ms=12, clip_on=False,
+            label="fan-in N(0,1/100) and blog 0.1·N(0,1) (σ_w=1)")  # fmt: skip
+    ax.set(xscale="log", xlabel="σ_w (weights N(0, σ_w²/fan_in))", ylabel="σ_b (biases N(0, σ_b²))",
+           title="Order/chaos phase diagram of deep random networks", xlim=(0.5, 14), ylim=(0, 1.5))  # fmt: skip
+    ax.set_xticks([0.5, 1, 2, 5, 10], ["0.5", "1", "2", "5", "10"])
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.55, -0.14), ncol=2, frameon=False)
+    ctx.save_figure("phase_diagram", fig)
+
+    # Guest & Love's smoothness setting: inputs at distortion level 19 correlate 1/sqrt(1 + 0.95²) = 0.725
+    c0 = 1 / np.sqrt(1 + 0.95**2)
+    rows, metrics = [], {}
+    for name, sw in (("unit", GL_WIDTH**0.5), ("fan-in", 1.0)):
+        c8 = correlation_map("tanh", sw, 0.0, 8, c0, q0=1.0)[-1]
+        x1 = chi1("tanh", sw, 0.0)
+        rows.append({"weights": name, "σ_w": sw, "χ₁": x1, "phase": "chaotic" if x1 > 1 else "ordered / critical",
+                     "predicted correlation after 8 layers (c0 = 0.725)": c8})  # fmt: skip
+        metrics[f"gl_{name.replace('-', '')}_chi1"] = x1
+        metrics[f"gl_{name.replace('-', '')}_c_layer8"] = c8
+    return rows, metrics

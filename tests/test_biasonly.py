@@ -1,0 +1,99 @@
+"""biasonly: the network of Williams et al., the cached forward pass, parameter matching, and the width curve."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+import priorlab
+from priorlab.experiments.biasonly import FrozenFirstLayer, matched_width, one_hidden, train
+from priorlab.regimes import apply, summary
+
+
+def test_initialisation_follows_the_paper():
+    net = one_hidden(64, 4096, 10, seed=0)
+    assert net[0].weight.std().item() == pytest.approx(1 / 8, rel=0.02)  # N(0, 1/d)
+    assert net[2].weight.std().item() == pytest.approx(1 / 64, rel=0.02)  # N(0, 1/N)
+    assert net[0].bias.abs().max() == 0 and net[2].bias.abs().max() == 0
+
+
+@pytest.mark.parametrize("width,d,c", [(16, 64, 10), (4096, 64, 10), (300, 1, 1), (1000, 5, 3)])
+def test_matched_width_matches_bias_only_parameter_count(width, d, c):
+    bias_only = summary(apply(one_hidden(d, width, c, 0), "bias_only")).trainable
+    assert bias_only == width + c  # hand count: b1 and b2
+    n = matched_width(width, d, c)
+    full = summary(apply(one_hidden(d, n, c, 0), "full")).trainable
+    assert full == n * (d + 1 + c) + c
+    # the closest width: one unit more or fewer is further from the bias-only count (or n is the minimum 1)
+    per_unit = d + 1 + c
+    assert abs(full - bias_only) <= per_unit / 2 or (n == 1 and full > bias_only)
+
+
+def test_cached_first_layer_is_the_same_function_and_gradient():
+    torch.manual_seed(0)
+    x, y = torch.randn(50, 8), torch.randint(0, 3, (50,))
+    net = apply(one_hidden(8, 32, 3, seed=1), "bias_only")
+    with torch.no_grad():
+        net[0].bias.normal_()
+    cached = FrozenFirstLayer(net, x)
+    torch.testing.assert_close(cached(), net(x))
+    g_cached = torch.autograd.grad(torch.nn.functional.cross_entropy(cached(), y), net[0].bias)[0]
+    g_plain = torch.autograd.grad(torch.nn.functional.cross_entropy(net(x), y), net[0].bias)[0]
+    torch.testing.assert_close(g_cached, g_plain)
+
+
+def test_bias_only_training_changes_only_biases():
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
+    net = apply(one_hidden(4, 64, 2, seed=0), "bias_only")
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    losses = train(net, x, y, 50, 0.05, torch.nn.functional.cross_entropy)
+    assert losses[-1] < losses[0]
+    after = net.state_dict()
+    assert torch.equal(before["0.weight"], after["0.weight"]) and torch.equal(before["2.weight"], after["2.weight"])
+    assert not torch.equal(before["0.bias"], after["0.bias"])
+
+
+def test_digits_quick_curve(home):
+    widths = [16, 128, 1024]
+    run = priorlab.run("biasonly", widths=widths, steps=150, seed=0)
+    assert run.status == "done"
+    m = run.metrics
+    bias = [m[f"test_acc_bias_only_w{w}"] for w in widths]
+    assert bias == sorted(bias) and bias[-1] > bias[0] + 0.3
+    for w in widths:
+        assert m[f"test_acc_bias_only_w{w}"] <= m[f"test_acc_full_w{w}"]
+        assert m[f"test_acc_readout_w{w}"] > 0.2  # random features beat chance (0.1)
+    assert {"width.png", "params.png"} <= {p.name for p in run.figures}
+    arrays = run.arrays()
+    assert arrays["scores"].shape == (4, 3, 1)
+
+
+def test_fit1d_bias_only_error_falls_with_width(home):
+    run = priorlab.run("biasonly", task="fit1d", widths=[8, 512], regimes=["bias_only", "full"], steps=1500)
+    m = run.metrics
+    assert m["test_mse_bias_only_w512"] < m["test_mse_bias_only_w8"]
+    assert m["test_mse_bias_only_w512"] < 0.05  # sin(x) has variance 0.5 on [-pi, pi]
+
+
+def test_bad_config_names_the_key(cli):
+    r = cli(["run", "biasonly", "--set", "widths=16,16"])
+    assert r.code == 2 and "widths" in r.err
+    r = cli(["run", "biasonly", "--set", "regimes=bias"])
+    assert r.code == 2 and "regimes" in r.err
+    r = cli(["run", "biasonly", "--set", "task=fit1d", "--set", "target=os.system(1)"])
+    assert r.code == 2 and "target" in r.err
+
+
+@pytest.mark.slow
+def test_full_scale_acceptance(home):
+    """Issue 4, acceptance 3: seeds 0-2, widths 2^4..2^12."""
+    run = priorlab.run("biasonly", scale="full", seed=0)
+    m = run.metrics
+    widths = [2**k for k in range(4, 13)]
+    bias = [m[f"test_acc_bias_only_w{w}"] for w in widths]
+    assert spearmanr(widths, bias).statistic > 0.95
+    assert m["test_acc_bias_only_w4096"] >= 0.85
+    for w in widths:
+        assert m[f"test_acc_bias_only_w{w}"] <= m[f"test_acc_full_w{w}"]
+    assert np.isfinite(list(m.values())).all()

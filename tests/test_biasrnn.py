@@ -1,0 +1,76 @@
+"""biasrnn: a recurrent net with frozen random weights whose biases alone learn to generate and forecast."""
+
+import numpy as np
+import pytest
+import torch
+
+import priorlab
+from priorlab.experiments.biasrnn import BiasRNN, Config, jacobian_eigenvalues, nmse, train_generator
+from priorlab.regimes import apply, summary
+
+
+def test_only_biases_are_trainable():
+    net = apply(BiasRNN(50, 3, 3, gain=1.5, alpha=0.5, seed=0), "bias_only")
+    assert summary(net).trainable == 50 + 3  # hand count: recurrent bias and readout bias
+    assert summary(net).total == 50 * 50 + 50 + 3 * 50 + 50 * 3 + 3
+    assert net.rec.weight.std().item() == pytest.approx(1.5 / np.sqrt(50), rel=0.1)
+
+
+def test_nmse():
+    t = torch.randn(1000, 2) * torch.tensor([1.0, 5.0])
+    assert nmse(t, t) == 0
+    # predicting each component's mean gives the (biased) variance over the unbiased one
+    assert nmse(t.mean(0).expand_as(t), t) == pytest.approx(999 / 1000, rel=1e-4)
+
+
+@pytest.mark.parametrize("inputs", [0, 2])
+def test_jacobian_matches_the_closed_form(inputs):
+    torch.manual_seed(0)
+    net = BiasRNN(30, inputs, max(inputs, 1), gain=1.5, alpha=0.4, seed=0)
+    with torch.no_grad():
+        net.rec.bias.normal_()
+    h = torch.randn(30)
+    w = net.rec.weight
+    if inputs:
+        w = w + net.inp.weight @ net.out.weight  # the output is fed back as the next input
+        drive = net.rec(h) + net.inp(net.out(h))
+    else:
+        drive = net.rec(h)
+    jac = (1 - 0.4) * torch.eye(30) + 0.4 * torch.diag(1 - torch.tanh(drive) ** 2) @ w
+    expected = np.sort_complex(torch.linalg.eigvals(jac).detach().numpy())
+    np.testing.assert_allclose(np.sort_complex(jacobian_eigenvalues(net, h)), expected, atol=1e-5)
+
+
+def test_generator_acceptance():
+    """Issue 4, acceptance 5: 200 units, period 25, NMSE < 0.1 over the 4 periods after the training window."""
+    cfg = Config()
+    assert cfg.units == 200 and cfg.period == 25
+    net, out = train_generator(cfg, seed=0, progress=lambda it, description="": it)
+    assert out["gen_nmse"] < 0.1
+    assert len(out["output"]) - out["n_train"] == 100
+    # the weights never moved
+    fresh = BiasRNN(200, 0, 1, cfg.gain, cfg.alpha, seed=0)
+    assert torch.equal(net.rec.weight, fresh.rec.weight) and torch.equal(net.out.weight, fresh.out.weight)
+
+
+def test_run_end_to_end(home):
+    run = priorlab.run("biasrnn", gen_steps=5, forecast_steps=5, systems=["vanderpol"], units=40, seed=1)
+    assert run.status == "done"
+    assert {"gen_nmse", "forecast_nmse_vanderpol", "persistence_nmse_vanderpol"} <= set(run.metrics)
+    assert {"generation.png", "forecast.png", "jacobian.png"} <= {p.name for p in run.figures}
+
+
+def test_bad_config_names_the_key(cli):
+    r = cli(["run", "biasrnn", "--set", "warmup=80"])
+    assert r.code == 2 and "warmup" in r.err
+    r = cli(["run", "biasrnn", "--set", "systems=duffing"])
+    assert r.code == 2 and "systems" in r.err
+
+
+@pytest.mark.slow
+def test_full_scale_forecasts_beat_persistence(home):
+    run = priorlab.run("biasrnn", scale="full", seed=0)
+    m = run.metrics
+    assert m["gen_nmse"] < 0.1
+    for system in ("lorenz", "vanderpol"):
+        assert m[f"forecast_nmse_{system}"] < m[f"persistence_nmse_{system}"]

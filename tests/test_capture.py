@@ -1,0 +1,130 @@
+"""capture(): hooks that clone, tuple outputs, natural blocks (issue 3, acceptance item 4, capture part)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from priorlab.probe import capture, natural_blocks
+
+
+class ConvBNInplaceReLU(nn.Module):
+    """As torchvision's BasicConv2d (GoogLeNet, Inception-v3): F.relu(bn(conv(x)), inplace=True)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.bn = nn.BatchNorm2d(8)
+
+    def forward(self, x):
+        return torch.relu_(self.bn(self.conv(x)))
+
+
+def test_hooked_batchnorm_before_inplace_relu_keeps_negative_values():
+    torch.manual_seed(0)
+    model = nn.Sequential(ConvBNInplaceReLU(), nn.Conv2d(8, 8, 1), nn.BatchNorm2d(8), nn.ReLU(inplace=True)).eval()
+    x = torch.randn(4, 3, 10, 10)
+    acts = capture(model, x, ["0.bn", "2", "0"])
+    assert acts["0.bn"].min() < 0 and acts["2"].min() < 0
+    assert acts["0"].min() >= 0
+    with torch.no_grad():
+        assert torch.equal(acts["0.bn"], model[0].bn(model[0].conv(x)))
+
+
+def test_torchvision_inception_block_keeps_negative_values():
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True).eval()
+    acts = capture(model, torch.randn(2, 3, 64, 64), ["conv1.bn", "conv1"])
+    assert acts["conv1.bn"].min() < 0 <= acts["conv1"].min()
+
+
+class Recurrent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(5, 7, batch_first=True)
+        self.head = nn.Linear(7, 2)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.head(out[:, -1])
+
+
+def test_lstm_tuple_outputs_are_stored_by_index():
+    torch.manual_seed(0)
+    model = Recurrent()
+    x = torch.randn(3, 4, 5)
+    acts = capture(model, x)
+    with torch.no_grad():
+        out, (h, c) = model.lstm(x)
+    assert set(acts) == {"lstm.0", "lstm.1.0", "lstm.1.1", "head"}
+    assert torch.equal(acts["lstm.0"], out) and torch.equal(acts["lstm.1.0"], h) and torch.equal(acts["lstm.1.1"], c)
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+        self.b = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.b(torch.relu(self.a(x)))
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Linear(4, 4)
+        self.body = nn.Sequential(Block(), nn.Sequential(nn.ReLU(), nn.Linear(4, 4)))
+        self.heads = nn.ModuleDict({"x": nn.Linear(4, 4), "y": nn.ModuleList([nn.Tanh(), nn.Linear(4, 4)])})
+
+    def forward(self, x):
+        x = self.body(self.stem(x))
+        x = self.heads["x"](x)
+        for m in self.heads["y"]:
+            x = m(x)
+        return x
+
+
+def test_natural_blocks_recurse_into_containers_only():
+    model = Net()
+    # containers are opened, other modules (Block) are kept whole: names are module paths as in print(model)
+    assert natural_blocks(model) == ["stem", "body.0", "body.1.0", "body.1.1", "heads.x", "heads.y.0", "heads.y.1"]
+    names = dict(model.named_modules())
+    assert all(name in names for name in natural_blocks(model))
+    acts = capture(model, torch.randn(2, 4))
+    assert list(acts) == natural_blocks(model)
+
+
+def test_flatten_and_batching():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 6 * 6, 3)).eval()
+    x = torch.randn(10, 1, 8, 8)
+    whole = capture(model, x, flatten=True)
+    assert whole["0"].shape == (10, 72)
+    batched = capture(model, x, flatten=True, batch_size=3)
+    assert all(torch.allclose(whole[k], batched[k], atol=1e-6) for k in whole)
+
+
+def test_shared_module_calls_are_kept_apart():
+    relu = nn.ReLU()
+
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.relu = relu
+
+        def forward(self, x):
+            return self.relu(self.relu(x) - 1)
+
+    acts = capture(Twice(), torch.tensor([[2.0, -1.0]]))
+    assert torch.equal(acts["relu"], torch.tensor([[2.0, 0.0]]))
+    assert torch.equal(acts["relu@1"], torch.tensor([[1.0, 0.0]]))
+
+
+def test_unknown_layer_is_named_and_hooks_are_removed():
+    model = Net()
+    with pytest.raises(ValueError, match="'body.9'"):
+        capture(model, torch.randn(2, 4), ["stem", "body.9"])
+    capture(model, torch.randn(2, 4), ["stem"])
+    assert all(not m._forward_hooks for m in model.modules())

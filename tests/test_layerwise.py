@@ -1,0 +1,110 @@
+"""Layer-wise RDMs within a memory budget equal the all-in-memory computation (issue 3, library)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from priorlab.probe import capture, cka, layerwise_analysis, layerwise_cka, rdm
+from priorlab.probe.layerwise import plan_passes
+
+METRICS = ["correlation", "cosine", "euclidean", "sqeuclidean"]
+
+
+class SmallNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 6, 3), nn.BatchNorm2d(6), nn.ReLU(inplace=True),  # in-place op after a hooked layer
+            nn.Conv2d(6, 4, 3), nn.ReLU(),
+        )
+        self.flat = nn.Flatten()
+        self.fc = nn.Linear(4 * 8 * 8, 10)
+
+    def forward(self, x):
+        return self.fc(self.flat(self.features(x) + 1.0))  # a mean offset: correlation must not lose precision
+
+
+def model_and_inputs(dtype):
+    torch.manual_seed(0)
+    model = SmallNet().to(dtype).eval()
+    with torch.no_grad():
+        model.features[1].running_mean.fill_(0.3)
+    return model, torch.randn(37, 3, 12, 12, dtype=dtype)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("memmap", [False, True])
+def test_several_passes_equal_all_in_memory(metric, memmap, tmp_path):
+    model, x = model_and_inputs(torch.float64)
+    expected = {k: rdm(v, metric) for k, v in capture(model, x, flatten=True).items()}
+    budget = 37 * 8 * 150  # 150 float64 features of 37 items: layers are split across passes
+    res = layerwise_analysis(model, x, metric=metric, memory_budget=budget, batch_size=5,
+                             memmap_dir=tmp_path if memmap else None)
+    assert res.passes >= 10
+    assert res.names == list(expected)
+    for name in expected:
+        assert torch.allclose(res.rdms[name].double(), expected[name], atol=1e-6), name
+
+
+def test_float32_model_matches_too():
+    model, x = model_and_inputs(torch.float32)
+    expected = {k: rdm(v.double(), "correlation") for k, v in capture(model, x, flatten=True).items()}
+    res = layerwise_analysis(model, x, memory_budget=37 * 4 * 100, batch_size=8)
+    assert res.passes > 1
+    for name in expected:
+        assert (res.rdms[name].double() - expected[name]).abs().max() < 1e-5, name
+
+
+def test_grams_give_the_same_cka_as_the_activations():
+    model, x = model_and_inputs(torch.float64)
+    acts = capture(model, x, flatten=True)
+    res = layerwise_analysis(model, x, memory_budget=37 * 8 * 200, keep_grams=True)
+    matrix = layerwise_cka(res)
+    names = list(acts)
+    for i in (0, 2, 5):
+        for j in (1, 3, 6):
+            assert matrix[i, j].item() == pytest.approx(cka(acts[names[i]], acts[names[j]]), abs=1e-9)
+    debiased = layerwise_cka(res, res, debiased=True)
+    assert debiased[0, 3].item() == pytest.approx(cka(acts[names[0]], acts[names[3]], debiased=True), abs=1e-9)
+
+
+def test_progress_callback_counts_every_batch():
+    model, x = model_and_inputs(torch.float32)
+    calls = []
+    res = layerwise_analysis(model, x, memory_budget=37 * 4 * 300, batch_size=10,
+                             progress=lambda step, total, what: calls.append((step, total)))
+    assert len(calls) == res.passes * 4
+    assert calls[-1] == (res.passes * 4, res.passes * 4)
+
+
+def test_plan_fits_the_budget_and_covers_every_column_once():
+    sizes = {"a": (1000, torch.float32), "b": (10, torch.float32), "c": (2500, torch.float64), "d": (7, torch.float32)}
+    n, budget = 20, 20 * 4 * 300
+    plan = plan_passes(sizes, n, budget)
+    covered = {k: [] for k in sizes}
+    for units in plan:
+        used = sum(n * (u.c1 - u.c0) * torch.empty((), dtype=sizes[u.entry][1]).element_size() for u in units)
+        assert used <= budget
+        for u in units:
+            covered[u.entry].append((u.c0, u.c1))
+    for entry, (d, _) in sizes.items():
+        spans = sorted(covered[entry])
+        assert spans[0][0] == 0 and spans[-1][1] == d
+        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+
+
+def test_outputs_that_are_not_batch_first_are_skipped_with_a_warning():
+    lstm = nn.Sequential(nn.LSTM(3, 4, batch_first=True))
+    x = torch.randn(6, 5, 3)
+    with pytest.warns(UserWarning, match=r"0\.1\.0"):
+        res = layerwise_analysis(lstm, x)
+    assert res.names == ["0.0"]
+    assert torch.allclose(res.rdms["0.0"], rdm(capture(lstm, x)["0.0"]), atol=1e-6)
+
+
+def test_budget_too_small_for_one_feature_is_an_error():
+    model, x = model_and_inputs(torch.float32)
+    with pytest.raises(ValueError, match="memory_budget"):
+        layerwise_analysis(model, x, memory_budget=10)

@@ -1,0 +1,65 @@
+"""rvfl: random features with a closed-form ridge readout; error vs number of units (acceptance item 6)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import priorlab
+from priorlab.config import UserError
+from priorlab.data.functions import target_function
+from priorlab.experiments.rvfl import TARGETS_2D, Config, curve, slope
+
+
+def test_defaults_are_the_study_setting():
+    cfg = Config()
+    assert cfg.n_train == 2000 and cfg.lam <= 1e-6 and cfg.units[0] == 8 and cfg.units[-1] == 512
+
+
+def test_smooth_noiseless_1d_slope_at_most_minus_one():
+    """Acceptance 6: the fitted log–log slope of test MSE vs units (8…512) is ≤ −1 (Needell et al.'s O(1/n))."""
+    cfg = Config(repeats=2)
+    _, f = target_function(cfg.target_1d)
+    mse, _ = curve(cfg, 1, lambda x: f(x[:, 0]), 0.0, seed=0)
+    assert slope(cfg.units, mse) <= -1.0
+
+
+def test_noisy_targets_floor_at_the_absorbed_noise():
+    """With noisy training targets the error stops falling: at many units it sits near σ²·dof/N (least squares
+    theory for the noise a linear fit with dof degrees of freedom absorbs), far above the noiseless error."""
+    cfg = Config(units=[64, 256], repeats=2, noise=0.1)
+    f = TARGETS_2D["sincos"][1]
+    clean, _ = curve(cfg, 2, f, 0.0, seed=0)
+    noisy, dof = curve(cfg, 2, f, cfg.noise, seed=0)
+    floor = cfg.noise**2 * dof.mean(0) / cfg.n_train
+    assert np.all(noisy.mean(0) > 10 * clean.mean(0))
+    assert 0.5 < noisy.mean(0)[-1] / floor[-1] < 2.0
+
+
+def test_run_writes_metrics_and_figures(tmp_path):
+    run = priorlab.run("rvfl", out=tmp_path / "run", root=tmp_path / "home", units=[8, 16, 32], repeats=1,
+                       n_train=300, n_test=200)
+    assert run.status == "done"
+    assert {"slope_1d", "slope_2d", "mse_1d_noisy_n32", "noise_term_2d_noisy_n32"} <= set(run.metrics)
+    assert run.metrics["slope_1d"] < 0
+    assert {p.name for p in run.figures} == {"scaling.png", "fits.png"}
+    arrays = run.arrays()
+    assert arrays["mse_1d"].shape == (1, 3)
+
+
+def test_bad_input_names_the_key():
+    with pytest.raises(UserError, match="units"):
+        priorlab.run("rvfl", units=[0, 8])
+    with pytest.raises(UserError, match="lam"):
+        priorlab.run("rvfl", lam=-1)
+    with pytest.raises(UserError, match="target_1d"):
+        priorlab.run("rvfl", target_1d="__import__('os')")
+
+
+@pytest.mark.slow
+def test_full_scale_slopes(tmp_path):
+    run = priorlab.run("rvfl", out=tmp_path / "run", root=tmp_path / "home", scale="full")
+    assert run.metrics["slope_1d"] <= -1.0 and run.metrics["slope_2d"] <= -1.0
+    assert math.isfinite(run.metrics["mse_2d_noisy_n512"])

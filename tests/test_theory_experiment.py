@@ -1,0 +1,74 @@
+"""theory: simulated random networks against the mean-field correlation map."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import priorlab
+from priorlab.experiments import theory
+from priorlab.nets.deep import deep
+from priorlab.probe.capture import capture
+from priorlab.theory.meanfield import correlation_map
+
+
+def test_acceptance_tanh_within_005_at_every_layer(tmp_path):
+    """Issue 3, acceptance 3: width 2000, 16 nets, 20 layers, every layer within 0.05 of the prediction."""
+    run = priorlab.run(
+        "theory", out=tmp_path / "t", root=tmp_path / "runs", activations=["tanh"], sigma_ws=[1.5, 2.5],
+        sigma_bs=[0.0, 0.3], c0s=[0.5, 0.9], q0=1.0, width=2000, nets=16, depth=20,
+    )  # fmt: skip
+    assert run.status == "done"
+    a = run.arrays()
+    assert a["empirical"].shape == (1, 4, 2, 16, 20)
+    assert np.abs(a["empirical"].mean(3) - a["theory"]).max() < 0.05
+    assert run.metrics["max_abs_dev"] < 0.05
+    # Guest & Love's weight scales, in fan-in units: σ_w = 10 is chaotic, σ_w = 1 critical for tanh;
+    # the map predicts the paper's deep-net smoothness at distortion level 19 (≈ 0.04 vs ≈ 0.67, Fig. 2A)
+    m = run.metrics
+    assert m["gl_unit_chi1"] > 1 and m["gl_fanin_chi1"] == pytest.approx(1, abs=1e-6)
+    assert m["gl_unit_c_layer8"] < 0.1 and m["gl_fanin_c_layer8"] > 0.6
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_shortcut_matches_explicit_deep_nets(activation):
+    """simulate() (products drawn from their joint Gaussian) and explicit deep() nets agree with the theory."""
+    width, depth, sw, sb, c0, nets = 400, 10, 2.0, 0.3, 0.5, 32
+    gen = torch.Generator().manual_seed(0)
+    pre = [f"layer{i + 1}.linear" for i in range(depth)]
+    explicit, shortcut = [], []
+    for n in range(nets):
+        x = theory.input_pair(c0, 1.0, width, gen)
+        net = deep(width, depth, activation, bias=True, init="fan-in", gain=sw, bias_std=sb, seed=n).double()
+        acts = capture(net, x, layers=pre)
+        explicit.append([theory.uncentred_corr(acts[name]).item() for name in pre])
+        shortcut.append(theory.simulate(activation, [sw], [sb], x[None], depth, gen)[0, 0].numpy())
+    predicted = correlation_map(activation, sw, sb, depth, c0)
+    np.testing.assert_allclose(np.mean(explicit, 0), predicted, atol=0.06)
+    np.testing.assert_allclose(np.mean(shortcut, 0), predicted, atol=0.06)
+
+
+def test_gaussian_matmul_covariance():
+    """Products with one shared N(0, 1/width) matrix have covariance V Vᵀ / width, even for rows of very different norm."""
+    gen = torch.Generator().manual_seed(1)
+    v = torch.randn(3, 50, dtype=torch.float64, generator=gen) * torch.tensor([[1.0], [1e6], [1e-3]], dtype=torch.float64)
+    draws = torch.stack([theory.gaussian_matmul(v, gen) for _ in range(400)])  # [400, 3, width]
+    samples = draws.permute(0, 2, 1).reshape(-1, 3)  # each unit of each draw is one sample
+    scale = v.norm(dim=1)
+    emp = np.cov((samples / scale).T.numpy())
+    expected = ((v / scale[:, None]) @ (v / scale[:, None]).T / 50).numpy()
+    np.testing.assert_allclose(emp, expected, atol=0.01)
+
+
+def test_input_pair_is_exact():
+    x = theory.input_pair(0.3, 2.0, 100, torch.Generator().manual_seed(0))
+    assert (x**2).mean(1).numpy() == pytest.approx([2.0, 2.0])
+    assert theory.uncentred_corr(x).item() == pytest.approx(0.3)
+
+
+def test_bad_correlation_names_the_key(cli):
+    res = cli(["run", "theory", "--set", "c0s=0.5,1.5"])
+    assert res.code == 2 and "c0s" in res.err
+    res = cli(["run", "theory", "--set", "activations=swish"])
+    assert res.code == 2 and "activations" in res.err
