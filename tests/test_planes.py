@@ -37,7 +37,7 @@ def test_spiral_is_not_linearly_separable_but_gaussians_nearly_are():
         x, y = plane(task, 600, noise=0.05, seed=0)
         return LogisticRegression().fit(x.numpy(), y.numpy()).score(x.numpy(), y.numpy())
 
-    assert linear_acc("spiral") < 0.8
+    assert linear_acc("spiral") < 0.85
     assert linear_acc("xor") < 0.7
     assert linear_acc("gaussians") > 0.9
 

@@ -17,7 +17,9 @@ def mlp():
 
 
 def cnn():
-    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)
+    )
 
 
 class LSTMNet(nn.Module):
@@ -213,7 +215,10 @@ def test_bad_inputs_name_the_problem():
 def test_ridge_matches_sklearn():
     sk = pytest.importorskip("sklearn.linear_model")
     g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(50, 7, generator=g, dtype=torch.float64), torch.randn(50, 2, generator=g, dtype=torch.float64)
+    x, y = (
+        torch.randn(50, 7, generator=g, dtype=torch.float64),
+        torch.randn(50, 2, generator=g, dtype=torch.float64),
+    )
     for lam in (0.0, 1e-6, 0.5, 10.0):
         fit = ridge_readout(x, y, lam)
         ref = sk.Ridge(alpha=lam, solver="svd").fit(x.numpy(), y.numpy())
@@ -223,7 +228,10 @@ def test_ridge_matches_sklearn():
 
 def test_ridge_more_features_than_samples_interpolates():
     g = torch.Generator().manual_seed(1)
-    x, y = torch.randn(10, 40, generator=g, dtype=torch.float64), torch.randn(10, generator=g, dtype=torch.float64)
+    x, y = (
+        torch.randn(10, 40, generator=g, dtype=torch.float64),
+        torch.randn(10, generator=g, dtype=torch.float64),
+    )
     fit = ridge_readout(x, y, 0.0)
     assert torch.allclose(x @ fit.weight.T + fit.bias, y[:, None], atol=1e-8)
 
@@ -236,4 +244,6 @@ def test_fit_readout_writes_the_solution():
     fit_readout(model, x, y, lam=0.0)
     feats = torch.relu(model[0](x))
     ref = ridge_readout(feats, y, 0.0)
-    assert torch.allclose(model[2].weight, ref.weight) and torch.allclose(model(x), feats @ ref.weight.T + ref.bias)
+    assert torch.allclose(model[2].weight, ref.weight) and torch.allclose(
+        model(x), feats @ ref.weight.T + ref.bias
+    )

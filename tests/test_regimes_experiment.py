@@ -13,8 +13,9 @@ SMALL = {"width": 16, "depth": 2, "epochs": 3, "steps": 150, "n_train": 50}
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
-    return priorlab.run("regimes", out=tmp_path_factory.mktemp("r") / "run", root=tmp_path_factory.mktemp("home"),
-                        **SMALL)
+    return priorlab.run(
+        "regimes", out=tmp_path_factory.mktemp("r") / "run", root=tmp_path_factory.mktemp("home"), **SMALL
+    )
 
 
 def test_every_regime_reported_with_hand_counted_parameters(small_run):
@@ -28,7 +29,9 @@ def test_every_regime_reported_with_hand_counted_parameters(small_run):
     assert m["trainable_frozen"] == 0
     assert m["trainable_bias_only"] == 16 + 16 + 10
     assert m["trainable_readout"] == m["trainable_readout_ridge"] == 16 * 10 + 10
-    assert m["trainable_mask"] == m["trainable_permute"] == 64 * 16 + 16 * 16 + 16 * 10  # one score per weight
+    assert (
+        m["trainable_mask"] == m["trainable_permute"] == 64 * 16 + 16 * 16 + 16 * 10
+    )  # one score per weight
     assert {p.name for p in small_run.figures} == {"regimes.png", "fits.png"}
 
 

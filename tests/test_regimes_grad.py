@@ -12,7 +12,6 @@ from torch.func import functional_call
 from priorlab.regimes import apply
 
 
-
 @pytest.fixture(autouse=True)
 def float64():
     """These tests run in float64 throughout (restored afterwards)."""
@@ -82,7 +81,10 @@ def test_gradcheck_through_whole_models():
     """gradcheck of C(u) for the embeddings and every generator parameter (hyper) and the tied values (shared)."""
     torch.manual_seed(0)
     x, y = _data(n=3)
-    for regime, options in (("hyper", {"embed_dim": 2, "chunk": 7, "hidden": 4}), ("shared", {"fraction": 0.5})):
+    for regime, options in (
+        ("hyper", {"embed_dim": 2, "chunk": 7, "hidden": 4}),
+        ("shared", {"fraction": 0.5}),
+    ):
         model = apply(nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 3)), regime, **options)
         names = [n for n, p in model.named_parameters() if p.requires_grad]
         params = tuple(dict(model.named_parameters())[n].detach().clone().requires_grad_(True) for n in names)
@@ -95,7 +97,9 @@ def test_gradcheck_through_whole_models():
 
 def test_gradcheck_input_conditioned_hyper():
     torch.manual_seed(0)
-    model = apply(nn.Sequential(nn.Linear(3, 2)), "hyper", target="0", from_input=True, embed_dim=2, chunk=4, hidden=3)
+    model = apply(
+        nn.Sequential(nn.Linear(3, 2)), "hyper", target="0", from_input=True, embed_dim=2, chunk=4, hidden=3
+    )
     layer = model[0]
     with torch.no_grad():
         layer.encoder.weight.normal_()  # away from its zero start, so the input path matters
@@ -130,4 +134,6 @@ def test_permute_straight_through_gradient():
     x, y = _data()
     layer = apply(nn.Linear(4, 3), "permute")
     F.mse_loss(layer(x), y).backward()
-    assert torch.allclose(layer.parametrizations.weight.original.grad, _grad_wrt_weight(layer, x, y), atol=1e-12)
+    assert torch.allclose(
+        layer.parametrizations.weight.original.grad, _grad_wrt_weight(layer, x, y), atol=1e-12
+    )

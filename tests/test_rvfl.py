@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import priorlab
-from priorlab.config import UserError
+from priorlab.config import UserError, build_config
 from priorlab.data.functions import target_function
 from priorlab.experiments.rvfl import TARGETS_2D, Config, curve, slope
 
@@ -16,6 +16,8 @@ from priorlab.experiments.rvfl import TARGETS_2D, Config, curve, slope
 def test_defaults_are_the_study_setting():
     cfg = Config()
     assert cfg.n_train == 2000 and cfg.lam <= 1e-6 and cfg.units[0] == 8 and cfg.units[-1] == 512
+    full = build_config(Config, {"scale": "full"})
+    assert full.repeats == 10 and full.units[0] == 8 and full.units[-1] == 512
 
 
 def test_smooth_noiseless_1d_slope_at_most_minus_one():
@@ -39,8 +41,15 @@ def test_noisy_targets_floor_at_the_absorbed_noise():
 
 
 def test_run_writes_metrics_and_figures(tmp_path):
-    run = priorlab.run("rvfl", out=tmp_path / "run", root=tmp_path / "home", units=[8, 16, 32], repeats=1,
-                       n_train=300, n_test=200)
+    run = priorlab.run(
+        "rvfl",
+        out=tmp_path / "run",
+        root=tmp_path / "home",
+        units=[8, 16, 32],
+        repeats=1,
+        n_train=300,
+        n_test=200,
+    )
     assert run.status == "done"
     assert {"slope_1d", "slope_2d", "mse_1d_noisy_n32", "noise_term_2d_noisy_n32"} <= set(run.metrics)
     assert run.metrics["slope_1d"] < 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -23,7 +25,7 @@ def test_unit_weights_reproduce_the_paper(unit_run):
     assert unit_run.status == "done"
     assert abs(m["r_level19_model1"] - 0.725) < 0.01
     deep = [m[f"r_level19_model{k}"] for k in range(4, 12)]
-    assert all(a > b for a, b in zip(deep, deep[1:])), deep  # monotonic from model 4 to model 11
+    assert all(a > b for a, b in itertools.pairwise(deep)), deep  # monotonic from model 4 to model 11
     assert m["r_level19_model11"] < 0.1
     assert abs(m["r_level19_model4"] - 0.57) < 0.03  # the paper's "≈ 0.57"
 

@@ -21,7 +21,9 @@ def test_deep_shapes_and_names():
     assert net.layer1.linear.bias is None  # no bias unless asked
 
 
-@pytest.mark.parametrize("init,gain,expected", [("normal", 0.1, 0.1), ("normal", 1.0, 1.0), ("fan-in", 2.0, 2.0 / 20)])
+@pytest.mark.parametrize(
+    "init,gain,expected", [("normal", 0.1, 0.1), ("normal", 1.0, 1.0), ("fan-in", 2.0, 2.0 / 20)]
+)
 def test_deep_weight_scales(init, gain, expected):
     net = deep(400, 3, init=init, gain=gain, in_features=400, seed=0)
     w = torch.cat([b.linear.weight.flatten() for b in net.blocks])

@@ -204,12 +204,12 @@ def _drop_stale(store: Store, sweep_id: str) -> None:
 # running
 
 
-def group_trials(experiment: str, trials: list[Trial], workers: int) -> list[list[Trial]]:
+def group_trials(experiment: str, trials: list[Trial], workers: int, batch: bool = True) -> list[list[Trial]]:
     """Trials an experiment can train together (it defines run_many) share a group; others run alone."""
     from priorlab.experiments import load
 
     module = load(experiment)
-    if not hasattr(module, "run_many"):
+    if not batch or not hasattr(module, "run_many"):
         return [[t] for t in trials]
     free = set(getattr(module, "BATCH_KEYS", ("seed",)))
     by_arch: dict[str, list[Trial]] = defaultdict(list)
@@ -361,8 +361,12 @@ def sweep(
     device: str = "auto",
     root: str | Path | None = None,
     quiet: bool = False,
+    batch: bool = True,
 ) -> dict[str, Any]:
-    """Plan (or resume) a sweep and run its pending trials. Returns ``{"id", "total", "ran", "failed", "page"}``."""
+    """Plan (or resume) a sweep and run its pending trials. Returns ``{"id", "total", "ran", "failed", "page"}``.
+
+    ``batch=False`` runs every trial alone even when the experiment could train several together.
+    """
     from priorlab.runner import prepare, resolve_device
 
     if backend not in ("local", "ray"):
@@ -392,7 +396,7 @@ def sweep(
         sw = load_sweep(store, sw_id)
     todo = pending_trials(store, sw)
     workers = workers or max(1, os.cpu_count() or 1)
-    groups = group_trials(experiment, todo, workers)
+    groups = group_trials(experiment, todo, workers, batch)
     bar = _Bar(len(todo), f"{experiment} {sw['id']}", quiet)
     try:
         if todo and backend == "local":

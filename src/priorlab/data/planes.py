@@ -12,7 +12,7 @@ import torch
 TASKS = ("spiral", "circles", "xor", "moons", "gaussians")
 
 
-def _spiral(rng, n0, n1, turns: float = 0.5):
+def _spiral(rng, n0, n1, turns: float = 0.75):
     """Two interleaved arms r = t, angle = 2π·turns·t (+π for the second class), t in [0.15, 1]."""
     out = []
     for cls, n in ((0, n0), (1, n1)):

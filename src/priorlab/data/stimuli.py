@@ -84,7 +84,9 @@ def _digits(n: int, size: int, rng: np.random.Generator) -> tuple[torch.Tensor, 
     per_class = [rng.permutation(np.flatnonzero(y == c)) for c in range(10)]
     counts = [n // 10 + (c < n % 10) for c in range(10)]
     if any(k > len(p) for k, p in zip(counts, per_class)):
-        raise UserError(f"n_stimuli={n} is more than the digits have (at most {10 * min(map(len, per_class))})")
+        raise UserError(
+            f"n_stimuli={n} is more than the digits have (at most {10 * min(map(len, per_class))})"
+        )
     idx = np.concatenate([p[:k] for p, k in zip(per_class, counts)])
     x = torch.from_numpy(images[idx])[:, None]
     if size != 8:

@@ -46,23 +46,35 @@ FIGURES = {
 }
 DEMO = [{}]
 
-TORCHVISION_EXTRA = {"googlenet": {"aux_logits": False, "init_weights": False},
-                     "inception_v3": {"aux_logits": False, "init_weights": False}}  # fmt: skip
+TORCHVISION_EXTRA = {
+    "googlenet": {"aux_logits": False, "init_weights": False},
+    "inception_v3": {"aux_logits": False, "init_weights": False},
+}
 TORCHVISION_SIZE = {"inception_v3": 299}
 
 
 class Config(BaseConfig):
     model: str = Field("lenet", description="lenet | lstm | torchvision:<name> | module:<path>:<factory>")
-    weights: str | None = Field(None, description="local weights file (safetensors or a torch state_dict) for the reference")
+    weights: str | None = Field(
+        None, description="local weights file (safetensors or a torch state_dict) for the reference"
+    )
     stimuli: str = Field("digits", description="digits | samples | images:<folder>")
     n_stimuli: int = Field(100, ge=4, le=100_000, description="number of stimuli (N of the N×N RDMs)")
-    image_size: int | None = Field(None, ge=4, le=2048, description="input size; default: the model's own (8, 224, 299)")
-    layers: list[str] | None = Field(None, description="module paths to compare; default: the model's natural blocks")
+    image_size: int | None = Field(
+        None, ge=4, le=2048, description="input size; default: the model's own (8, 224, 299)"
+    )
+    layers: list[str] | None = Field(
+        None, description="module paths to compare; default: the model's natural blocks"
+    )
     init: Literal["torch-default", "normal", "fan-in", "xavier", "kaiming", "orthogonal"] = Field(
         "torch-default", description="how the random network is drawn (priorlab.randomize)"
     )
-    train_epochs: int = Field(15, ge=1, le=1000, description="epochs for training lenet on digits when no weights are given")
-    heatmap_layers: list[str] | None = Field(None, description="layers whose RDMs are drawn; default: 4 spread over depth")
+    train_epochs: int = Field(
+        15, ge=1, le=1000, description="epochs for training lenet on digits when no weights are given"
+    )
+    heatmap_layers: list[str] | None = Field(
+        None, description="layers whose RDMs are drawn; default: 4 spread over depth"
+    )
     batch_size: int = Field(32, ge=1, le=4096, description="stimuli per forward pass")
     memory_budget_gb: float = Field(4.0, gt=0, le=1024, description="activations held at once (GiB)")
 
@@ -127,11 +139,17 @@ def build(spec: str, image_size: int | None) -> Built:
 
         name = spec.removeprefix("torchvision:")
         if name not in torchvision.models.list_models():
-            raise UserError(f"model: torchvision has no model '{name}' (e.g. googlenet, inception_v3, resnet18, alexnet)")
+            raise UserError(
+                f"model: torchvision has no model '{name}' (e.g. googlenet, inception_v3, resnet18, alexnet)"
+            )
         size = image_size or TORCHVISION_SIZE.get(name, 224)
         kw = TORCHVISION_EXTRA.get(name, {})
-        return Built(lambda: torchvision.models.get_model(name, weights=None, **kw), 3, size,
-                     f"torchvision {name} (weights=None)")  # fmt: skip
+        return Built(
+            lambda: torchvision.models.get_model(name, weights=None, **kw),
+            3,
+            size,
+            f"torchvision {name} (weights=None)",
+        )
     if spec.startswith("module:"):
         path, sep, factory_name = spec.removeprefix("module:").rpartition(":")
         if not sep or not path or not factory_name:
@@ -143,7 +161,9 @@ def build(spec: str, image_size: int | None) -> Built:
             channels, size = int(probe.input_shape[0]), int(probe.input_shape[-1])
         size = image_size or size
         return Built(lambda: _call_factory(factory, spec), channels, size, f"{factory_name} from {path}")
-    raise UserError(f"invalid model '{spec}' (allowed: lenet, lstm, torchvision:<name>, module:<path>:<factory>)")
+    raise UserError(
+        f"invalid model '{spec}' (allowed: lenet, lstm, torchvision:<name>, module:<path>:<factory>)"
+    )
 
 
 def _load_factory(path: str, name: str):
@@ -186,8 +206,10 @@ def load_weights(model: nn.Module, path: str) -> None:
         else:
             state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file is bad user input
-        raise UserError(f"weights: cannot read '{path}' as safetensors or a weights-only torch file "
-                        f"({exc.__class__.__name__})") from None  # fmt: skip
+        raise UserError(
+            f"weights: cannot read '{path}' as safetensors or a weights-only torch file "
+            f"({exc.__class__.__name__})"
+        ) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -195,7 +217,9 @@ def load_weights(model: nn.Module, path: str) -> None:
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise UserError(f"weights: '{path}' does not fit the model ({str(exc).splitlines()[1].strip()[:200]})") from None
+        raise UserError(
+            f"weights: '{path}' does not fit the model ({str(exc).splitlines()[1].strip()[:200]})"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------- run
@@ -210,9 +234,16 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     if config.model == "torchvision:inception_v3" and built.image_size < 75:
         raise UserError(f"image_size: inception_v3 needs at least 75, got {built.image_size}")
     stim = stimuli(config.stimuli, config.n_stimuli, built.image_size, built.channels, seed=ctx.seed)
+    reference = built.make()
+    if config.layers is not None:  # check the names before any training
+        from priorlab.probe.capture import resolve_layers
+
+        try:
+            resolve_layers(reference, config.layers)
+        except ValueError as exc:
+            raise UserError(str(exc).splitlines()[0]) from None
 
     # the reference: trained weights (file, or lenet on digits), else the architecture under another seed
-    reference = built.make()
     metrics: dict[str, float] = {}
     if config.weights is not None:
         load_weights(reference, config.weights)
@@ -224,20 +255,31 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
 
         split = digits(flatten=False, image_size=built.image_size, seed=ctx.seed)
         metrics["reference_test_accuracy"] = fit_classifier(
-            reference, split, epochs=config.train_epochs, seed=ctx.seed, device=ctx.device, progress=ctx.progress
+            reference,
+            split,
+            epochs=config.train_epochs,
+            seed=ctx.seed,
+            device=ctx.device,
+            progress=ctx.progress,
         )
         ctx.save_model(reference, "reference")
         ref_label = "trained"
-        ctx.note(f"Reference: {built.description} trained on scikit-learn digits for {config.train_epochs} epochs "
-                 f"(test accuracy {metrics['reference_test_accuracy']:.3f}).")  # fmt: skip
+        ctx.note(
+            f"Reference: {built.description} trained on scikit-learn digits for {config.train_epochs} epochs "
+            f"(test accuracy {metrics['reference_test_accuracy']:.3f})."
+        )
     else:
         randomize(reference, init=config.init, seed=ctx.seed + 1)
         ref_label = "other seed"
-        ctx.note(f"No trained weights for {built.description}: the reference is the same architecture with "
-                 f"another random draw (init {config.init}, seed {ctx.seed + 1}), so the two curves show the spread "
-                 f"between random draws, not the effect of training. Give --set weights=<file> to compare a trained net.")  # fmt: skip
+        ctx.note(
+            f"No trained weights for {built.description}: the reference is the same architecture with "
+            f"another random draw (init {config.init}, seed {ctx.seed + 1}), so the two curves show the spread "
+            f"between random draws, not the effect of training. Give --set weights=<file> to compare a trained net."
+        )
     random_net = randomize(built.make(), init=config.init, seed=ctx.seed)
-    ctx.note(f"Random network: {built.description}, init {config.init}, seed {ctx.seed}. Stimuli: {stim.description}.")
+    ctx.note(
+        f"Random network: {built.description}, init {config.init}, seed {ctx.seed}. Stimuli: {stim.description}."
+    )
 
     def analyse(model: nn.Module):
         model.to(ctx.device).eval()
@@ -245,9 +287,15 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
             warnings.simplefilter("always")
             try:
                 res = layerwise_analysis(
-                    model, stim.x, layers=config.layers, metric="correlation", keep_grams=True,
-                    memory_budget=int(config.memory_budget_gb * 2**30), batch_size=config.batch_size, device=ctx.device,
-                )  # fmt: skip
+                    model,
+                    stim.x,
+                    layers=config.layers,
+                    metric="correlation",
+                    keep_grams=True,
+                    memory_budget=int(config.memory_budget_gb * 2**30),
+                    batch_size=config.batch_size,
+                    device=ctx.device,
+                )
             except ValueError as exc:
                 if "layers" in str(exc):
                     raise UserError(str(exc).splitlines()[0]) from None
@@ -266,31 +314,53 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     cka = np.array([cka_gram(ref.grams[n].double(), rnd.grams[n].double()) for n in names])
     ref_vs_rnd = np.array([compare(ref.rdms[n], rnd.rdms[n]) for n in names])
 
-    heat = config.heatmap_layers or [names[i] for i in sorted(set(np.linspace(0, len(names) - 1, 4).round().astype(int)))]
+    heat = config.heatmap_layers or [
+        names[i] for i in sorted(set(np.linspace(0, len(names) - 1, 4).round().astype(int)))
+    ]
     missing = [h for h in heat if h not in names]
     if missing:
-        raise UserError(f"heatmap_layers: '{missing[0]}' is not one of the compared layers ({', '.join(names[:8])}, …)")
+        raise UserError(
+            f"heatmap_layers: '{missing[0]}' is not one of the compared layers ({', '.join(names[:8])}, …)"
+        )
     ctx.save_arrays(
-        layers=np.array(names), rdm_vs_input_reference=rho_ref, rdm_vs_input_random=rho_rnd, cka=cka,
-        rdm_reference_vs_random=ref_vs_rnd, input_rdm=input_rdm.numpy(), labels=np.array(stim.labels),
+        layers=np.array(names),
+        rdm_vs_input_reference=rho_ref,
+        rdm_vs_input_random=rho_rnd,
+        cka=cka,
+        rdm_reference_vs_random=ref_vs_rnd,
+        input_rdm=input_rdm.numpy(),
+        labels=np.array(stim.labels),
         **{f"rdm_reference/{n}": ref.rdms[n].numpy() for n in heat},
         **{f"rdm_random/{n}": rnd.rdms[n].numpy() for n in heat},
-    )  # fmt: skip
+    )
     _plot_curves(ctx, config, names, rho_ref, rho_rnd, cka, ref_vs_rnd, ref_label)
     _plot_heatmaps(ctx, "rdms_reference", f"reference ({ref_label})", input_rdm, ref.rdms, heat, stim.labels)
-    _plot_heatmaps(ctx, "rdms_random", "random weights", input_rdm, rnd.rdms, heat, stim.labels)
+    _plot_heatmaps(ctx, "rdms_random", "random-weight", input_rdm, rnd.rdms, heat, stim.labels)
     ctx.table(
         "Per layer",
-        [{"layer": n, "features": ref.features.get(n, ""), f"RDM vs input: reference ({ref_label})": a,
-          "RDM vs input: random": b, "CKA(reference, random)": c, "RDM reference vs random": d}
-         for n, a, b, c, d in zip(names, rho_ref, rho_rnd, cka, ref_vs_rnd)],
-    )  # fmt: skip
+        [
+            {
+                "layer": n,
+                "features": ref.features.get(n, ""),
+                f"RDM vs input: reference ({ref_label})": a,
+                "RDM vs input: random": b,
+                "CKA(reference, random)": c,
+                "RDM reference vs random": d,
+            }
+            for n, a, b, c, d in zip(names, rho_ref, rho_rnd, cka, ref_vs_rnd)
+        ],
+    )
     metrics.update(
-        layers=len(names), passes=ref.passes,
-        rdm_vs_input_reference_mean=rho_ref.mean(), rdm_vs_input_random_mean=rho_rnd.mean(),
-        rdm_vs_input_reference_last=rho_ref[-1], rdm_vs_input_random_last=rho_rnd[-1],
-        cka_mean=cka.mean(), cka_last=cka[-1], reference_is_trained=float(ref_label == "trained"),
-    )  # fmt: skip
+        layers=len(names),
+        passes=ref.passes,
+        rdm_vs_input_reference_mean=rho_ref.mean(),
+        rdm_vs_input_random_mean=rho_rnd.mean(),
+        rdm_vs_input_reference_last=rho_ref[-1],
+        rdm_vs_input_random_last=rho_rnd[-1],
+        cka_mean=cka.mean(),
+        cka_last=cka[-1],
+        reference_is_trained=float(ref_label == "trained"),
+    )
     return metrics
 
 
@@ -302,7 +372,10 @@ def _plot_curves(ctx, config, names, rho_ref, rho_rnd, cka, ref_vs_rnd, ref_labe
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(max(10, 0.45 * len(names) * 2), 4.5))
     ax.plot([0, *x], [1, *rho_ref], "o-", ms=3, label=f"reference ({ref_label})")
     ax.plot([0, *x], [1, *rho_rnd], "s-", ms=3, label="random weights")
-    ax.set(ylabel="Spearman r with the input RDM", title=f"{config.model}: how much input structure each layer keeps")
+    ax.set(
+        ylabel="Spearman r with the input RDM",
+        title=f"{config.model}: how much input structure each layer keeps",
+    )
     ax2.plot(x, cka, "o-", ms=3, color="tab:green", label="linear CKA(reference, random)")
     ax2.plot(x, ref_vs_rnd, "s-", ms=3, color="tab:red", label="Spearman r of their RDMs")
     ax2.set(ylabel="similarity", title="Reference vs random network, layer by layer")
@@ -320,7 +393,8 @@ def _plot_curves(ctx, config, names, rho_ref, rho_rnd, cka, ref_vs_rnd, ref_labe
 def _plot_heatmaps(ctx, stem, who, input_rdm, rdms, layers, labels) -> None:
     from priorlab.experiments.twocat import plot_rdm_strip
 
-    fig = plot_rdm_strip([input_rdm.numpy()] + [rdms[n].numpy() for n in layers], ["input", *layers], labels,
-                         rank=True)  # fmt: skip
+    fig = plot_rdm_strip(
+        [input_rdm.numpy()] + [rdms[n].numpy() for n in layers], ["input", *layers], labels, rank=True
+    )
     fig.suptitle(f"RDMs (1 − Pearson r, rank-transformed) of the {who} network", y=1.03)
     ctx.save_figure(stem, fig)

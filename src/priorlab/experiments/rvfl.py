@@ -46,12 +46,20 @@ class Config(BaseConfig):
     n_train: int = Field(2000, ge=2, le=200_000, description="training points, uniform in [-1, 1]^d")
     n_test: int = Field(2000, ge=10, le=200_000, description="test points, uniform in [-1, 1]^d (noiseless)")
     lam: float = Field(1e-8, ge=0, le=1.0, description="ridge penalty λ (the study: λ ≤ 1e-6)")
-    activation: Literal["tanh", "sigmoid", "relu", "cos"] = Field("tanh", description="random unit non-linearity")
-    scale: float = Field(1.0, gt=0, le=100, description="hidden weights and biases ~ U(-scale, scale)")
+    activation: Literal["tanh", "sigmoid", "relu", "cos"] = Field(
+        "tanh", description="random unit non-linearity"
+    )
+    feature_scale: float = Field(1.0, gt=0, le=100, description="hidden weights and biases ~ U(-s, s)")
     direct_link: bool = Field(True, description="RVFL direct input-to-output link (false: an ELM)")
-    target_1d: str = Field("sin(pi*x)+0.5*cos(2*pi*x)", description="1-D target, an expression in x on [-1, 1]")
-    target_2d: Literal["sincos", "bump"] = Field("sincos", description="2-D target: sincos = sin(πx₁)cos(πx₂)")
-    noise: float = Field(0.1, ge=0, le=10, description="SD of the noise on the training targets of the noisy curves")
+    target_1d: str = Field(
+        "sin(pi*x)+0.5*cos(2*pi*x)", description="1-D target, an expression in x on [-1, 1]"
+    )
+    target_2d: Literal["sincos", "bump"] = Field(
+        "sincos", description="2-D target: sincos = sin(πx₁)cos(πx₂)"
+    )
+    noise: float = Field(
+        0.1, ge=0, le=10, description="SD of the noise on the training targets of the noisy curves"
+    )
     repeats: int = Field(3, ge=1, le=100, description="random feature draws and data sets per unit count")
 
     FULL: ClassVar[dict] = {"repeats": 10, "units": [8, 11, 16, 23, 32, 45, 64, 91, 128, 181, 256, 362, 512]}
@@ -76,8 +84,15 @@ class Config(BaseConfig):
 class RVFL(nn.Module):
     """y = readout([act(W x + b), x]): W, b ~ U(−scale, scale) fixed; the readout alone is fitted."""
 
-    def __init__(self, d: int, n: int, activation: str = "tanh", scale: float = 1.0, direct_link: bool = True,
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        d: int,
+        n: int,
+        activation: str = "tanh",
+        scale: float = 1.0,
+        direct_link: bool = True,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         self.hidden = nn.Linear(d, n)
         with torch.no_grad():
@@ -112,7 +127,7 @@ def curve(cfg: Config, d: int, f, noise: float, seed: int) -> tuple[np.ndarray, 
         y = f(x) + noise * torch.randn(cfg.n_train, generator=g, dtype=torch.float64)
         xt = 2 * torch.rand(cfg.n_test, d, generator=g, dtype=torch.float64) - 1
         for j, n in enumerate(cfg.units):
-            model = RVFL(d, n, cfg.activation, cfg.scale, cfg.direct_link, generator=g).double()
+            model = RVFL(d, n, cfg.activation, cfg.feature_scale, cfg.direct_link, generator=g).double()
             apply(model, "readout")
             fit_readout(model, x, y[:, None], cfg.lam)
             with torch.no_grad():
@@ -129,10 +144,12 @@ def slope(units: list[int], mse: np.ndarray) -> float:
 def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     name_1d, f1 = target_function(cfg.target_1d)
     name_2d, f2 = TARGETS_2D[cfg.target_2d]
-    f1_cols = lambda x: f1(x[:, 0])  # noqa: E731 - the 1-D target on [N, 1] inputs
+    f1_cols = lambda x: f1(x[:, 0])  # the 1-D target on [N, 1] inputs
     runs = {
-        "1d": (1, f1_cols, 0.0), "2d": (2, f2, 0.0),
-        "1d_noisy": (1, f1_cols, cfg.noise), "2d_noisy": (2, f2, cfg.noise),
+        "1d": (1, f1_cols, 0.0),
+        "2d": (2, f2, 0.0),
+        "1d_noisy": (1, f1_cols, cfg.noise),
+        "2d_noisy": (2, f2, cfg.noise),
     }
     mse, dof = {}, {}
     for k, (d, f, noise) in ctx.progress(runs.items(), description="curves"):
@@ -147,22 +164,38 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
         metrics[f"noise_term_{k}_n{cfg.units[-1]}"] = float(v[-1])
     ctx.table(
         "Test MSE (geometric mean over repeats) by number of random units",
-        [{"units": n, **{k: f"{np.exp(np.log(v[:, j]).mean()):.2e}" for k, v in mse.items()}}
-         for j, n in enumerate(cfg.units)],
+        [
+            {"units": n, **{k: f"{np.exp(np.log(v[:, j]).mean()):.2e}" for k, v in mse.items()}}
+            for j, n in enumerate(cfg.units)
+        ],
     )
-    ctx.table("Fitted log–log slopes (noiseless)", [
-        {"target": f"1-D {name_1d}", "slope": round(metrics["slope_1d"], 2), "Needell et al. bound": -1.0},
-        {"target": f"2-D {name_2d}", "slope": round(metrics["slope_2d"], 2), "Needell et al. bound": -1.0},
-    ])
+    ctx.table(
+        "Fitted log–log slopes (noiseless)",
+        [
+            {
+                "target": f"1-D {name_1d}",
+                "slope": round(metrics["slope_1d"], 2),
+                "Needell et al. bound": -1.0,
+            },
+            {
+                "target": f"2-D {name_2d}",
+                "slope": round(metrics["slope_2d"], 2),
+                "Needell et al. bound": -1.0,
+            },
+        ],
+    )
     trainable = summary(apply(RVFL(1, cfg.units[-1], direct_link=cfg.direct_link), "readout"))
     ctx.note(
-        f"Features: {cfg.activation}(w·x + b) with w, b ~ U(−{cfg.scale}, {cfg.scale})"
+        f"Features: {cfg.activation}(w·x + b) with w, b ~ U(−{cfg.feature_scale}, {cfg.feature_scale})"
         f"{', plus the input itself (direct link)' if cfg.direct_link else ''}; inputs uniform in [−1, 1]^d; "
         f"{cfg.n_train} training and {cfg.n_test} test points; ridge λ = {cfg.lam:g}, solved in float64 via the SVD. "
         f"With {cfg.units[-1]} units the 1-D model has {trainable.trainable} trainable of {trainable.total} parameters."
     )
-    ctx.save_arrays(units=np.array(cfg.units), **{f"mse_{k}": v for k, v in mse.items()},
-                    **{f"noise_term_{k}": v for k, v in noise_term.items()})
+    ctx.save_arrays(
+        units=np.array(cfg.units),
+        **{f"mse_{k}": v for k, v in mse.items()},
+        **{f"noise_term_{k}": v for k, v in noise_term.items()},
+    )
     _figures(ctx, cfg, mse, metrics, noise_term, (name_1d, f1_cols), (name_2d, f2))
     return metrics
 
@@ -204,11 +237,15 @@ def _figures(ctx, cfg, mse, metrics, noise_term, t1, t2) -> None:
     grid1 = torch.linspace(-1, 1, 500, dtype=torch.float64)[:, None]
     shown = sorted({cfg.units[i] for i in np.linspace(0, len(cfg.units) - 1, 4).round().astype(int)})
     for i, n in enumerate(shown):
-        model = apply(RVFL(1, n, cfg.activation, cfg.scale, cfg.direct_link, generator=g).double(), "readout")
+        model = apply(
+            RVFL(1, n, cfg.activation, cfg.feature_scale, cfg.direct_link, generator=g).double(), "readout"
+        )
         fit_readout(model, x1, f1(x1)[:, None], cfg.lam)
         with torch.no_grad():
             err = (model(grid1)[:, 0] - f1(grid1)).abs().clamp_min(1e-16)
-        axes[0].plot(grid1[:, 0], err, color=plt.cm.viridis(i / max(len(shown) - 1, 1)), lw=1, label=f"{n} units")
+        axes[0].plot(
+            grid1[:, 0], err, color=plt.cm.viridis(i / max(len(shown) - 1, 1)), lw=1, label=f"{n} units"
+        )
     axes[0].set_yscale("log")
     axes[0].set_ylabel("|fit − target|")
     axes[0].set_title(f"1-D target {name_1d}: errors")
@@ -222,7 +259,9 @@ def _figures(ctx, cfg, mse, metrics, noise_term, t1, t2) -> None:
     grid2 = torch.stack(torch.meshgrid(s, s, indexing="xy"), -1).reshape(-1, 2)
     x2 = 2 * torch.rand(cfg.n_train, 2, generator=g, dtype=torch.float64) - 1
     n_mid = cfg.units[len(cfg.units) // 2]
-    model = apply(RVFL(2, n_mid, cfg.activation, cfg.scale, cfg.direct_link, generator=g).double(), "readout")
+    model = apply(
+        RVFL(2, n_mid, cfg.activation, cfg.feature_scale, cfg.direct_link, generator=g).double(), "readout"
+    )
     fit_readout(model, x2, f2(x2)[:, None], cfg.lam)
     with torch.no_grad():
         err = (model(grid2)[:, 0] - f2(grid2)).abs().reshape(100, 100).clamp_min(1e-16)

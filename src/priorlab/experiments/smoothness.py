@@ -25,7 +25,9 @@ from pydantic import Field
 from priorlab.config import BaseConfig
 from priorlab.runner import RunContext
 
-DESCRIPTION = "Guest & Love Fig. 2A: smoothness of 11 coding schemes, from the identity to 8 random tanh layers"
+DESCRIPTION = (
+    "Guest & Love Fig. 2A: smoothness of 11 coding schemes, from the identity to 8 random tanh layers"
+)
 ORDER = 20
 CITATION = (
     "Guest, O. & Love, B. C. (2017). What the success of brain imaging implies about the neural code. "
@@ -57,7 +59,9 @@ class Config(BaseConfig):
     weights: Literal["unit", "fan-in"] = Field(
         "unit", description="weight entries N(0,1) as in the paper, or N(0,1/dim)"
     )
-    chunk: int = Field(10, ge=1, le=10_000, description="runs computed together in one batch (memory vs speed)")
+    chunk: int = Field(
+        10, ge=1, le=10_000, description="runs computed together in one batch (memory vs speed)"
+    )
 
     PRESETS: ClassVar[dict] = {"paper": {"runs": 100, "weights": "unit"}, "fan-in": {"weights": "fan-in"}}
     FULL: ClassVar[dict] = {"runs": 100}
@@ -134,7 +138,9 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     smooth11 = float(np.corrcoef(sm[0], sm[2])[0, 1])
 
     levels = np.arange(config.levels)
-    ctx.save_arrays(levels=levels, noise_sd=levels * config.sd_step, r=mean, r_sd_over_runs=sd, r_runs=per_run_r)
+    ctx.save_arrays(
+        levels=levels, noise_sd=levels * config.sd_step, r=mean, r_sd_over_runs=sd, r_runs=per_run_r
+    )
     _plot(ctx, config, mean, sd)
     last = config.levels - 1
     ctx.note(
@@ -145,7 +151,10 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     )
     ctx.table(
         f"r at distortion level {last} (noise SD {last * config.sd_step:.2f})",
-        [{"model": MODEL_LABELS[m], "r": mean[m, last], "SD over runs": sd[m, last]} for m in range(N_MODELS)],
+        [
+            {"model": MODEL_LABELS[m], "r": mean[m, last], "SD over runs": sd[m, last]}
+            for m in range(N_MODELS)
+        ],
     )
     metrics = {f"r_level{last}_model{m + 1}": float(mean[m, last]) for m in range(N_MODELS)}
     metrics.update(smoothness_model4=smooth4, smoothness_model11=smooth11)
@@ -165,7 +174,7 @@ def _plot(ctx: RunContext, config: Config, mean: np.ndarray, sd: np.ndarray) -> 
     sigma = levels * config.sd_step
     ax.plot(levels, 1 / np.sqrt(1 + sigma**2), "k--", lw=1, label="1/√(1+σ²)")
     ax.set(
-        xlabel="level of distortion k (noise SD = %.2f·k)" % config.sd_step,
+        xlabel=f"level of distortion k (noise SD = {config.sd_step:.2f}·k)",
         ylabel="Pearson r to the undistorted item",
         ylim=(min(0, mean.min() - 0.02), 1.03),
         title=f"Smoothness of 11 coding schemes ({weights}, {config.runs} runs)",

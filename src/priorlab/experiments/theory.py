@@ -26,7 +26,9 @@ from pydantic import Field
 from priorlab.config import BaseConfig, UserError
 from priorlab.runner import RunContext
 
-DESCRIPTION = "Mean-field theory vs simulation: per-layer correlation in random nets, and the order/chaos phase diagram"
+DESCRIPTION = (
+    "Mean-field theory vs simulation: per-layer correlation in random nets, and the order/chaos phase diagram"
+)
 ORDER = 22
 CITATION = (
     "Poole, B. et al. (2016). Exponential expressivity in deep neural networks through transient chaos. NeurIPS; "
@@ -45,7 +47,9 @@ GL_WIDTH = 100  # Guest & Love's layer width
 
 class Config(BaseConfig):
     activations: list[Activation] = Field(["tanh", "relu"], min_length=1, description="activations compared")
-    sigma_ws: list[float] = Field([1.0, 1.5, 2.5], min_length=1, description="weight scales σ_w (weights N(0, σ_w²/width))")
+    sigma_ws: list[float] = Field(
+        [1.0, 1.5, 2.5], min_length=1, description="weight scales σ_w (weights N(0, σ_w²/width))"
+    )
     sigma_bs: list[float] = Field([0.0, 0.3], min_length=1, description="bias scales σ_b (biases N(0, σ_b²))")
     c0s: list[float] = Field([0.5, 0.9], min_length=1, description="input correlations c0, in [-1, 1]")
     q0: float = Field(1.0, gt=0, le=100, description="mean squared entry of the inputs")
@@ -83,7 +87,12 @@ def gaussian_matmul(v: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def simulate(
-    activation: str, sigma_ws: list[float], sigma_bs: list[float], x: torch.Tensor, depth: int, gen: torch.Generator
+    activation: str,
+    sigma_ws: list[float],
+    sigma_bs: list[float],
+    x: torch.Tensor,
+    depth: int,
+    gen: torch.Generator,
 ) -> torch.Tensor:
     """One random network per call, every (σ_w, σ_b) at once: [len(σ_w)·len(σ_b), pairs, depth] correlations.
 
@@ -93,8 +102,12 @@ def simulate(
 
     phi = activation_fn(activation)
     width = x.shape[-1]
-    sw = torch.tensor([a for a, _ in itertools.product(sigma_ws, sigma_bs)], dtype=torch.float64)[:, None, None, None]
-    sb = torch.tensor([b for _, b in itertools.product(sigma_ws, sigma_bs)], dtype=torch.float64)[:, None, None, None]
+    sw = torch.tensor([a for a, _ in itertools.product(sigma_ws, sigma_bs)], dtype=torch.float64)[
+        :, None, None, None
+    ]
+    sb = torch.tensor([b for _, b in itertools.product(sigma_ws, sigma_bs)], dtype=torch.float64)[
+        :, None, None, None
+    ]
     h = x.expand(len(sw), *x.shape)
     out = []
     for layer in range(depth):
@@ -109,8 +122,11 @@ def simulate(
 def run(config: Config, ctx: RunContext) -> dict[str, float]:
     from priorlab.theory.meanfield import correlation_map
 
-    for key, values, ok in (("c0s", config.c0s, lambda v: -1 <= v <= 1), ("sigma_ws", config.sigma_ws, lambda v: 0 < v <= 50),
-                            ("sigma_bs", config.sigma_bs, lambda v: 0 <= v <= 10)):  # fmt: skip
+    for key, values, ok in (
+        ("c0s", config.c0s, lambda v: -1 <= v <= 1),
+        ("sigma_ws", config.sigma_ws, lambda v: 0 < v <= 50),
+        ("sigma_bs", config.sigma_bs, lambda v: 0 <= v <= 10),
+    ):
         bad = [v for v in values if not ok(v)]
         if bad:
             raise UserError(f"{key}: {bad[0]} is out of range (c0 in [-1, 1], 0 < σ_w ≤ 50, 0 ≤ σ_b ≤ 10)")
@@ -121,21 +137,44 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     for n in ctx.progress(range(config.nets), description="networks"):
         x = torch.stack([input_pair(c0, config.q0, config.width, gen) for c0 in config.c0s])
         for a, act in enumerate(config.activations):
-            empirical[a, :, :, n] = simulate(act, config.sigma_ws, config.sigma_bs, x, config.depth, gen).numpy()
-    theory = np.array([[[correlation_map(act, sw, sb, config.depth, c0, config.q0) for c0 in config.c0s]
-                        for sw, sb in settings] for act in config.activations])  # fmt: skip
+            empirical[a, :, :, n] = simulate(
+                act, config.sigma_ws, config.sigma_bs, x, config.depth, gen
+            ).numpy()
+    theory = np.array(
+        [
+            [
+                [correlation_map(act, sw, sb, config.depth, c0, config.q0) for c0 in config.c0s]
+                for sw, sb in settings
+            ]
+            for act in config.activations
+        ]
+    )
     dev = np.abs(empirical.mean(3) - theory)  # [a, s, c, layer]
 
-    ctx.save_arrays(empirical=empirical, theory=theory, settings=np.array(settings), c0s=np.array(config.c0s),
-                    activations=np.array(config.activations))  # fmt: skip
+    ctx.save_arrays(
+        empirical=empirical,
+        theory=theory,
+        settings=np.array(settings),
+        c0s=np.array(config.c0s),
+        activations=np.array(config.activations),
+    )
     _plot_maps(ctx, config, settings, empirical, theory)
     table_rows, gl = _phase_diagram(ctx, config)
     rows = []
     for (a, act), (s, (sw, sb)), (c, c0) in itertools.product(
         enumerate(config.activations), enumerate(settings), enumerate(config.c0s)
     ):
-        rows.append({"activation": act, "σ_w": sw, "σ_b": sb, "c0": c0, "theory, last layer": theory[a, s, c, -1],
-                     "simulation, last layer": empirical[a, s, c, :, -1].mean(), "max |dev| over layers": dev[a, s, c].max()})  # fmt: skip
+        rows.append(
+            {
+                "activation": act,
+                "σ_w": sw,
+                "σ_b": sb,
+                "c0": c0,
+                "theory, last layer": theory[a, s, c, -1],
+                "simulation, last layer": empirical[a, s, c, :, -1].mean(),
+                "max |dev| over layers": dev[a, s, c].max(),
+            }
+        )
     ctx.table(f"Simulation ({config.nets} nets, width {config.width}) vs mean-field theory", rows)
     ctx.table("Where Guest & Love's weight scales sit (tanh, no bias, width 100)", table_rows)
     ctx.note(
@@ -162,8 +201,16 @@ def _plot_maps(ctx, config, settings, empirical, theory) -> None:
         for c, c0 in enumerate(config.c0s):
             e = empirical[a, s, c]
             ax.plot(layers, theory[a, s, c], color=colours[c], lw=1.5, label=f"theory, c0={c0:g}")
-            ax.errorbar(layers, e.mean(0), yerr=e.std(0), fmt="o", ms=2.5, color=colours[c], elinewidth=0.6,
-                        label=f"simulation, c0={c0:g}")  # fmt: skip
+            ax.errorbar(
+                layers,
+                e.mean(0),
+                yerr=e.std(0),
+                fmt="o",
+                ms=2.5,
+                color=colours[c],
+                elinewidth=0.6,
+                label=f"simulation, c0={c0:g}",
+            )
         ax.set_title(f"{act}, σ_w={sw:g}, σ_b={sb:g}", fontsize=9)
         ax.set_ylim(-0.05, 1.05)
         if s == 0:
@@ -171,11 +218,21 @@ def _plot_maps(ctx, config, settings, empirical, theory) -> None:
         if a == n_a - 1:
             ax.set_xlabel("weight layer")
         ax.spines[["top", "right"]].set_visible(False)
-    fig.suptitle(f"Random nets (width {config.width}, {config.nets} nets, q0={config.q0:g}) vs the mean-field "
-                 "correlation map", y=1.0)  # fmt: skip
+    fig.suptitle(
+        f"Random nets (width {config.width}, {config.nets} nets, q0={config.q0:g}) vs the mean-field "
+        "correlation map",
+        y=1.0,
+    )
     fig.tight_layout()
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2 * len(config.c0s), frameon=False)
+    fig.legend(
+        handles,
+        labels,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=2 * len(config.c0s),
+        frameon=False,
+    )
     ctx.save_figure("correlation_map", fig)
 
 
@@ -197,13 +254,37 @@ def _phase_diagram(ctx, config) -> tuple[list[dict], dict[str, float]]:
     ax.plot(tanh_line, sb_line, "k-", lw=2, label="χ₁ = 1, tanh")
     ax.axvline(np.sqrt(2), color="k", ls="--", lw=1.5, label="χ₁ = 1, ReLU (σ_w = √2)")
     grid = list(itertools.product(config.sigma_ws, config.sigma_bs))
-    ax.plot([g[0] for g in grid], [g[1] for g in grid], "o", mfc="w", mec="k", ms=5, label="simulated settings")
-    ax.plot([10], [0], "*", color="gold", mec="k", ms=16, clip_on=False,
-            label="Guest & Love: N(0,1) weights, width 100 (σ_w=10)")  # fmt: skip
-    ax.plot([1], [0], "P", color="lime", mec="k", ms=12, clip_on=False,
-            label="fan-in N(0,1/100) and blog 0.1·N(0,1) (σ_w=1)")  # fmt: skip
-    ax.set(xscale="log", xlabel="σ_w (weights N(0, σ_w²/fan_in))", ylabel="σ_b (biases N(0, σ_b²))",
-           title="Order/chaos phase diagram of deep random networks", xlim=(0.5, 14), ylim=(0, 1.5))  # fmt: skip
+    ax.plot(
+        [g[0] for g in grid], [g[1] for g in grid], "o", mfc="w", mec="k", ms=5, label="simulated settings"
+    )
+    ax.plot(
+        [10],
+        [0],
+        "*",
+        color="gold",
+        mec="k",
+        ms=16,
+        clip_on=False,
+        label="Guest & Love: N(0,1) weights, width 100 (σ_w=10)",
+    )
+    ax.plot(
+        [1],
+        [0],
+        "P",
+        color="lime",
+        mec="k",
+        ms=12,
+        clip_on=False,
+        label="fan-in N(0,1/100) and blog 0.1·N(0,1) (σ_w=1)",
+    )
+    ax.set(
+        xscale="log",
+        xlabel="σ_w (weights N(0, σ_w²/fan_in))",
+        ylabel="σ_b (biases N(0, σ_b²))",
+        title="Order/chaos phase diagram of deep random networks",
+        xlim=(0.5, 14),
+        ylim=(0, 1.5),
+    )
     ax.set_xticks([0.5, 1, 2, 5, 10], ["0.5", "1", "2", "5", "10"])
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.55, -0.14), ncol=2, frameon=False)
     ctx.save_figure("phase_diagram", fig)
@@ -214,8 +295,15 @@ def _phase_diagram(ctx, config) -> tuple[list[dict], dict[str, float]]:
     for name, sw in (("unit", GL_WIDTH**0.5), ("fan-in", 1.0)):
         c8 = correlation_map("tanh", sw, 0.0, 8, c0, q0=1.0)[-1]
         x1 = chi1("tanh", sw, 0.0)
-        rows.append({"weights": name, "σ_w": sw, "χ₁": x1, "phase": "chaotic" if x1 > 1 else "ordered / critical",
-                     "predicted correlation after 8 layers (c0 = 0.725)": c8})  # fmt: skip
+        rows.append(
+            {
+                "weights": name,
+                "σ_w": sw,
+                "χ₁": x1,
+                "phase": "chaotic" if x1 > 1 else "ordered / critical",
+                "predicted correlation after 8 layers (c0 = 0.725)": c8,
+            }
+        )
         metrics[f"gl_{name.replace('-', '')}_chi1"] = x1
         metrics[f"gl_{name.replace('-', '')}_c_layer8"] = c8
     return rows, metrics

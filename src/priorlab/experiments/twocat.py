@@ -18,7 +18,9 @@ from pydantic import Field
 from priorlab.config import BaseConfig, UserError
 from priorlab.runner import RunContext
 
-DESCRIPTION = "Guest's two-category toy: within- vs between-category correlation through 20 random tanh layers"
+DESCRIPTION = (
+    "Guest's two-category toy: within- vs between-category correlation through 20 random tanh layers"
+)
 ORDER = 21
 CITATION = (
     "Guest, O. (2016). Random-weight network toy (github.com/oliviaguest/random-network), "
@@ -39,12 +41,16 @@ DEMO = [{}]
 
 class Config(BaseConfig):
     categories: int = Field(2, ge=2, le=50, description="number of categories (prototypes)")
-    members: int = Field(10, ge=2, le=1000, description="members per category; member i has noise SD noise_step·i")
+    members: int = Field(
+        10, ge=2, le=1000, description="members per category; member i has noise SD noise_step·i"
+    )
     noise_step: float = Field(0.01, ge=0, le=10, description="noise SD added per member index")
     width: int = Field(100, ge=2, le=4096, description="units per layer (= input dimension)")
     depth: int = Field(20, ge=1, le=500, description="number of layers")
     activation: Literal["tanh", "relu", "sigmoid", "linear"] = Field("tanh", description="layer nonlinearity")
-    weight_std: float = Field(0.1, gt=0, le=100, description="weights are weight_std·N(0,1) (not scaled by fan-in)")
+    weight_std: float = Field(
+        0.1, gt=0, le=100, description="weights are weight_std·N(0,1) (not scaled by fan-in)"
+    )
     bias_std: float = Field(0.0, ge=0, le=100, description="biases N(0, bias_std²); 0 = no bias (the blog)")
     repeats: int = Field(10, ge=1, le=10_000, description="independent networks (seed, seed+1, ...)")
     strip_layers: list[int] | None = Field(
@@ -102,9 +108,15 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         gen = torch.Generator().manual_seed(ctx.seed + r)
         x, cats = items(config, gen)
         net = deep(
-            config.width, config.depth, config.activation, bias=config.bias_std > 0, init="normal",
-            gain=config.weight_std, bias_std=config.bias_std, seed=int(torch.randint(2**62, (1,), generator=gen)),
-        )  # fmt: skip
+            config.width,
+            config.depth,
+            config.activation,
+            bias=config.bias_std > 0,
+            init="normal",
+            gain=config.weight_std,
+            bias_std=config.bias_std,
+            seed=int(torch.randint(2**62, (1,), generator=gen)),
+        )
         rdms = [rdm(h.double(), "correlation") for h in layer_representations(net, x)]
         for layer, d in enumerate(rdms):
             within[r, layer], between[r, layer] = within_between(1 - d.numpy(), cats)
@@ -116,31 +128,48 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
             first_rdms, first_cats = [rdms[layer].numpy() for layer in strip], cats
 
     ctx.save_arrays(
-        within=within, between=between, rdm_to_input=rdm_to_input, rdm_to_input_within=rdm_to_input_within,
-        strip_layers=np.array(strip), strip_rdms=np.stack(first_rdms),
-    )  # fmt: skip
+        within=within,
+        between=between,
+        rdm_to_input=rdm_to_input,
+        rdm_to_input_within=rdm_to_input_within,
+        strip_layers=np.array(strip),
+        strip_rdms=np.stack(first_rdms),
+    )
     _plot_correlation(ctx, config, within, between)
     fig = plot_rdm_strip(first_rdms, [f"layer {layer}" if layer else "input" for layer in strip], first_cats)
-    fig.suptitle(f"RDMs (1 − Pearson r) through a random {config.activation} net, weights "
-                 f"{config.weight_std:g}·N(0,1), width {config.width}", y=1.02)  # fmt: skip
+    fig.suptitle(
+        f"RDMs (1 − Pearson r) through a random {config.activation} net, weights "
+        f"{config.weight_std:g}·N(0,1), width {config.width}",
+        y=1.02,
+    )
     ctx.save_figure("rdm_strip", fig)
     members = first_cats == first_cats[0]
-    fig = plot_rdm_strip([d[members][:, members] for d in first_rdms],
-                         [f"layer {layer}" if layer else "input" for layer in strip], rank=True)  # fmt: skip
-    fig.suptitle(f"Within category 1: RDMs of its {config.members} members (rank-transformed; member i has noise "
-                 f"SD {config.noise_step:g}·i)", y=1.02)  # fmt: skip
+    fig = plot_rdm_strip(
+        [d[members][:, members] for d in first_rdms],
+        [f"layer {layer}" if layer else "input" for layer in strip],
+        rank=True,
+    )
+    fig.suptitle(
+        f"Within category 1: RDMs of its {config.members} members (rank-transformed; member i has noise "
+        f"SD {config.noise_step:g}·i)",
+        y=1.02,
+    )
     ctx.save_figure("within_strip", fig)
     _plot_rdm_vs_input(ctx, rdm_to_input, rdm_to_input_within)
 
     ctx.table(
         "Mean correlation per layer (averaged over networks)",
         [
-            {"layer": layer, "within": within[:, layer].mean(), "between": between[:, layer].mean(),
-             "RDM vs input (Spearman)": rdm_to_input[:, layer].mean(),
-             "within-category RDM vs input": rdm_to_input_within[:, layer].mean()}
+            {
+                "layer": layer,
+                "within": within[:, layer].mean(),
+                "between": between[:, layer].mean(),
+                "RDM vs input (Spearman)": rdm_to_input[:, layer].mean(),
+                "within-category RDM vs input": rdm_to_input_within[:, layer].mean(),
+            }
             for layer in default_strip(config.depth, 11)
         ],
-    )  # fmt: skip
+    )
     metrics = {}
     for layer in sorted({0, 1, min(5, config.depth), min(10, config.depth), config.depth}):
         metrics[f"within_corr_layer{layer}"] = within[:, layer].mean()
@@ -156,8 +185,14 @@ def _block(d: torch.Tensor, cats: np.ndarray, c) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------------------------
-def plot_rdm_strip(rdms: Sequence[np.ndarray], titles: Sequence[str], labels: Sequence | None = None,
-                   vmax: float | None = None, rank: bool = False, cmap: str = "viridis"):  # fmt: skip
+def plot_rdm_strip(
+    rdms: Sequence[np.ndarray],
+    titles: Sequence[str],
+    labels: Sequence | None = None,
+    vmax: float | None = None,
+    rank: bool = False,
+    cmap: str = "viridis",
+):
     """A row of RDM heatmaps on one colour scale; category boundaries drawn when `labels` are given.
 
     rank: show each RDM's off-diagonal entries as percentiles (0–100), so panels with very different ranges
@@ -203,19 +238,29 @@ def _plot_correlation(ctx: RunContext, config: Config, within: np.ndarray, betwe
 
     layers = np.arange(config.depth + 1)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for vals, name, colour in ((within, "within category", "tab:green"), (between, "between categories", "tab:purple")):
+    for vals, name, colour in (
+        (within, "within category", "tab:green"),
+        (between, "between categories", "tab:purple"),
+    ):
         m, s = vals.mean(0), vals.std(0)
         ax.plot(layers, m, "o-", ms=3, color=colour, label=name)
         ax.fill_between(layers, m - s, m + s, color=colour, alpha=0.15)
-    ax.set(xlabel="layer (0 = input)", ylabel="mean Pearson r between items (band: SD over nets)",
-           title=f"{config.categories} categories × {config.members} members, {config.repeats} random "
-           f"{config.activation} nets")  # fmt: skip
+    ax.set(
+        xlabel="layer (0 = input)",
+        ylabel="mean Pearson r between items (band: SD over nets)",
+        title=f"{config.categories} categories × {config.members} members, {config.repeats} random "
+        f"{config.activation} nets",
+    )
     ax.axhline(0, color="k", lw=0.5)
     ax.legend(frameon=False, loc="center left", bbox_to_anchor=(0, 0.7))
     m = (1 - within).mean(0)
     ax2.plot(layers, m, "o-", ms=3, color="tab:green")
-    ax2.set(xlabel="layer (0 = input)", ylabel="mean 1 − r within a category", yscale="log",
-            title="Within-category dissimilarity (log scale)")  # fmt: skip
+    ax2.set(
+        xlabel="layer (0 = input)",
+        ylabel="mean 1 − r within a category",
+        yscale="log",
+        title="Within-category dissimilarity (log scale)",
+    )
     for a in (ax, ax2):
         a.xaxis.set_major_locator(MaxNLocator(integer=True))
         a.spines[["top", "right"]].set_visible(False)
@@ -229,8 +274,12 @@ def _plot_rdm_vs_input(ctx: RunContext, overall: np.ndarray, within: np.ndarray)
     fig, ax = plt.subplots(figsize=(6.5, 4))
     ax.plot(layers, overall.mean(0), "o-", ms=3, label="all items")
     ax.plot(layers, within.mean(0), "s-", ms=3, label="within a category (mean over categories)")
-    ax.set(xlabel="layer (0 = input)", ylabel="Spearman r with the input RDM",
-           title="How much of the input's similarity structure each layer keeps", ylim=(-0.05, 1.05))  # fmt: skip
+    ax.set(
+        xlabel="layer (0 = input)",
+        ylabel="Spearman r with the input RDM",
+        title="How much of the input's similarity structure each layer keeps",
+        ylim=(-0.05, 1.05),
+    )
     ax.legend(frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     ctx.save_figure("rdm_vs_input", fig)

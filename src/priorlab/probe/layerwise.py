@@ -3,14 +3,14 @@
 An N×N Gram matrix needs every pair of items, so a layer's activations for all N items must be held at once.
 When N × Σ widths does not fit, we make several passes over the data: each pass holds (float32, in RAM or in
 memory-mapped files) the activations of as many layers — or column slices of a layer — as fit in
-`memory_budget`, forms their Gram matrices (in row blocks, on the GPU when present), drops them, and the next
-pass takes the next group. A pass stops the forward call as soon as its last layer has fired.
+`memory_budget`, forms their Gram matrices (summed over column chunks of ≤ 256 MiB, on the GPU when present),
+drops them, and the next pass takes the next group. A pass stops the forward call as soon as its last layer has fired.
 
     res = layerwise_analysis(model, images, metric="correlation", memory_budget=4 * 2**30)
     res.rdms["inception3a"]          # [N, N], equal to rdm(capture(model, images)["inception3a"])
     res.passes                       # how many passes over the data it took
 
-Peak memory ≈ budget + model + one batch + (1 or 2) × L × N² results.
+Peak memory ≈ budget + model + one batch + a few chunks + (1 or 2) × L × N² results.
 
 Per column slice X_k (all N items × some features) we centre the columns (exact: every item is present) and
 accumulate in float64: C += X̃_k X̃_kᵀ, the row sums r += X̃_k 1, u += X̃_k μ_k, and |μ_k|², Σμ_k, D_k. These sums
@@ -33,7 +33,7 @@ from torch import nn
 
 from priorlab.probe.capture import forward, iter_outputs, resolve_layers
 from priorlab.probe.cka import cka_gram
-from priorlab.probe.rdm import METRICS, from_gram
+from priorlab.probe.rdm import METRICS, from_gram, self_gram
 
 GiB = 2**30
 Progress = Callable[[int, int, str], None]
@@ -63,17 +63,21 @@ class _Sums:
     def zeros(cls, n: int, device: torch.device) -> _Sums:
         return cls(*(torch.zeros(shape, dtype=torch.float64, device=device) for shape in ((n, n), (n,), (n,))))
 
-    def add(self, x: torch.Tensor, gram_device: torch.device) -> None:
-        """Add one slice x [N, c] (modified in place: its columns are centred)."""
-        mu = x.mean(0, dtype=torch.float64).to(x.dtype)
-        x -= mu
-        self.c += blocked_gram(x, gram_device).to(self.c.device)
-        self.r += x.sum(1, dtype=torch.float64)
-        mu64 = mu.to(torch.float64)
-        self.u += x.to(torch.float64) @ mu64
-        self.mu2 += float(mu64 @ mu64)
-        self.musum += float(mu64.sum())
-        self.d += x.shape[1]
+    def add(self, x: torch.Tensor, device: torch.device, block_bytes: int = 2**28) -> None:
+        """Add one slice x [N, c], in column chunks of at most `block_bytes` moved to `device` (float64 copies of a
+        chunk are the only extra memory)."""
+        n, d = x.shape
+        cols = max(1, block_bytes // (n * x.element_size()))
+        for c0 in range(0, d, cols):
+            chunk = x[:, c0 : c0 + cols].to(device=device, dtype=torch.float64)
+            mu = chunk.mean(0)
+            chunk -= mu
+            self.r += chunk.sum(1)
+            self.u += chunk @ mu
+            self.mu2 += float(mu @ mu)
+            self.musum += float(mu.sum())
+            self.c += self_gram(chunk.to(x.dtype)).to(torch.float64)  # the big product in the model's dtype
+            self.d += chunk.shape[1]
 
     def centered_gram(self) -> torch.Tensor:
         return self.c
@@ -91,23 +95,6 @@ class _Sums:
             g = g - s[:, None] * s[None, :] / self.d
         norm = torch.diagonal(g).sqrt()
         return g / norm[:, None] / norm[None, :]
-
-
-def blocked_gram(x: torch.Tensor, device: torch.device, block_bytes: int = GiB) -> torch.Tensor:
-    """x xᵀ in float64, computing only the upper triangle of row blocks and moving column chunks of x
-    (≤ block_bytes) to `device`."""
-    n, d = x.shape
-    g = torch.zeros(n, n, dtype=torch.float64, device=device)
-    if d == 0:
-        return g
-    cols = max(1, block_bytes // max(1, n * x.element_size()))
-    rows = math.ceil(n / 8) if n >= 256 else n  # 8 row blocks: ~56% of the full product's work
-    for c0 in range(0, d, cols):
-        chunk = x[:, c0 : c0 + cols].to(device, non_blocking=True)
-        for a in range(0, n, rows):
-            g[a : a + rows, a:] += (chunk[a : a + rows] @ chunk[a:].T).to(torch.float64)
-    upper = torch.triu(g)
-    return upper + torch.triu(g, diagonal=1).T
 
 
 @dataclass
@@ -292,9 +279,10 @@ def layerwise_analysis(
                 buffers[i] = x = None
                 if last_unit[u.entry] == p and u.c1 == sizes[u.entry][0]:
                     s = sums.pop(u.entry)
-                    rdms[u.entry] = from_gram(s.prepared_gram(metric), metric, s.d).to("cpu", torch.float32)
+                    dtype = torch.promote_types(sizes[u.entry][1], torch.float32)  # float32, or float64 for float64 models
+                    rdms[u.entry] = from_gram(s.prepared_gram(metric), metric, s.d).to("cpu", dtype)
                     if keep_grams:
-                        grams[u.entry] = s.centered_gram().to("cpu", torch.float32)
+                        grams[u.entry] = s.centered_gram().to("cpu", dtype)
     entries = list(sizes)
     return LayerwiseResult(entries, metric, n, len(plan), rdms, grams, {e: d for e, (d, _) in sizes.items()})
 

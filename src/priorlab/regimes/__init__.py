@@ -19,9 +19,32 @@ from priorlab.regimes.core import (
     summary,
     tensors,
 )
-from priorlab.regimes.parametrizations import Generator, Hyper, InputHyperLinear, Mask, Permute, Shared, hashed_index
+from priorlab.regimes.parametrizations import (
+    Generator,
+    Hyper,
+    InputHyperLinear,
+    Mask,
+    Permute,
+    Shared,
+    hashed_index,
+)
 
 __all__ = [
-    "REGIMES", "Ridge", "Summary", "apply", "find_readout", "fit_readout", "regime_of", "ridge_readout",
-    "summary", "tensors", "Generator", "Hyper", "InputHyperLinear", "Mask", "Permute", "Shared", "hashed_index",
+    "REGIMES",
+    "Generator",
+    "Hyper",
+    "InputHyperLinear",
+    "Mask",
+    "Permute",
+    "Ridge",
+    "Shared",
+    "Summary",
+    "apply",
+    "find_readout",
+    "fit_readout",
+    "hashed_index",
+    "regime_of",
+    "ridge_readout",
+    "summary",
+    "tensors",
 ]

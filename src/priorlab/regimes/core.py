@@ -87,8 +87,12 @@ def find_readout(model: nn.Module, layer: str | None = None) -> tuple[str, nn.Mo
         try:
             return layer, model.get_submodule(layer)
         except AttributeError:
-            names = [n for n, m in model.named_modules() if n and any(True for _ in m.parameters(recurse=False))]
-            raise ValueError(f"no layer {layer!r} in the model (layers with parameters: {', '.join(names)})") from None
+            names = [
+                n for n, m in model.named_modules() if n and any(True for _ in m.parameters(recurse=False))
+            ]
+            raise ValueError(
+                f"no layer {layer!r} in the model (layers with parameters: {', '.join(names)})"
+            ) from None
     last = None
     for path, module in model.named_modules():
         if isinstance(module, nn.Linear):
@@ -209,7 +213,9 @@ def _hyper(
     if from_input:
         for i, (path, module, _) in enumerate(items):
             if not isinstance(module, nn.Linear):
-                raise ValueError(f"hyper from_input=True needs nn.Linear targets; {path!r} is {type(module).__name__}")
+                raise TypeError(
+                    f"hyper from_input=True needs nn.Linear targets; {path!r} is {type(module).__name__}"
+                )
             parent, _, child = path.rpartition(".")
             owner = model.get_submodule(parent) if parent else model
             if owner is module:
@@ -217,7 +223,9 @@ def _hyper(
             setattr(owner, child, InputHyperLinear(module, generator, seed=seed + i))
     else:
         for i, (_, module, name) in enumerate(items):
-            parametrize.register_parametrization(module, name, Hyper(getattr(module, name), generator, seed=seed + i))
+            parametrize.register_parametrization(
+                module, name, Hyper(getattr(module, name), generator, seed=seed + i)
+            )
     _full(model)
 
 
@@ -316,7 +324,9 @@ class Ridge:
     bias: torch.Tensor  # [outputs]
 
 
-def ridge_readout(features: torch.Tensor, targets: torch.Tensor, lam: float = 1e-6, bias: bool = True) -> Ridge:
+def ridge_readout(
+    features: torch.Tensor, targets: torch.Tensor, lam: float = 1e-6, bias: bool = True
+) -> Ridge:
     """Ridge regression minimising ||F Wᵀ + b − Y||² + lam ||W||² (the bias unpenalised), in float64 via the SVD.
 
     features [n, p]; targets [n] or [n, k] (class labels: pass one-hot). Works for p > n and lam = 0 (minimum-norm
@@ -352,7 +362,7 @@ def fit_readout(
     """
     path, module = find_readout(model, layer)
     if not isinstance(module, nn.Linear):
-        raise ValueError(f"closed-form readout needs an nn.Linear; {path!r} is {type(module).__name__}")
+        raise TypeError(f"closed-form readout needs an nn.Linear; {path!r} is {type(module).__name__}")
     captured = {}
     handle = module.register_forward_pre_hook(lambda m, args: captured.setdefault("x", args[0].detach()))
     try:
@@ -360,7 +370,9 @@ def fit_readout(
     finally:
         handle.remove()
     feats = captured["x"].reshape(-1, module.in_features)
-    fit = ridge_readout(feats, targets.reshape(feats.shape[0], -1).to(feats.dtype), lam, bias=module.bias is not None)
+    fit = ridge_readout(
+        feats, targets.reshape(feats.shape[0], -1).to(feats.dtype), lam, bias=module.bias is not None
+    )
     module.weight.copy_(fit.weight)
     if module.bias is not None:
         module.bias.copy_(fit.bias)

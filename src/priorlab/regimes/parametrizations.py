@@ -16,7 +16,6 @@ import math
 import torch
 from torch import nn
 
-
 # ----------------------------------------------------------------------------------------------
 # straight-through estimators
 
@@ -40,14 +39,14 @@ class _RankPlace(torch.autograd.Function):
     Backward: identity (straight-through), so the latent scores move as free weights would."""
 
     @staticmethod
-    def forward(ctx, latent: torch.Tensor, sorted_values: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, latent: torch.Tensor, sorted_values: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
         out = torch.empty_like(sorted_values)
-        out[torch.argsort(latent.flatten(), stable=True)] = sorted_values
+        out[order] = sorted_values  # order = argsort(latent)
         return out.view_as(latent)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        return grad, None
+        return grad, None, None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -105,7 +104,9 @@ class Permute(nn.Module):
         self.register_buffer("sorted_values", weight.detach().flatten().sort().values.clone())
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
-        return _RankPlace.apply(latent, self.sorted_values)
+        return _RankPlace.apply(
+            latent, self.sorted_values, torch.argsort(latent.detach().flatten(), stable=True)
+        )
 
     def right_inverse(self, weight: torch.Tensor) -> torch.Tensor:
         return weight.detach().clone()  # latent = weight: the identity permutation at start
@@ -202,7 +203,9 @@ class Hyper(nn.Module):
         return self.scale * self._generate(z)
 
     def right_inverse(self, weight: torch.Tensor) -> torch.Tensor:
-        return self._z0.to(device=weight.device, dtype=weight.dtype)  # not an inverse: the embeddings start random
+        return self._z0.to(
+            device=weight.device, dtype=weight.dtype
+        )  # not an inverse: the embeddings start random
 
     def extra_repr(self) -> str:
         return f"shape={self.shape}, chunks={self.n_chunks}"

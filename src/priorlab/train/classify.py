@@ -1,8 +1,8 @@
 """Train a classifier with cross-entropy: one short loop a reader can hold in their head.
 
-    split = priorlab.data.digits.digits(flatten=False)
-    net = priorlab.nets.lenet()
-    acc = fit_classifier(net, split, epochs=15)      # test accuracy, ~0.97 on digits in a few seconds
+split = priorlab.data.digits.digits(flatten=False)
+net = priorlab.nets.lenet()
+acc = fit_classifier(net, split, epochs=15)      # test accuracy, ~0.97 on digits in a few seconds
 """
 
 from __future__ import annotations

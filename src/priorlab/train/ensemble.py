@@ -4,7 +4,7 @@ The K members share one *functional* model ``loss_fn(params, *batch) -> scalar``
 their parameters stacked along dim 0 (``params[name]`` is ``[K, ...]``). One training step is
 
     losses = vmap(loss_fn)(params, *batch)          # [K]: every member's own loss
-    grads  = autograd.grad(losses.sum(), params)    # member k's gradient is exactly dL_k/dθ_k
+    grads  = grad(losses.sum())(params)             # member k's gradient is exactly dL_k/dθ_k
     params, m, v <- Adam(params, grads, lr[k])      # elementwise, so each member keeps its own lr
 
 with no per-member Python work: a step is a fixed handful of tensor operations whatever K is. On a GPU the whole
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, vmap
+from torch.func import functional_call, grad, vmap
 
 Params = dict[str, Tensor]
 
@@ -130,8 +130,8 @@ class Ensemble:
         optimizer: ``adam`` (``torch.optim.Adam`` semantics, L2 ``weight_decay``) or ``sgd`` (plain gradient descent).
         batch_dims: per ``batch`` argument, ``None`` (shared by all members) or ``0`` (stacked per member);
             default: all shared.
-        compile: ``torch.compile`` the step (True, False or ``"auto"``: on CPU when the work is large enough to pay
-            for the compile time).
+        compile: ``torch.compile`` the step (one graph: forward, backward and Adam fused). ``"auto"`` means off:
+            compiling takes tens of seconds, which pays only for long trainings or many :meth:`reset` runs.
         cuda_graph: capture the step in a CUDA graph on a GPU (True, False or ``"auto"`` = on CUDA).
     """
 
@@ -178,6 +178,7 @@ class Ensemble:
         self._compile = compile
         self._cuda_graph = cuda_graph
         self._compiled = None
+        self._functional_grad = False
         self._cached = None  # (key, history, diverged_at, step runner) of the last train() call
 
     # --- the math -------------------------------------------------------------------------
@@ -189,12 +190,20 @@ class Ensemble:
     def _step_impl(self, batch: tuple) -> Tensor:
         """One optimizer step for every member; returns the losses before it. Pure tensor work, no sync."""
 
-        with torch.enable_grad():
-            leaves = {n: t.detach().requires_grad_() for n, t in self.params.items()}
-            losses = self._member_losses(leaves, batch)
-            # members are independent, so d(sum of losses)/d(member k's tensors) is member k's own gradient
-            grads = dict(zip(leaves, torch.autograd.grad(losses.sum(), list(leaves.values()))))
-        losses = losses.detach()
+        # members are independent, so d(sum of losses)/d(member k's tensors) is member k's own gradient
+        if self._functional_grad:  # one graph for torch.compile (autograd.grad would break it in two)
+
+            def total(p):
+                losses = self._member_losses(p, batch)
+                return losses.sum(), losses
+
+            grads, losses = grad(total, has_aux=True)(self.params)
+        else:  # eager and CUDA graphs: plain autograd has less per-call overhead
+            with torch.enable_grad():
+                leaves = {n: t.detach().requires_grad_() for n, t in self.params.items()}
+                losses = self._member_losses(leaves, batch)
+                grads = dict(zip(leaves, torch.autograd.grad(losses.sum(), list(leaves.values()))))
+            losses = losses.detach()
         with torch.no_grad():
             self.step_count.add_(1)
             if self.optimizer == "sgd":
@@ -307,10 +316,12 @@ class Ensemble:
     def _get_compiled(self):
         if self._compiled is None:
             try:
+                self._functional_grad = True
                 self._compiled = torch.compile(self._full_step, dynamic=False)
             except Exception as exc:  # noqa: BLE001 - fall back to eager, which gives the same numbers
                 warnings.warn(f"torch.compile unavailable ({exc.__class__.__name__}); running eagerly")
                 self._compiled = False
+                self._functional_grad = False
         return self._compiled or None
 
     def _state(self) -> list[Tensor]:
@@ -323,7 +334,7 @@ class Ensemble:
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
-            for _ in range(3):
+            for _ in range(min(3, len(history))):  # history has one row per step: stay inside it
                 self._full_step(batch, history, diverged_at)
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
