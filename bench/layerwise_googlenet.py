@@ -47,7 +47,9 @@ def main():
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
-    model = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True).eval().to(args.device)
+    model = (
+        torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True).eval().to(args.device)
+    )
     images = torch.randn(args.n, 3, 224, 224)
     t0 = time.perf_counter()
     last = [0.0]

@@ -23,7 +23,9 @@ class ConvBNInplaceReLU(nn.Module):
 
 def test_hooked_batchnorm_before_inplace_relu_keeps_negative_values():
     torch.manual_seed(0)
-    model = nn.Sequential(ConvBNInplaceReLU(), nn.Conv2d(8, 8, 1), nn.BatchNorm2d(8), nn.ReLU(inplace=True)).eval()
+    model = nn.Sequential(
+        ConvBNInplaceReLU(), nn.Conv2d(8, 8, 1), nn.BatchNorm2d(8), nn.ReLU(inplace=True)
+    ).eval()
     x = torch.randn(4, 3, 10, 10)
     acts = capture(model, x, ["0.bn", "2", "0"])
     assert acts["0.bn"].min() < 0 and acts["2"].min() < 0
@@ -58,7 +60,11 @@ def test_lstm_tuple_outputs_are_stored_by_index():
     with torch.no_grad():
         out, (h, c) = model.lstm(x)
     assert set(acts) == {"lstm.0", "lstm.1.0", "lstm.1.1", "head"}
-    assert torch.equal(acts["lstm.0"], out) and torch.equal(acts["lstm.1.0"], h) and torch.equal(acts["lstm.1.1"], c)
+    assert (
+        torch.equal(acts["lstm.0"], out)
+        and torch.equal(acts["lstm.1.0"], h)
+        and torch.equal(acts["lstm.1.1"], c)
+    )
 
 
 class Block(nn.Module):
@@ -89,7 +95,15 @@ class Net(nn.Module):
 def test_natural_blocks_recurse_into_containers_only():
     model = Net()
     # containers are opened, other modules (Block) are kept whole: names are module paths as in print(model)
-    assert natural_blocks(model) == ["stem", "body.0", "body.1.0", "body.1.1", "heads.x", "heads.y.0", "heads.y.1"]
+    assert natural_blocks(model) == [
+        "stem",
+        "body.0",
+        "body.1.0",
+        "body.1.1",
+        "heads.x",
+        "heads.y.0",
+        "heads.y.1",
+    ]
     names = dict(model.named_modules())
     assert all(name in names for name in natural_blocks(model))
     acts = capture(model, torch.randn(2, 4))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from torch import nn
@@ -16,14 +18,18 @@ class SmallNet(nn.Module):
     def __init__(self):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 6, 3), nn.BatchNorm2d(6), nn.ReLU(inplace=True),  # in-place op after a hooked layer
-            nn.Conv2d(6, 4, 3), nn.ReLU(),
+            nn.Conv2d(3, 6, 3),
+            nn.BatchNorm2d(6),
+            nn.ReLU(inplace=True),  # in-place op after a hooked layer
+            nn.Conv2d(6, 4, 3),
+            nn.ReLU(),
         )
         self.flat = nn.Flatten()
         self.fc = nn.Linear(4 * 8 * 8, 10)
 
     def forward(self, x):
-        return self.fc(self.flat(self.features(x) + 1.0))  # a mean offset: correlation must not lose precision
+        # a mean offset: the correlation RDM must not lose precision to it
+        return self.fc(self.flat(self.features(x) + 1.0))
 
 
 def model_and_inputs(dtype):
@@ -40,12 +46,13 @@ def test_several_passes_equal_all_in_memory(metric, memmap, tmp_path):
     model, x = model_and_inputs(torch.float64)
     expected = {k: rdm(v, metric) for k, v in capture(model, x, flatten=True).items()}
     budget = 37 * 8 * 150  # 150 float64 features of 37 items: layers are split across passes
-    res = layerwise_analysis(model, x, metric=metric, memory_budget=budget, batch_size=5,
-                             memmap_dir=tmp_path if memmap else None)
+    res = layerwise_analysis(
+        model, x, metric=metric, memory_budget=budget, batch_size=5, memmap_dir=tmp_path if memmap else None
+    )
     assert res.passes >= 10
     assert res.names == list(expected)
-    for name in expected:
-        assert torch.allclose(res.rdms[name].double(), expected[name], atol=1e-6), name
+    for name, want in expected.items():
+        assert torch.allclose(res.rdms[name].double(), want, atol=1e-6), name
 
 
 def test_float32_model_matches_too():
@@ -53,8 +60,8 @@ def test_float32_model_matches_too():
     expected = {k: rdm(v.double(), "correlation") for k, v in capture(model, x, flatten=True).items()}
     res = layerwise_analysis(model, x, memory_budget=37 * 4 * 100, batch_size=8)
     assert res.passes > 1
-    for name in expected:
-        assert (res.rdms[name].double() - expected[name]).abs().max() < 1e-5, name
+    for name, want in expected.items():
+        assert (res.rdms[name].double() - want).abs().max() < 1e-5, name
 
 
 def test_grams_give_the_same_cka_as_the_activations():
@@ -67,20 +74,32 @@ def test_grams_give_the_same_cka_as_the_activations():
         for j in (1, 3, 6):
             assert matrix[i, j].item() == pytest.approx(cka(acts[names[i]], acts[names[j]]), abs=1e-9)
     debiased = layerwise_cka(res, res, debiased=True)
-    assert debiased[0, 3].item() == pytest.approx(cka(acts[names[0]], acts[names[3]], debiased=True), abs=1e-9)
+    assert debiased[0, 3].item() == pytest.approx(
+        cka(acts[names[0]], acts[names[3]], debiased=True), abs=1e-9
+    )
 
 
 def test_progress_callback_counts_every_batch():
     model, x = model_and_inputs(torch.float32)
     calls = []
-    res = layerwise_analysis(model, x, memory_budget=37 * 4 * 300, batch_size=10,
-                             progress=lambda step, total, what: calls.append((step, total)))
+    res = layerwise_analysis(
+        model,
+        x,
+        memory_budget=37 * 4 * 300,
+        batch_size=10,
+        progress=lambda step, total, what: calls.append((step, total)),
+    )
     assert len(calls) == res.passes * 4
     assert calls[-1] == (res.passes * 4, res.passes * 4)
 
 
 def test_plan_fits_the_budget_and_covers_every_column_once():
-    sizes = {"a": (1000, torch.float32), "b": (10, torch.float32), "c": (2500, torch.float64), "d": (7, torch.float32)}
+    sizes = {
+        "a": (1000, torch.float32),
+        "b": (10, torch.float32),
+        "c": (2500, torch.float64),
+        "d": (7, torch.float32),
+    }
     n, budget = 20, 20 * 4 * 300
     plan = plan_passes(sizes, n, budget)
     covered = {k: [] for k in sizes}
@@ -92,7 +111,7 @@ def test_plan_fits_the_budget_and_covers_every_column_once():
     for entry, (d, _) in sizes.items():
         spans = sorted(covered[entry])
         assert spans[0][0] == 0 and spans[-1][1] == d
-        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
 
 
 def test_outputs_that_are_not_batch_first_are_skipped_with_a_warning():

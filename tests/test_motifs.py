@@ -44,11 +44,13 @@ def test_shared_detector_is_a_convolution_and_shift_invariant():
     responses = F.conv1d(x[:, None], shared.weight[0][:, None], bias=shared.bias[0])  # [N, C, P]
     expected = shared.readout(torch.relu(responses).amax(-1))
     torch.testing.assert_close(shared(x), expected)
-    # a motif on a blank background: the shared detector's output is the same wherever it sits
-    a, b = torch.zeros(1, 16), torch.zeros(1, 16)
-    a[0, 2:7], b[0, 9:14] = torch.tensor(MOTIF), torch.tensor(MOTIF)
+    # a motif on a blank background, at least a kernel width from either end: the shared detector's output is the
+    # same wherever it sits
+    shared = SlidingDetector(length=20, k=5, channels=3, shared=True)
+    a, b = torch.zeros(1, 20), torch.zeros(1, 20)
+    a[0, 4:9], b[0, 11:16] = torch.tensor(MOTIF), torch.tensor(MOTIF)
     torch.testing.assert_close(shared(a), shared(b))
-    unshared = SlidingDetector(length=16, k=5, channels=3, shared=False)
+    unshared = SlidingDetector(length=20, k=5, channels=3, shared=False)
     assert not torch.allclose(unshared(a), unshared(b))
 
 

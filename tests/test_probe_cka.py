@@ -69,7 +69,9 @@ def ref_cka(gram_x, gram_y, debiased=False):
 def test_rbf_matches_reference_code(debiased, threshold):
     x, y = kornblith_xy()
     expected = ref_cka(ref_gram_rbf(x, threshold), ref_gram_rbf(y, threshold), debiased)
-    assert cka(x, y, kernel="rbf", debiased=debiased, threshold=threshold) == pytest.approx(expected, abs=1e-10)
+    assert cka(x, y, kernel="rbf", debiased=debiased, threshold=threshold) == pytest.approx(
+        expected, abs=1e-10
+    )
 
 
 @pytest.mark.parametrize("n,dx,dy", [(50, 200, 30), (300, 8, 5)])
@@ -86,7 +88,12 @@ matrices = st.integers(0, 2**31 - 1).map(lambda s: np.random.default_rng(s))
 
 
 @settings(max_examples=25, deadline=None)
-@given(rng=matrices, scale=st.floats(0.01, 100.0), kernel=st.sampled_from(["linear", "rbf"]), debiased=st.booleans())
+@given(
+    rng=matrices,
+    scale=st.floats(0.01, 100.0),
+    kernel=st.sampled_from(["linear", "rbf"]),
+    debiased=st.booleans(),
+)
 def test_invariant_to_orthogonal_transforms_and_isotropic_scaling(rng, scale, kernel, debiased):
     x = rng.normal(size=(40, 12))
     y = np.tanh(x @ rng.normal(size=(12, 9))) + 0.3 * rng.normal(size=(40, 9))
@@ -113,7 +120,9 @@ def test_minibatch_converges_to_full_debiased_cka():
     gen = torch.Generator().manual_seed(0)
     n = 6000
     x = torch.randn(n, 30, generator=gen, dtype=torch.float64)
-    y = torch.tanh(x[:, :20] @ torch.randn(20, 25, generator=gen, dtype=torch.float64)) + torch.randn(n, 25, generator=gen, dtype=torch.float64)
+    y = torch.tanh(x[:, :20] @ torch.randn(20, 25, generator=gen, dtype=torch.float64)) + torch.randn(
+        n, 25, generator=gen, dtype=torch.float64
+    )
     full = cka(x, y, debiased=True)
     errors = []
     for batch in (16, 64, 500):
@@ -142,4 +151,6 @@ def test_cuda_equals_cpu():
     x, y = (torch.from_numpy(a) for a in kornblith_xy())
     for kernel in ("linear", "rbf"):
         for debiased in (False, True):
-            assert cka(x.cuda(), y.cuda(), kernel, debiased) == pytest.approx(cka(x, y, kernel, debiased), abs=1e-9)
+            assert cka(x.cuda(), y.cuda(), kernel, debiased) == pytest.approx(
+                cka(x, y, kernel, debiased), abs=1e-9
+            )

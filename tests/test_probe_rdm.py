@@ -84,14 +84,18 @@ def rdm_pairs():
 
 
 @pytest.mark.parametrize("pair", ["digits", "random", "ties", "both_tied"])
-@pytest.mark.parametrize("ours,oracle", [("pearson", "corr"), ("spearman", "spearman"), ("kendall_a", "tau-a"),
-                                         ("cosine", "cosine")])
+@pytest.mark.parametrize(
+    "ours,oracle",
+    [("pearson", "corr"), ("spearman", "spearman"), ("kendall_a", "tau-a"), ("cosine", "cosine")],
+)
 def test_compare_matches_rsatoolbox(pair, ours, oracle):
     a, b = rdm_pairs()[pair]
     expected = rsa_compare(a, b, oracle)
     assert compare(torch.from_numpy(a), torch.from_numpy(b), ours) == pytest.approx(expected, abs=1e-6)
     # the upper-triangle vector form gives the same
-    assert compare(upper(torch.from_numpy(a)), upper(torch.from_numpy(b)), ours) == pytest.approx(expected, abs=1e-6)
+    assert compare(upper(torch.from_numpy(a)), upper(torch.from_numpy(b)), ours) == pytest.approx(
+        expected, abs=1e-6
+    )
 
 
 def test_kendall_a_equals_scipy_without_ties_on_a_large_rdm():

@@ -82,8 +82,14 @@ def big_linear(init, gain=None):
 
 @pytest.mark.parametrize(
     "init,gain,std",
-    [("normal", None, 1.0), ("normal", 0.1, 0.1), ("fan-in", None, 1 / 20), ("fan-in", 2.0, 2 / 20),
-     ("kaiming", None, math.sqrt(2) / 20), ("xavier", None, math.sqrt(2 / 700))],
+    [
+        ("normal", None, 1.0),
+        ("normal", 0.1, 0.1),
+        ("fan-in", None, 1 / 20),
+        ("fan-in", 2.0, 2 / 20),
+        ("kaiming", None, math.sqrt(2) / 20),
+        ("xavier", None, math.sqrt(2 / 700)),
+    ],
 )
 def test_weight_scales(init, gain, std):
     w = big_linear(init, gain)
@@ -115,7 +121,7 @@ def test_bias_std_draws_biases_for_named_inits():
 
 
 def test_report_says_what_was_done_per_layer():
-    model, report = priorlab.randomize(Zoo(), init="fan-in", seed=0, report=True)
+    _, report = priorlab.randomize(Zoo(), init="fan-in", seed=0, report=True)
     assert set(report) >= {"emb", "conv", "bn", "gn", "lstm", "gru", "rnn", "ln", "fc", "attn"}
     assert "running stats reset" in report["bn"]
     assert "reset_parameters" in report["attn"]

@@ -23,9 +23,9 @@ def cnn():
 
 
 class LSTMNet(nn.Module):
-    def __init__(self):
+    def __init__(self, cell=nn.LSTM):
         super().__init__()
-        self.rnn = nn.LSTM(3, 5, batch_first=True)
+        self.rnn = cell(3, 5, batch_first=True)
         self.head = nn.Linear(5, 2)
 
     def forward(self, x):
@@ -41,6 +41,7 @@ MODELS = {
     "mlp": (mlp, (6, 4)),
     "cnn": (cnn, (6, 1, 8, 8)),
     "lstm": (LSTMNet, (6, 7, 3)),
+    "gru": (lambda: LSTMNet(nn.GRU), (6, 7, 3)),
     "resnet18": (resnet, (2, 3, 32, 32)),
 }
 
@@ -50,10 +51,11 @@ HAND = {
     "mlp": (67, 8 + 3, 8 + 3, 27, 32 + 24),
     "cnn": (40 + 8 + 435, 4 + 3, 4 + 3 + 8, 435, 36 + 432),
     "lstm": (160 + 40 + 12, 40 + 2, 40 + 2, 12, 160 + 10),
+    "gru": (120 + 30 + 12, 30 + 2, 30 + 2, 12, 120 + 10),  # 3 gates instead of 4
 }
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "lstm"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "lstm", "gru"])
 def test_summary_hand_counts(name):
     make, _ = MODELS[name]
     total, bias, bias_norm, readout, weights = HAND[name]

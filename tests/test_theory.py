@@ -38,10 +38,20 @@ def erf_maps(sigma_w, sigma_b, depth, c0, q0):
     return np.array(out)
 
 
-@pytest.mark.parametrize("sigma_w,sigma_b,c0,q0", [(1.0, 0.0, 0.3, 1.0), (1.6, 0.4, 0.8, 2.0), (0.9, 0.2, -0.5, 0.5)])
+@pytest.mark.parametrize(
+    "sigma_w,sigma_b,c0,q0", [(1.0, 0.0, 0.3, 1.0), (1.6, 0.4, 0.8, 2.0), (0.9, 0.2, -0.5, 0.5)]
+)
 def test_relu_and_erf_match_closed_forms(sigma_w, sigma_b, c0, q0):
-    assert np.allclose(correlation_map("relu", sigma_w, sigma_b, 12, c0, q0), relu_maps(sigma_w, sigma_b, 12, c0, q0), atol=1e-9)
-    assert np.allclose(correlation_map("erf", sigma_w, sigma_b, 12, c0, q0), erf_maps(sigma_w, sigma_b, 12, c0, q0), atol=1e-9)
+    assert np.allclose(
+        correlation_map("relu", sigma_w, sigma_b, 12, c0, q0),
+        relu_maps(sigma_w, sigma_b, 12, c0, q0),
+        atol=1e-9,
+    )
+    assert np.allclose(
+        correlation_map("erf", sigma_w, sigma_b, 12, c0, q0),
+        erf_maps(sigma_w, sigma_b, 12, c0, q0),
+        atol=1e-9,
+    )
 
 
 def test_first_entry_is_the_first_weight_layer():
@@ -112,7 +122,12 @@ def empirical_correlations(sigma_w, sigma_b, c0, width=2000, nets=16, depth=20, 
             r = g[:, 0, 1] / a
             d = (g[:, 1, 1] - r**2).clamp_min(0).sqrt()
             z = torch.randn(nets, width, 2, generator=gen, dtype=torch.float64)
-            h = torch.stack([a[:, None] * z[..., 0], r[:, None] * z[..., 0] + d[:, None] * z[..., 1]], -1).float() + b
+            h = (
+                torch.stack(
+                    [a[:, None] * z[..., 0], r[:, None] * z[..., 0] + d[:, None] * z[..., 1]], -1
+                ).float()
+                + b
+            )
         out[layer] = ((h[..., 0] * h[..., 1]).sum(1) / (h[..., 0].norm(dim=1) * h[..., 1].norm(dim=1))).mean()
         x = torch.tanh(h)
     return out.numpy()

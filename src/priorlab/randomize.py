@@ -79,7 +79,9 @@ class _Drawer:
             bound = 1 / math.sqrt(fan_in) if default_bound is None else default_bound
             return self.uniform(shape, bound), f"U(±{bound:.3g})"
         if len(shape) < 2 and self.init in ("xavier", "kaiming", "orthogonal"):
-            raise ValueError(f"init={self.init!r} needs a weight with at least 2 dimensions, got shape {tuple(shape)}")
+            raise ValueError(
+                f"init={self.init!r} needs a weight with at least 2 dimensions, got shape {tuple(shape)}"
+            )
         if self.init == "normal":
             return self.normal(shape, self.gain), f"N(0, {self.gain:.3g}²)"
         if self.init in ("fan-in", "kaiming"):
@@ -126,7 +128,7 @@ def _init_module(m: nn.Module, d: _Drawer, done: set[int]) -> str | None:
             parts.append(f"{name} {desc}")
 
     if isinstance(m, (nn.Linear,) + _CONV):
-        w = getattr(m, "weight")
+        w = m.weight
         put("weight", d.weight(w.shape))
         if getattr(m, "bias", None) is not None:
             put("bias", d.bias(m.bias.shape, 1 / math.sqrt(_fans(w.shape)[0])))

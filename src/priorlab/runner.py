@@ -480,8 +480,9 @@ def run_batch(
 ) -> list[Run]:
     """Run several trials of one experiment through its ``run_many(configs, ctxs)``: one folder per trial.
 
-    ``run_many`` returns one entry per trial: its metrics dict, or an exception instance (e.g. ``Diverged``)
-    for a trial that failed alone. Experiments without ``run_many`` run the trials one by one with :func:`run`.
+    ``run_many`` yields (or returns) one entry per trial, in order: its metrics dict, or an exception instance
+    (e.g. ``Diverged``) for a trial that failed alone. Each trial's folder is closed as soon as its entry arrives.
+    Experiments without ``run_many`` run the trials one by one with :func:`run`.
     """
     module = load_experiment(experiment)
     if not hasattr(module, "run_many"):
@@ -494,16 +495,15 @@ def run_batch(
         for v, k in zip(values, trial_keys)
     ]
     seed_everything(opened[0].config.seed)
+    out: list[Run] = []
     try:
-        results = module.run_many([o.config for o in opened], [o.ctx for o in opened])
-    except Exception as exc:  # noqa: BLE001 - the whole batch failed: every trial records why
-        results = [exc] * len(opened)
-        for o in opened:
+        for o, res in zip(opened, module.run_many([o.config for o in opened], [o.ctx for o in opened])):
+            failed = isinstance(res, BaseException)
+            out.append(_close_run(o, {} if failed else res, _failure(res) if failed else "done"))
+    except Exception as exc:  # noqa: BLE001 - the rest of the batch failed: each of those trials records why
+        for o in opened[len(out):]:
             (o.ctx.folder / "traceback.txt").write_text(traceback.format_exc())
-    out = []
-    for o, res in zip(opened, results):
-        if isinstance(res, BaseException):
-            out.append(_close_run(o, {}, _failure(res)))
-        else:
-            out.append(_close_run(o, res, "done"))
+            out.append(_close_run(o, {}, _failure(exc)))
+    for o in opened[len(out):]:
+        out.append(_close_run(o, {}, "failed: run_many gave no result for this trial"))
     return out

@@ -253,10 +253,12 @@ def run_group(
 
 
 class _Bar:
-    """Trials done / total, failures, elapsed and ETA; silent when quiet or not on a terminal."""
+    """Trials done / total, failures, elapsed and ETA, read from the index (so trials finishing inside a batch
+    count at once); silent when quiet or not on a terminal."""
 
-    def __init__(self, total: int, label: str, quiet: bool):
-        self.total, self.done, self.failed = total, 0, 0
+    def __init__(self, store: Store, sweep_id: str, keys: list[str], label: str, quiet: bool):
+        self.store, self.sweep_id, self.keys = store, sweep_id, set(keys)
+        self.done = self.failed = 0
         self.prog = None
         if not quiet and sys.stdout.isatty():
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
@@ -265,16 +267,25 @@ class _Bar:
                                  "trials", TimeElapsedColumn(), "ETA", TimeRemainingColumn(),
                                  "{task.fields[failed]}")
             self.prog.start()
-            self.task = self.prog.add_task(label, total=total, failed="")
+            self.task = self.prog.add_task(label, total=len(keys), failed="")
 
-    def advance(self, statuses: list[str]) -> None:
-        self.done += len(statuses)
-        self.failed += sum(1 for s in statuses if s not in ("done", "duplicate"))
+    def _statuses(self) -> dict[str, str]:
+        with self.store.connect() as con:
+            rows = con.execute("SELECT trial_key, status FROM runs WHERE sweep_id=?", (self.sweep_id,))
+            return {r["trial_key"]: r["status"] for r in rows if r["trial_key"] in self.keys}
+
+    def refresh(self) -> None:
+        finished = [s for s in self._statuses().values() if s != "running"]
+        self.done = len(finished)
+        self.failed = sum(1 for s in finished if s != "done")
         if self.prog:
-            self.prog.update(self.task, advance=len(statuses),
+            self.prog.update(self.task, completed=self.done,
                              failed=f"[red]{self.failed} failed" if self.failed else "")
 
     def close(self) -> None:
+        """Final count: every trial of this pass without a `done` row (failed, lost or never started) failed."""
+        self.refresh()
+        self.failed = len(self.keys) - sum(1 for s in self._statuses().values() if s == "done")
         if self.prog:
             self.prog.stop()
 
@@ -289,7 +300,7 @@ def _mark_lost(store: Store, sweep_id: str, keys: list[str], why: str) -> None:
 
 def _run_local(experiment, sweep_id, groups, root, device, workers, bar, store) -> None:
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = mp.get_context("spawn")  # workers import torch afresh: no forked threads or CUDA state
@@ -299,14 +310,15 @@ def _run_local(experiment, sweep_id, groups, root, device, workers, bar, store) 
                         threads): g
             for g in groups
         }
-        for fut in as_completed(futures):
-            g = futures[fut]
-            try:
-                statuses = [s for _, s in fut.result()]
-            except Exception as exc:  # noqa: BLE001 - a worker died: record, keep going
-                _mark_lost(store, sweep_id, [t.key for t in g], f"worker lost ({exc.__class__.__name__})")
-                statuses = ["failed"] * len(g)
-            bar.advance(statuses)
+        while futures:
+            finished, _ = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                g = futures.pop(fut)
+                try:
+                    fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker died: record, keep going
+                    _mark_lost(store, sweep_id, [t.key for t in g], f"worker lost ({exc.__class__.__name__})")
+            bar.refresh()
 
 
 def _run_ray(experiment, sweep_id, groups, root, device, workers, bar, store, address, gpu_fraction) -> None:
@@ -333,15 +345,14 @@ def _run_ray(experiment, sweep_id, groups, root, device, workers, bar, store, ad
             for g in groups
         }
         while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
             for ref in done:
                 g = pending.pop(ref)
                 try:
-                    statuses = [s for _, s in ray.get(ref)]
+                    ray.get(ref)
                 except Exception as exc:  # noqa: BLE001 - task or worker failure: record, keep going
                     _mark_lost(store, sweep_id, [t.key for t in g], f"ray task lost ({exc.__class__.__name__})")
-                    statuses = ["failed"] * len(g)
-                bar.advance(statuses)
+            bar.refresh()
     finally:
         if started:
             ray.shutdown()
@@ -397,7 +408,7 @@ def sweep(
     todo = pending_trials(store, sw)
     workers = workers or max(1, os.cpu_count() or 1)
     groups = group_trials(experiment, todo, workers, batch)
-    bar = _Bar(len(todo), f"{experiment} {sw['id']}", quiet)
+    bar = _Bar(store, sw["id"], [t.key for t in todo], f"{experiment} {sw['id']}", quiet)
     try:
         if todo and backend == "local":
             _run_local(experiment, sw["id"], groups, store.root, device, workers, bar, store)

@@ -43,7 +43,8 @@ FIGURES = {
 DEMO = [{}]
 
 REGIMES = ("bias_only", "readout", "full", "full_matched")
-TASK_STEPS = {"digits": 300, "fit1d": 3000}
+# default full-batch Adam steps: (bias_only and readout by Adam, full and full_matched)
+TASK_STEPS = {"digits": (300, 100), "fit1d": (3000, 3000)}
 
 
 class Config(BaseConfig):
@@ -54,7 +55,10 @@ class Config(BaseConfig):
     )
     repeats: int = Field(1, ge=1, le=100, description="seeds per (width, regime): seed, seed+1, ...")
     steps: int | None = Field(
-        None, ge=1, le=1_000_000, description="full-batch Adam steps (null: 300 for digits, 3000 for fit1d)"
+        None, ge=1, le=1_000_000, description="Adam steps, bias_only and readout (null: 300 digits, 3000 fit1d)"
+    )
+    steps_full: int | None = Field(
+        None, ge=1, le=1_000_000, description="Adam steps, full and full_matched (null: 100 digits, 3000 fit1d)"
     )
     lr: float = Field(0.003, gt=0, le=10, description="Adam learning rate for full, full_matched and readout")
     lr_bias: float = Field(0.05, gt=0, le=10, description="Adam learning rate for bias_only")
@@ -179,7 +183,7 @@ def score(net: nn.Module, task: Task) -> float:
 
 def run_member(cfg: Config, task: Task, regime: str, width: int, seed: int) -> tuple[float, int, int]:
     """Train one network; returns (test score, trainable parameters, hidden width used)."""
-    steps = cfg.steps or TASK_STEPS[cfg.task]
+    default_steps, default_steps_full = TASK_STEPS[cfg.task]
     if regime == "full_matched":
         width = matched_width(width, task.inputs, task.outputs)
     net = one_hidden(task.inputs, width, task.outputs, seed)
@@ -189,9 +193,11 @@ def run_member(cfg: Config, task: Task, regime: str, width: int, seed: int) -> t
         if task.kind == "classify":
             targets = nn.functional.one_hot(task.y_train, task.outputs).float()
         fit_readout(net, task.x_train, targets, lam=cfg.ridge)
+    elif regime in ("full", "full_matched"):
+        train(net, task.x_train, task.y_train, cfg.steps_full or default_steps_full, cfg.lr, loss_fn(task))
     else:
         lr = cfg.lr_bias if regime == "bias_only" else cfg.lr
-        train(net, task.x_train, task.y_train, steps, lr, loss_fn(task))
+        train(net, task.x_train, task.y_train, cfg.steps or default_steps, lr, loss_fn(task))
     return score(net, task), summary(net).trainable, width
 
 

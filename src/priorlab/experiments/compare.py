@@ -25,7 +25,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import nn
 
 from priorlab.config import BaseConfig, UserError
@@ -79,6 +79,11 @@ class Config(BaseConfig):
     memory_budget_gb: float = Field(4.0, gt=0, le=1024, description="activations held at once (GiB)")
 
     FULL: ClassVar[dict] = {"n_stimuli": 1000}
+
+    @field_validator("layers", "heatmap_layers", mode="before")
+    @classmethod
+    def _one_is_a_list(cls, v):
+        return v if v is None or isinstance(v, list | tuple) else [v]
 
 
 @dataclass
@@ -217,9 +222,11 @@ def load_weights(model: nn.Module, path: str) -> None:
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise UserError(
-            f"weights: '{path}' does not fit the model ({str(exc).splitlines()[1].strip()[:200]})"
-        ) from None
+        lines = str(exc).splitlines() or [""]
+        detail = lines[min(1, len(lines) - 1)].strip()[
+            :200
+        ]  # e.g. 'Missing key(s) in state_dict: "conv1.weight", …'
+        raise UserError(f"weights: '{path}' does not fit the model ({detail})") from None
 
 
 # ---------------------------------------------------------------------------------------------- run

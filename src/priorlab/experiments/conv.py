@@ -223,6 +223,11 @@ def _sizes_figure(config):
         theirs = [torch_output_size(config.n, config.kernel, s, p, d) for s in strides]
         ax.plot(strides, ours, "-", color=f"C{i}", label=f"padding {p}, dilation {d}")
         ax.plot(strides, theirs, "o", color=f"C{i}", ms=4)
+    for s, dy in ((1, -0.15), (2, 0.1)):
+        size = output_size(config.n, config.kernel, s)
+        ax.annotate(f"{size} (padding 0, stride {s})", (s, size), xytext=(s + 0.25, size + dy * config.n), fontsize=8,
+                    arrowprops={"arrowstyle": "->", "lw": 0.6})
+    ax.set_xticks(strides)
     ax.set_xlabel("stride")
     ax.set_ylabel("output length")
     ax.set_title(f"Output length, input {config.n}, kernel {config.kernel} (lines: formula, dots: torch)")

@@ -390,24 +390,24 @@ def report_fit(ctx: RunContext, cfg: Config, data: Data, grid: torch.Tensor, fit
                     **{f"snapshots_{fit.name}": fit.snapshots})
 
 
-def run_many(cfgs: list[Config], ctxs: list[RunContext]) -> list[dict[str, float] | Exception]:
-    """Several single-network trials of one activation (seeds and widths may differ), trained as one ensemble."""
+def run_many(cfgs: list[Config], ctxs: list[RunContext]):
+    """Several single-network trials of one activation (seeds and widths may differ), trained as one ensemble.
+
+    Yields each trial's metrics (or its exception) in order, as soon as its figures are written.
+    """
     if cfgs[0].networks is not None or cfgs[0].activation == "saw":  # saw's autograd.Function does not vmap
-        out = []
         for cfg, ctx in zip(cfgs, ctxs):
             try:
-                out.append(run(cfg, ctx))
+                yield run(cfg, ctx)
             except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
-                out.append(exc)
-        return out
+                yield exc
+        return
     datas = [make_data(cfg, cfg.seed) for cfg in cfgs]
     grid = torch.linspace(cfgs[0].x_min, cfgs[0].x_max, 300)
     fits = train_many(cfgs, datas, grid, ctxs[0].device)
-    out = []
     for cfg, ctx, data, fit in zip(cfgs, ctxs, datas, fits):
         if isinstance(fit, Exception):
-            out.append(fit)
+            yield fit
             continue
         report_fit(ctx, cfg, data, grid, fit)
-        out.append(fit.metrics)
-    return out
+        yield fit.metrics

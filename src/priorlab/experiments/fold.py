@@ -134,6 +134,7 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     line_stages = stages(model, best, lines)
     names = stage_names(model)
     views = [projector(p, config.view, config.units) for p in point_stages]
+    views[0] = (views[0][0], ("x₁", "x₂"))
     flat_points = [f(p) for (f, _), p in zip(views, point_stages)]
     flat_lines = [f(l) for (f, _), l in zip(views, line_stages)]
 
@@ -301,7 +302,7 @@ def _training_gif(path, model, s, history, x, y, lines, pc, lc):
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.6, 3.8), dpi=72)
     image = left.imshow(np.zeros((2, 2)), origin="lower", extent=(LO, HI, LO, HI), cmap="RdBu_r", vmin=0, vmax=1)
     for cls, color in ((0, "tab:blue"), (1, "tab:red")):
-        left.scatter(x[y == cls, 0], x[y == cls, 1], s=4, c=color)
+        left.scatter(x[y == cls, 0], x[y == cls, 1], s=6, c=color, edgecolors="k", linewidths=0.3)
     left.set_xlabel("x₁")
     left.set_ylabel("x₂")
     right.set_xlabel("logit class 0")

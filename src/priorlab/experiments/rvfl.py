@@ -148,9 +148,9 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     runs = {
         "1d": (1, f1_cols, 0.0),
         "2d": (2, f2, 0.0),
-        "1d_noisy": (1, f1_cols, cfg.noise),
-        "2d_noisy": (2, f2, cfg.noise),
     }
+    if cfg.noise > 0:
+        runs.update({"1d_noisy": (1, f1_cols, cfg.noise), "2d_noisy": (2, f2, cfg.noise)})
     mse, dof = {}, {}
     for k, (d, f, noise) in ctx.progress(runs.items(), description="curves"):
         mse[k], dof[k] = curve(cfg, d, f, noise, ctx.seed)

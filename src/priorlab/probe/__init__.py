@@ -9,23 +9,29 @@ import importlib
 
 from priorlab.probe.capture import capture, natural_blocks
 from priorlab.probe.cka import MinibatchCKA, cka, cka_gram, minibatch_cka
-from priorlab.probe.layerwise import LayerwiseResult, layerwise_analysis, layerwise_cka, layerwise_grams, layerwise_rdms
+from priorlab.probe.layerwise import (
+    LayerwiseResult,
+    layerwise_analysis,
+    layerwise_cka,
+    layerwise_grams,
+    layerwise_rdms,
+)
 from priorlab.probe.rdm import compare, rdm
 
 __all__ = [
+    "LayerwiseResult",
+    "MinibatchCKA",
     "capture",
-    "natural_blocks",
-    "rdm",
-    "compare",
     "cka",
     "cka_gram",
-    "minibatch_cka",
-    "MinibatchCKA",
+    "compare",
     "layerwise_analysis",
+    "layerwise_cka",
     "layerwise_grams",
     "layerwise_rdms",
-    "layerwise_cka",
-    "LayerwiseResult",
+    "minibatch_cka",
+    "natural_blocks",
+    "rdm",
 ]
 
 _FORWARDED = ("topography", "folding")

@@ -48,7 +48,9 @@ def resolve_layers(model: nn.Module, layers: Sequence[str] | str | None) -> list
     missing = [name for name in layers if name not in known]
     if missing:
         sample = ", ".join(list(known)[1:12])
-        raise ValueError(f"layers: no module named {', '.join(map(repr, missing))} in the model (some names: {sample}, …)")
+        raise ValueError(
+            f"layers: no module named {', '.join(map(repr, missing))} in the model (some names: {sample}, …)"
+        )
     return list(layers)
 
 
@@ -127,7 +129,7 @@ def capture(
             forward(model, inputs)
             return hooks.take()
         if not isinstance(inputs, torch.Tensor):
-            raise ValueError("batch_size: batching needs a single input tensor")
+            raise TypeError("batch_size: batching needs a single input tensor")
         parts: dict[str, list[torch.Tensor]] = {}
         for start in range(0, inputs.shape[0], batch_size):
             forward(model, inputs[start : start + batch_size])

@@ -122,7 +122,9 @@ class MinibatchCKA:
     def update(self, x, y) -> None:
         x, y = as_matrix(x), as_matrix(y)
         if x.shape[0] != y.shape[0]:
-            raise ValueError(f"x and y batches must have the same number of items: {x.shape[0]} vs {y.shape[0]}")
+            raise ValueError(
+                f"x and y batches must have the same number of items: {x.shape[0]} vs {y.shape[0]}"
+            )
         y = y.to(device=x.device, dtype=torch.promote_types(x.dtype, y.dtype))
         kx, ky = gram_linear(x.to(y.dtype)), gram_linear(y)
         self.xy += float(hsic_unbiased(kx, ky))

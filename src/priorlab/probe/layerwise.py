@@ -3,7 +3,7 @@
 An N×N Gram matrix needs every pair of items, so a layer's activations for all N items must be held at once.
 When N × Σ widths does not fit, we make several passes over the data: each pass holds (float32, in RAM or in
 memory-mapped files) the activations of as many layers — or column slices of a layer — as fit in
-`memory_budget`, forms their Gram matrices (summed over column chunks of ≤ 256 MiB, on the GPU when present),
+`memory_budget`, forms their Gram matrices (summed over column chunks of ≤ 64 MiB, on the GPU when present),
 drops them, and the next pass takes the next group. A pass stops the forward call as soon as its last layer has fired.
 
     res = layerwise_analysis(model, images, metric="correlation", memory_budget=4 * 2**30)
@@ -20,10 +20,12 @@ row-centred Gram G − s sᵀ / D (for correlation), all without the cancellatio
 
 from __future__ import annotations
 
+import itertools
 import math
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,9 +63,11 @@ class _Sums:
 
     @classmethod
     def zeros(cls, n: int, device: torch.device) -> _Sums:
-        return cls(*(torch.zeros(shape, dtype=torch.float64, device=device) for shape in ((n, n), (n,), (n,))))
+        return cls(
+            *(torch.zeros(shape, dtype=torch.float64, device=device) for shape in ((n, n), (n,), (n,)))
+        )
 
-    def add(self, x: torch.Tensor, device: torch.device, block_bytes: int = 2**28) -> None:
+    def add(self, x: torch.Tensor, device: torch.device, block_bytes: int = 2**26) -> None:
         """Add one slice x [N, c], in column chunks of at most `block_bytes` moved to `device` (float64 copies of a
         chunk are the only extra memory)."""
         n, d = x.shape
@@ -111,16 +115,25 @@ class LayerwiseResult:
 
 
 class _StopForward(Exception):
-    pass
+    """Raised by the last hook of a pass: the rest of the forward call is not needed."""
 
 
-def _output_sizes(model: nn.Module, inputs, layers: list[str]) -> dict[str, tuple[int, torch.dtype]]:
-    """Features per item and dtype of every batch-first output entry of the layers (a forward pass on 2 items)."""
+def _batch(inputs, start: int, stop: int, device: torch.device):
+    """Items [start, stop) of a tensor/array, or of each of a tuple of them, on `device`."""
+    if isinstance(inputs, (tuple, list)):
+        return tuple(torch.as_tensor(x[start:stop]).to(device) for x in inputs)
+    return torch.as_tensor(inputs[start:stop]).to(device)
+
+
+def _n_items(inputs) -> int:
+    return len(inputs[0]) if isinstance(inputs, (tuple, list)) else len(inputs)
+
+
+def _output_sizes(model: nn.Module, batch, layers: list[str]) -> dict[str, tuple[int, torch.dtype]]:
+    """Features per item and dtype of every batch-first float output entry of the layers (one small forward)."""
+    n = batch[0].shape[0] if isinstance(batch, tuple) else batch.shape[0]
     sizes: dict[str, tuple[int, torch.dtype]] = {}
     skipped = []
-    batch = _batch(inputs, 0, 2)
-    n = batch.shape[0] if isinstance(batch, torch.Tensor) else batch[0].shape[0]
-    modules = dict(model.named_modules())
 
     def hook_for(name):
         def hook(module, args, output):
@@ -129,11 +142,12 @@ def _output_sizes(model: nn.Module, inputs, layers: list[str]) -> dict[str, tupl
                     continue
                 if t.ndim == 0 or t.shape[0] != n or not t.is_floating_point():
                     skipped.append(f"{entry} {tuple(t.shape)}")
-                    continue
-                sizes[entry] = (t[0].numel(), t.dtype)
+                else:
+                    sizes[entry] = (t[0].numel(), t.dtype)
 
         return hook
 
+    modules = dict(model.named_modules())
     handles = [modules[name].register_forward_hook(hook_for(name)) for name in layers]
     try:
         with torch.no_grad():
@@ -142,20 +156,11 @@ def _output_sizes(model: nn.Module, inputs, layers: list[str]) -> dict[str, tupl
         for h in handles:
             h.remove()
     if skipped:
-        warnings.warn(f"layerwise: skipping outputs that are not batch-first float tensors: {', '.join(skipped)}", stacklevel=3)
+        warnings.warn(
+            f"layerwise: skipping outputs that are not batch-first float tensors: {', '.join(skipped)}",
+            stacklevel=3,
+        )
     return sizes
-
-
-def _batch(inputs, start: int, stop: int):
-    if isinstance(inputs, (tuple, list)):
-        return tuple(torch.as_tensor(x[start:stop]) for x in inputs)
-    return torch.as_tensor(inputs[start:stop])
-
-
-def _to(batch, device):
-    if isinstance(batch, tuple):
-        return tuple(b.to(device) for b in batch)
-    return batch.to(device)
 
 
 def plan_passes(sizes: dict[str, tuple[int, torch.dtype]], n: int, budget: int) -> list[list[Unit]]:
@@ -166,7 +171,9 @@ def plan_passes(sizes: dict[str, tuple[int, torch.dtype]], n: int, budget: int) 
     for entry, (d, dtype) in sizes.items():
         per_col = n * torch.empty((), dtype=dtype).element_size()
         if per_col > budget:
-            raise ValueError(f"memory_budget: {budget} bytes cannot hold even one feature of {n} items ({per_col} bytes)")
+            raise ValueError(
+                f"memory_budget: {budget} bytes cannot hold even one feature of {n} items ({per_col} bytes)"
+            )
         c0 = 0
         while c0 < d:
             cols = min(d - c0, free // per_col)
@@ -180,8 +187,52 @@ def plan_passes(sizes: dict[str, tuple[int, torch.dtype]], n: int, budget: int) 
     return [p for p in passes if p]
 
 
-def _n_items(inputs) -> int:
-    return len(inputs[0]) if isinstance(inputs, (tuple, list)) else len(inputs)
+def _buffer(n: int, cols: int, dtype: torch.dtype, folder: str | None, i: int) -> torch.Tensor:
+    """An [n, cols] tensor in RAM, or backed by a memory-mapped .npy file in `folder`."""
+    if folder is None:
+        return torch.empty(n, cols, dtype=dtype)
+    np_dtype = torch.empty((), dtype=dtype).numpy().dtype
+    return torch.from_numpy(
+        np.lib.format.open_memmap(Path(folder) / f"unit{i}.npy", "w+", np_dtype, (n, cols))
+    )
+
+
+def _fill(model, inputs, n, units, buffers, names, device, batch_size, tick) -> None:
+    """One pass over the data: copy each unit's columns of its layer's output into its buffer, batch by batch."""
+    modules = dict(model.named_modules())
+    by_layer: dict[str, list[int]] = {}
+    for i, u in enumerate(units):
+        by_layer.setdefault(_layer_of(u.entry, names), []).append(i)
+    start, fired = 0, set()
+
+    def hook_for(layer):
+        def hook(module, args, output):
+            if layer in fired:
+                return  # a module called again in the same forward: only its first call counts
+            fired.add(layer)
+            outs = dict(iter_outputs(layer, output))
+            for i in by_layer[layer]:
+                u = units[i]
+                t = outs[u.entry].detach()
+                buffers[i][start : start + t.shape[0]] = t.reshape(t.shape[0], -1)[:, u.c0 : u.c1].cpu()
+            if len(fired) == len(by_layer):
+                raise _StopForward
+
+        return hook
+
+    handles = [modules[layer].register_forward_hook(hook_for(layer)) for layer in by_layer]
+    try:
+        with torch.no_grad():
+            for start in range(0, n, batch_size):
+                fired.clear()
+                try:
+                    forward(model, _batch(inputs, start, start + batch_size, device))
+                except _StopForward:
+                    pass
+                tick()
+    finally:
+        for h in handles:
+            h.remove()
 
 
 def layerwise_analysis(
@@ -212,7 +263,7 @@ def layerwise_analysis(
         raise ValueError("memory_budget and batch_size must be positive")
     if device is None:
         param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
+        device = param.device if param is not None else "cpu"
     device = torch.device(device)
     gram_device = torch.device(gram_device or ("cuda" if torch.cuda.is_available() else "cpu"))
     names = resolve_layers(model, layers)
@@ -220,95 +271,49 @@ def layerwise_analysis(
     if n < 2:
         raise ValueError(f"inputs: need at least 2 items, got {n}")
 
-    sizes = _output_sizes(model, _to(_batch(inputs, 0, 2), device), names)
+    sizes = _output_sizes(model, _batch(inputs, 0, 2, device), names)
     plan = plan_passes(sizes, n, memory_budget)
-    last_unit = {}  # entry -> index of the pass holding its last columns
-    for p, units in enumerate(plan):
-        for unit in units:
-            last_unit[unit.entry] = p
     sums: dict[str, _Sums] = {}
     rdms, grams = {}, ({} if keep_grams else None)
-    n_batches = math.ceil(n / batch_size)
-    modules = dict(model.named_modules())
-    step, total = 0, len(plan) * n_batches
+    total = len(plan) * math.ceil(n / batch_size)
+    steps = itertools.count(1)
 
     for p, units in enumerate(plan):
-        with tempfile.TemporaryDirectory(dir=memmap_dir) if memmap_dir else _nullcontext() as tmp:
-            buffers = [_buffer(n, u.c1 - u.c0, sizes[u.entry][1], tmp, i) for i, u in enumerate(units)]
-            by_layer: dict[str, list[int]] = {}
+        description = f"pass {p + 1}/{len(plan)}"
+
+        def tick(description=description):
+            step = next(steps)
+            if progress is not None:
+                progress(step, total, description)
+
+        with tempfile.TemporaryDirectory(dir=memmap_dir) if memmap_dir else nullcontext() as folder:
+            buffers = [_buffer(n, u.c1 - u.c0, sizes[u.entry][1], folder, i) for i, u in enumerate(units)]
+            _fill(model, inputs, n, units, buffers, names, device, batch_size, tick)
             for i, u in enumerate(units):
-                by_layer.setdefault(_layer_of(u.entry, names), []).append(i)
-            state = {"start": 0, "fired": set()}
-
-            def hook_for(layer):
-                def hook(module, args, output):
-                    if layer in state["fired"]:
-                        return  # a module called again in the same forward: only its first call counts
-                    state["fired"].add(layer)
-                    outs = dict(iter_outputs(layer, output))
-                    a = state["start"]
-                    for i in by_layer[layer]:
-                        u = units[i]
-                        t = outs[u.entry].detach().reshape(outs[u.entry].shape[0], -1)[:, u.c0 : u.c1]
-                        buffers[i][a : a + t.shape[0]] = t.to("cpu").numpy() if isinstance(buffers[i], np.ndarray) else t.to("cpu")
-                    if len(state["fired"]) == len(by_layer):
-                        raise _StopForward
-
-                return hook
-
-            handles = [modules[layer].register_forward_hook(hook_for(layer)) for layer in by_layer]
-            try:
-                with torch.no_grad():
-                    for a in range(0, n, batch_size):
-                        state["start"], state["fired"] = a, set()
-                        try:
-                            forward(model, _to(_batch(inputs, a, a + batch_size), device))
-                        except _StopForward:
-                            pass
-                        step += 1
-                        if progress is not None:
-                            progress(step, total, f"pass {p + 1}/{len(plan)}")
-            finally:
-                for h in handles:
-                    h.remove()
-            for i, u in enumerate(units):
-                x = buffers[i] if isinstance(buffers[i], torch.Tensor) else torch.from_numpy(buffers[i])
                 if u.entry not in sums:
                     sums[u.entry] = _Sums.zeros(n, gram_device)
-                sums[u.entry].add(x, gram_device)
-                buffers[i] = x = None
-                if last_unit[u.entry] == p and u.c1 == sizes[u.entry][0]:
+                sums[u.entry].add(buffers[i], gram_device)
+                buffers[i] = None  # free this slice before the next one is centred
+                if u.c1 == sizes[u.entry][0]:  # the entry's last columns: its statistics are complete
                     s = sums.pop(u.entry)
-                    dtype = torch.promote_types(sizes[u.entry][1], torch.float32)  # float32, or float64 for float64 models
+                    # results in float32, or float64 for float64 models
+                    dtype = torch.promote_types(sizes[u.entry][1], torch.float32)
                     rdms[u.entry] = from_gram(s.prepared_gram(metric), metric, s.d).to("cpu", dtype)
                     if keep_grams:
                         grams[u.entry] = s.centered_gram().to("cpu", dtype)
-    entries = list(sizes)
-    return LayerwiseResult(entries, metric, n, len(plan), rdms, grams, {e: d for e, (d, _) in sizes.items()})
-
-
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _buffer(n: int, cols: int, dtype: torch.dtype, tmp: str | None, i: int):
-    if tmp is None:
-        return torch.empty(n, cols, dtype=dtype)
-    np_dtype = torch.empty((), dtype=dtype).numpy().dtype
-    return np.lib.format.open_memmap(Path(tmp) / f"unit{i}.npy", mode="w+", dtype=np_dtype, shape=(n, cols))
+    return LayerwiseResult(
+        list(sizes), metric, n, len(plan), rdms, grams, {e: d for e, (d, _) in sizes.items()}
+    )
 
 
 def _layer_of(entry: str, layers: list[str]) -> str:
     """The layer an output entry belongs to (the longest layer name that is the entry or a prefix of it + '.')."""
-    best = max((name for name in layers if entry == name or entry.startswith(name + ".")), key=len)
-    return best
+    return max((name for name in layers if entry == name or entry.startswith(name + ".")), key=len)
 
 
-def layerwise_rdms(model: nn.Module, inputs, layers=None, metric: str = "correlation", **kw) -> dict[str, torch.Tensor]:
+def layerwise_rdms(
+    model: nn.Module, inputs, layers=None, metric: str = "correlation", **kw
+) -> dict[str, torch.Tensor]:
     """{entry: RDM} for every layer, computed within `memory_budget` (see `layerwise_analysis`)."""
     return layerwise_analysis(model, inputs, layers, metric=metric, **kw).rdms
 

@@ -85,7 +85,9 @@ def upper(d) -> torch.Tensor:
     if d.ndim == 1:
         return d
     if d.ndim != 2 or d.shape[0] != d.shape[1]:
-        raise ValueError(f"an RDM must be square [N, N] or a vector of its upper triangle, got {tuple(d.shape)}")
+        raise ValueError(
+            f"an RDM must be square [N, N] or a vector of its upper triangle, got {tuple(d.shape)}"
+        )
     i, j = torch.triu_indices(d.shape[0], d.shape[0], offset=1, device=d.device)
     return d[i, j]
 
@@ -148,7 +150,8 @@ def count_inversions(v: torch.Tensor) -> int:
         # a right block exists only behind a full left block; pair p's left block is left_keys[p*s : (p+1)*s]
         not_greater = torch.searchsorted(left_keys, right_keys, right=True) - right_pair * s
         total += int((s - not_greater).sum())
-        v = torch.sort(keys).values - pair * span  # merged blocks; pair ids do not change order within a block
+        # merge each pair of blocks: sorting the keys keeps every pair in place
+        v = torch.sort(keys).values - pair * span
         s *= 2
     return total
 
@@ -172,7 +175,9 @@ def compare(rdm_a, rdm_b, method: str = "spearman") -> float:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     a, b = upper(rdm_a), upper(rdm_b)
     if a.shape != b.shape:
-        raise ValueError(f"the two RDMs differ in size: {tuple(a.shape)} vs {tuple(b.shape)} upper-triangle entries")
+        raise ValueError(
+            f"the two RDMs differ in size: {tuple(a.shape)} vs {tuple(b.shape)} upper-triangle entries"
+        )
     if a.numel() < 2:
         raise ValueError("an RDM comparison needs at least 3 items (2 dissimilarities)")
     dtype = torch.promote_types(a.dtype, b.dtype) if a.is_floating_point() else torch.float64
@@ -185,4 +190,3 @@ def compare(rdm_a, rdm_b, method: str = "spearman") -> float:
     if method == "cosine":
         return float(_cosine(a, b))
     return float(kendall_tau_a(a, b))
-

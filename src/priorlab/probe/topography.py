@@ -118,23 +118,27 @@ def _value(curve: np.ndarray) -> float:
 
 
 def smoothness(
-    preference, positions, bins: int = 8, shuffles: int = 20, seed: int = 0
+    preference, positions, bins: int = 8, shuffles: int = 20, seed: int = 0, max_units: int = 1024
 ) -> Smoothness:
     """TDANN smoothness of a preference map over unit positions [n, dims].
 
     Pairs are binned by distance into ``bins`` equal-width bins from the smallest to the largest pairwise
     distance; ``curve[b]`` is the mean |Δ preference| in bin b. The control shuffles the positions
-    ``shuffles`` times (same preferences, random placement) and reports the mean smoothness.
+    ``shuffles`` times (same preferences, random placement) and reports the mean smoothness. Sheets larger
+    than ``max_units`` are measured on a random subset of that many units (TDANN samples units too).
     """
-    diff = preference_differences(preference)
-    pos = _numpy(positions)
-    if len(pos) != len(diff):
-        raise ValueError(f"{len(diff)} preferences but {len(pos)} positions")
+    pref, pos = _numpy(preference), _numpy(positions)
+    if len(pos) != len(pref):
+        raise ValueError(f"{len(pref)} preferences but {len(pos)} positions")
+    rng = np.random.default_rng(seed)
+    if len(pos) > max_units:
+        keep = np.sort(rng.choice(len(pos), max_units, replace=False))
+        pref, pos = pref[keep], pos[keep]
+    diff = preference_differences(pref)
     dist = np.sqrt(((pos[:, None, :] - pos[None, :, :]) ** 2).sum(-1))
     iu = np.triu_indices(len(pos), k=1)
     edges = np.linspace(dist[iu].min(), dist[iu].max(), bins + 1)
     curve = _curve(diff, dist, edges)
-    rng = np.random.default_rng(seed)
     shuffled = []
     for _ in range(shuffles):
         perm = rng.permutation(len(pos))

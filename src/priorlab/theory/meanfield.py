@@ -113,10 +113,12 @@ def _elementwise(f: Callable) -> Callable[[np.ndarray], np.ndarray]:
 def activation_fn(activation: Activation) -> Callable[[np.ndarray], np.ndarray]:
     if isinstance(activation, str):
         if activation not in _PHI:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)} or a callable; got {activation!r}")
+            raise ValueError(
+                f"activation must be one of {', '.join(ACTIVATIONS)} or a callable; got {activation!r}"
+            )
         return _PHI[activation]
     if not callable(activation):
-        raise ValueError(f"activation must be a name or a callable; got {activation!r}")
+        raise TypeError(f"activation must be a name or a callable; got {activation!r}")
     return _elementwise(activation)
 
 
@@ -148,7 +150,9 @@ def gauss_mean2(f: Callable, q: float, c: float) -> float:
     return float(w1 @ (f(u1) * inner))
 
 
-def _check(sigma_w: float, sigma_b: float, depth: int | None = None, q0: float | None = None, c0: float | None = None):
+def _check(
+    sigma_w: float, sigma_b: float, depth: int | None = None, q0: float | None = None, c0: float | None = None
+):
     if sigma_w < 0 or sigma_b < 0:
         raise ValueError(f"sigma_w and sigma_b must be >= 0; got {sigma_w}, {sigma_b}")
     if depth is not None and depth < 1:
@@ -159,7 +163,9 @@ def _check(sigma_w: float, sigma_b: float, depth: int | None = None, q0: float |
         raise ValueError(f"c0 must be in [-1, 1]; got {c0}")
 
 
-def length_map(activation: Activation, sigma_w: float, sigma_b: float, depth: int, q0: float = 1.0) -> np.ndarray:
+def length_map(
+    activation: Activation, sigma_w: float, sigma_b: float, depth: int, q0: float = 1.0
+) -> np.ndarray:
     """q^{l+1} for l = 0 … depth-1: the variance of a pre-activation unit at each weight layer."""
     _check(sigma_w, sigma_b, depth, q0)
     phi = activation_fn(activation)
@@ -191,7 +197,7 @@ def fixed_point_q(activation: Activation, sigma_w: float, sigma_b: float, q_max:
     which stays exact near the order/chaos boundary where iterating the map converges very slowly."""
     _check(sigma_w, sigma_b)
     phi = activation_fn(activation)
-    gap = lambda q: sigma_w**2 * gauss_mean(lambda u: phi(u) ** 2, q) + sigma_b**2 - q  # noqa: E731
+    gap = lambda q: sigma_w**2 * gauss_mean(lambda u: phi(u) ** 2, q) + sigma_b**2 - q
     lo = 1e-12
     if gap(lo) <= 0:
         return 0.0 if sigma_b == 0 else float(brentq(gap, 0.0, lo))
@@ -217,7 +223,7 @@ def chi1(activation: Activation, sigma_w: float, sigma_b: float, q: float | None
 def critical_sigma_w(activation: Activation, sigma_b: float, lo: float = 1e-3, hi: float = 20.0) -> float:
     """The σ_w at which χ₁ = 1 for this σ_b (the order/chaos boundary), by root finding in [lo, hi]."""
     _check(1.0, sigma_b)
-    f = lambda sw: chi1(activation, sw, sigma_b) - 1.0  # noqa: E731
+    f = lambda sw: chi1(activation, sw, sigma_b) - 1.0
     f_lo, f_hi = f(lo), f(hi)
     if np.sign(f_lo) == np.sign(f_hi):
         raise ValueError(f"no order/chaos boundary for sigma_b={sigma_b} with sigma_w in [{lo}, {hi}]")

@@ -1,0 +1,95 @@
+"""The fold experiment: metrics per layer, figures whose layer count matches the network, animations."""
+
+import pytest
+import torch
+from PIL import Image
+
+from priorlab.experiments import fold
+from priorlab.train.batched_mlp import BatchedMLP
+
+
+@pytest.mark.parametrize("hidden", [1, 4])
+def test_stages_follow_the_network(hidden):
+    m = BatchedMLP([2] + [3] * hidden + [2], seeds=2)
+    x = torch.randn(7, 2)
+    st = fold.stages(m, 1, x)
+    names = fold.stage_names(m)
+    assert len(st) == len(names) == 2 * hidden + 2
+    torch.testing.assert_close(st[-1], m.to_sequential(1)(x))
+    torch.testing.assert_close(st[2], torch.relu(st[1]))  # post = relu(pre)
+    lines = torch.randn(4, 9, 2)
+    assert fold.stages(m, 0, lines)[1].shape == (4, 9, 3)
+
+
+def test_strip_has_one_column_per_layer():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    hidden = 3
+    m = BatchedMLP([2] + [4] * hidden + [2], seeds=1)
+    x, y = torch.randn(30, 2), torch.arange(30) % 2
+    lines = torch.randn(4, 20, 2)
+    ps, ls = fold.stages(m, 0, x), fold.stages(m, 0, lines)
+    views = [fold.projector(p, "pca", [0, 1]) for p in ps]
+    metrics = {"accuracy": 1.0, **{f"folds_layer{l}": 0.0 for l in range(1, hidden + 2)},
+               **{f"dead_fraction_layer{l}": 0.0 for l in range(1, hidden + 1)}}
+    fig = fold._strip(m, fold.stage_names(m), views, [f(p) for (f, _), p in zip(views, ps)],
+                      [f(p) for (f, _), p in zip(views, ls)], y, fold.position_colors(x.numpy()),
+                      fold.position_colors(lines.numpy()), metrics)
+    drawn = [ax for ax in fig.axes if ax.collections]
+    assert fig.axes[0].get_gridspec().ncols == hidden + 2  # input, hidden layers, output
+    assert len(drawn) == 2 * hidden + 2
+    assert "6 layers" not in fig._suptitle.get_text() and f"{hidden + 2} layers" in fig._suptitle.get_text()
+
+
+def test_pca_projection_keeps_most_variance_and_units_pick_columns():
+    h = torch.randn(200, 5) * torch.tensor([5.0, 3.0, 0.1, 0.1, 0.1])
+    f, labels = fold.projector(h, "pca", [0, 1])
+    assert f(h).shape == (200, 2) and "PC 1" in labels[0]
+    assert f(h).var(0).sum() > 0.99 * h.var(0).sum()
+    g, labels = fold.projector(h, "units", [3, 1])
+    torch.testing.assert_close(g(h), h[:, [3, 1]])
+    assert labels == ("unit 4", "unit 2")
+
+
+def test_fold_run_small(tmp_path, home):
+    import priorlab
+
+    run = priorlab.run("fold", out=tmp_path / "f", n_points=120, epochs=200, restarts=2, snapshots=3,
+                       hidden_layers=3)
+    assert run.status == "done"
+    m = run.metrics
+    assert 0 <= m["accuracy"] <= 1
+    assert {f"folds_layer{l}" for l in range(1, 5)} <= set(m) and "folds_layer5" not in m
+    assert {f"dead_fraction_layer{l}" for l in range(1, 4)} <= set(m) and "dead_fraction_layer4" not in m
+    names = {p.name for p in run.figures}
+    assert {"layers.png", "decision.png", "layers.gif", "training.gif"} <= names
+    for gif, expected in (("layers.gif", None), ("training.gif", 3)):
+        with Image.open(run.path / "figures" / gif) as im:
+            assert 1 < im.n_frames <= 60
+            if expected:
+                assert im.n_frames == expected
+    a = run.arrays()
+    assert len([k for k in a if k.startswith("stage")]) == 2 * 3 + 2
+    # the saved model is the drawn network: its dead fraction at layer 1 matches the metric
+    from safetensors.torch import load_file
+
+    state = load_file(str(run.path / "model.safetensors"))
+    h = torch.relu(torch.tensor(a["x"]) @ state["0.weight"].T + state["0.bias"])
+    assert m["dead_fraction_layer1"] == pytest.approx((h == 0).all(1).float().mean().item())
+
+
+def test_fold_wide_network_with_chosen_units(tmp_path, home):
+    import priorlab
+
+    run = priorlab.run("fold", out=tmp_path / "f", width=4, view="units", units=[2, 0], n_points=80, epochs=50,
+                       restarts=1, snapshots=2, hidden_layers=2, activation="tanh")
+    assert run.status == "done" and run.metrics["dead_fraction_layer1"] == 0.0
+
+
+def test_fold_bad_units(home):
+    import priorlab
+    from priorlab.config import UserError
+
+    with pytest.raises(UserError, match="units"):
+        priorlab.run("fold", view="units", units=[0, 5])

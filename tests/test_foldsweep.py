@@ -1,0 +1,92 @@
+"""BatchedMLP (many small networks trained at once) and the foldsweep experiment."""
+
+import math
+
+import pytest
+import torch
+
+from priorlab.data.planes import plane
+from priorlab.train.batched_mlp import BatchedMLP, accuracy, train_classifier
+
+
+def test_init_matches_nn_linear_bounds_and_is_per_seed():
+    m = BatchedMLP([2, 8, 3], seeds=4, seed=10)
+    assert m.weights[0].shape == (4, 2, 8) and m.biases[1].shape == (4, 1, 3)
+    assert m.weights[0].abs().max() <= 1 / math.sqrt(2) and m.weights[1].abs().max() <= 1 / math.sqrt(8)
+    alone = BatchedMLP([2, 8, 3], seeds=1, seed=12)
+    torch.testing.assert_close(alone.weights[0][0], m.weights[0][2])
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "leaky_relu", "sigmoid"])
+def test_to_sequential_matches_batched_forward(activation):
+    m = BatchedMLP([2, 3, 3, 2], activation, seeds=3, seed=0)
+    x = torch.randn(50, 2)
+    out, layers = m(x, layers=True)
+    assert len(layers.pre) == len(layers.post) == 3
+    for s in range(3):
+        torch.testing.assert_close(m.to_sequential(s)(x), out[s])
+
+
+def test_networks_train_independently():
+    """Training 3 networks together gives network 1 exactly what training it alone gives."""
+    x, y = plane("moons", 64, seed=0)
+    together = BatchedMLP([2, 4, 4, 2], seeds=3, seed=5)
+    alone = BatchedMLP([2, 4, 4, 2], seeds=1, seed=6)
+    train_classifier(together, x, y, epochs=30, lr=0.05)
+    train_classifier(alone, x, y, epochs=30, lr=0.05)
+    for a, b in zip(alone.parameters(), together.parameters()):
+        torch.testing.assert_close(a[0], b[1], atol=1e-5, rtol=1e-5)
+
+
+def test_trains_an_easy_task():
+    x, y = plane("gaussians", 200, seed=0)
+    m = BatchedMLP([2, 8, 2], "tanh", seeds=2)
+    train_classifier(m, x, y, epochs=200, lr=0.05)
+    assert (accuracy(m(x), y) > 0.9).all()
+
+
+def test_diverged_loss_raises():
+    from priorlab.runner import Diverged
+
+    x, y = plane("xor", 32, seed=0)
+    m = BatchedMLP([2, 4, 2], seeds=1)
+    with torch.no_grad():
+        m.weights[0].fill_(float("nan"))
+    with pytest.raises(Diverged):
+        train_classifier(m, x, y, epochs=3)
+
+
+def test_foldsweep_small(tmp_path, home):
+    import priorlab
+
+    run = priorlab.run("foldsweep", out=tmp_path / "fs", widths=[2, 8], depths=[2], repeats=4, epochs=150,
+                       n_points=100)
+    assert run.status == "done"
+    m = run.metrics
+    for act in ("relu", "tanh"):
+        for w in (2, 8):
+            assert 0 <= m[f"success_rate_{act}_w{w}_d2"] <= 1
+    assert "dead_fraction_failed" in m and "dead_fraction_succeeded" in m
+    assert {"success.png", "dead.png"} <= {p.name for p in run.figures}
+    a = run.arrays()
+    assert a["accuracy_relu_w2_d2"].shape == (4,)
+    assert m["success_rate_relu_w2_d2"] == pytest.approx((a["accuracy_relu_w2_d2"] >= 0.9).mean())
+
+
+@pytest.mark.slow
+def test_foldsweep_quick_claims(tmp_path, home):
+    """The study's claims at the default (quick) scale: ReLU success grows with width; failed runs have more dead
+    points than successful ones."""
+    import priorlab
+
+    m = priorlab.run("foldsweep", out=tmp_path / "fs").metrics
+    assert m["success_rate_relu_w8_d4"] > m["success_rate_relu_w4_d4"] >= m["success_rate_relu_w2_d4"]
+    assert m["dead_fraction_failed"] > m["dead_fraction_succeeded"]
+
+
+def test_foldsweep_bad_config(home):
+    import priorlab
+    from priorlab.config import UserError
+
+    with pytest.raises(UserError, match="widths"):
+        priorlab.run("foldsweep", widths=[0, 2])
