@@ -138,7 +138,7 @@ def test_unreadable_weights_file(cli, tmp_path):
 
 # ---------------------------------------------------------------------------------------------- pieces
 def test_lenet_names_and_sizes():
-    from priorlab.nets.lenet import lenet
+    from priorlab.nets import lenet  # the builder, also after priorlab.nets.lenet was imported
 
     net = lenet()
     assert [n for n, _ in net.named_children()][:4] == ["conv1", "relu1", "pool1", "conv2"]

@@ -118,7 +118,7 @@ def test_minibatch_of_one_batch_is_the_debiased_cka():
 
 def test_minibatch_converges_to_full_debiased_cka():
     gen = torch.Generator().manual_seed(0)
-    n = 6000
+    n = 3000
     x = torch.randn(n, 30, generator=gen, dtype=torch.float64)
     y = torch.tanh(x[:, :20] @ torch.randn(20, 25, generator=gen, dtype=torch.float64)) + torch.randn(
         n, 25, generator=gen, dtype=torch.float64

@@ -141,7 +141,7 @@ class CustomWithReset(Custom):
 
 
 def test_unknown_modules_use_reset_parameters_or_are_named_in_a_warning():
-    with pytest.warns(UserWarning, match=r"block \(Custom\)"):
+    with pytest.warns(UserWarning, match=r"block \(Custom: scale\)"):
         model = priorlab.randomize(nn.Sequential(nn.Linear(3, 3), nn.ModuleDict({"block": Custom()})))
     assert torch.all(model[1]["block"].scale == 3.0)
     model = CustomWithReset()
@@ -181,3 +181,14 @@ def test_same_values_on_cuda():
         if k.startswith("attn"):
             continue  # reset_parameters draws from the device's own RNG
         assert torch.allclose(cpu[k], gpu[k].cpu()), k
+
+
+class LinearWithScale(nn.Linear):
+    def __init__(self):
+        super().__init__(3, 3)
+        self.scale = nn.Parameter(torch.full((3,), 3.0))
+
+
+def test_extra_parameters_of_a_known_type_are_not_silently_skipped():
+    with pytest.warns(UserWarning, match=r"LinearWithScale"):
+        priorlab.randomize(LinearWithScale())

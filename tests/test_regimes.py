@@ -249,3 +249,39 @@ def test_fit_readout_writes_the_solution():
     assert torch.allclose(model[2].weight, ref.weight) and torch.allclose(
         model(x), feats @ ref.weight.T + ref.bias
     )
+
+
+def test_sinkhorn_permute_is_exact_and_learns():
+    torch.manual_seed(0)
+    model = mlp()
+    w0 = [model[0].weight.detach().clone(), model[2].weight.detach().clone()]
+    apply(model, "permute", method="sinkhorn")
+    assert torch.equal(model[0].weight, w0[0])  # identity assignment at start
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable == ["0.parametrizations.weight.0.logits", "2.parametrizations.weight.0.logits"]
+    opt = torch.optim.Adam(model.parameters(), lr=0.5)
+    x = torch.randn(32, 4)
+    for _ in range(20):
+        opt.zero_grad()
+        (model(x) ** 2).mean().backward()
+        opt.step()
+    for layer, w in zip((model[0], model[2]), w0):
+        assert torch.equal(layer.weight.flatten().sort().values, w.flatten().sort().values)
+    assert any(not torch.equal(layer.weight, w) for layer, w in zip((model[0], model[2]), w0))
+
+
+def test_sinkhorn_hard_assignment_follows_logits():
+    layer = nn.Linear(3, 2)
+    v = layer.weight.detach().flatten().clone()
+    apply(layer, "permute", method="sinkhorn")
+    perm = torch.tensor([3, 0, 5, 1, 4, 2])
+    with torch.no_grad():
+        layer.parametrizations.weight[0].logits.copy_(torch.eye(6)[perm])
+    assert torch.equal(layer.weight.flatten(), v[perm])
+
+
+def test_sinkhorn_refuses_big_tensors():
+    with pytest.raises(ValueError, match="use method='rank'"):
+        apply(nn.Linear(64, 32), "permute", method="sinkhorn")
+    with pytest.raises(ValueError, match="unknown permute method 'swap'"):
+        apply(mlp(), "permute", method="swap")

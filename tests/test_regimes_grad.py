@@ -137,3 +137,17 @@ def test_permute_straight_through_gradient():
     assert torch.allclose(
         layer.parametrizations.weight.original.grad, _grad_wrt_weight(layer, x, y), atol=1e-12
     )
+
+
+def test_sinkhorn_permute_straight_through_gradient():
+    """∂C/∂L is the gradient through the soft weight P(L) v, with ∂C/∂w taken at the hard weight."""
+    torch.manual_seed(0)
+    x, y = _data()
+    layer = apply(nn.Linear(4, 3), "permute", method="sinkhorn")
+    p = layer.parametrizations.weight
+    F.mse_loss(layer(x), y).backward()
+    gw = _grad_wrt_weight(layer, x, y)
+    logits = p[0].logits
+    soft_w = p[0].soft() @ p.original.detach().flatten()
+    (expected,) = torch.autograd.grad(soft_w, logits, gw.flatten())
+    assert torch.allclose(logits.grad, expected, atol=1e-12)

@@ -99,3 +99,10 @@ def test_rank_transform_is_a_percentile():
 def test_bad_strip_layer_names_the_key(cli):
     res = cli(["run", "twocat", "--set", "strip_layers=0,50"])
     assert res.code == 2 and "strip_layers" in res.err
+
+
+def test_package_names_are_the_builders():
+    """`from priorlab.nets import deep` works even after the submodule priorlab.nets.deep was imported."""
+    from priorlab.nets import deep as from_package
+
+    assert isinstance(from_package(8, 2), DeepNet)

@@ -15,9 +15,10 @@ For every init but ``torch-default`` biases are drawn from N(0, bias_std²) (zer
 (BatchNorm, LayerNorm, GroupNorm, InstanceNorm) get weight 1, bias 0 and fresh running statistics whatever the init.
 Fan-in and fan-out follow ``torch.nn.init`` (fan_in = size(1) × kernel size).
 
-Modules of other types are re-initialised by their own ``reset_parameters()`` (seeded, inside
-``torch.random.fork_rng`` so the caller's RNG is untouched); parameters that nothing can re-initialise are
-listed in a warning. All random numbers come from one ``torch.Generator`` seeded with ``seed`` and are drawn
+Modules of other types (and known types with extra parameters) are re-initialised by their own
+``reset_parameters()`` (seeded, inside ``torch.random.fork_rng`` so the caller's RNG is untouched); parameters
+that nothing can re-initialise are listed in a warning. Buffers other than norm layers' running statistics
+(masks, constants) are left as they are. All random numbers come from one ``torch.Generator`` seeded with ``seed`` and are drawn
 on the CPU, so the result is the same on every device and the global RNG state never changes.
 """
 
@@ -158,12 +159,25 @@ def _init_module(m: nn.Module, d: _Drawer, done: set[int]) -> str | None:
     return ", ".join(parts) if parts else "nothing to initialise"
 
 
-def _reset_with_seed(m: nn.Module, seed: int) -> None:
-    """Call m.reset_parameters() with a seeded RNG, restoring the caller's RNG state afterwards."""
+def _reset_with_seed(m: nn.Module, seed: int, watch: dict[str, torch.Tensor]) -> list[str]:
+    """Call m's reset_parameters() with a seeded RNG, restoring the caller's RNG state afterwards.
+
+    Returns the names of the `watch`ed parameters it did not set (they are marked with NaN beforehand and
+    keep their old values)."""
+    old = {k: p.detach().clone() for k, p in watch.items()}
+    with torch.no_grad():
+        for p in watch.values():
+            if p.is_floating_point():
+                p.fill_(float("nan"))
     devices = sorted({p.device.index or 0 for p in m.parameters(recurse=False) if p.device.type == "cuda"})
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         _reset_method(m)()
+    untouched = [k for k, p in watch.items() if p.is_floating_point() and torch.isnan(p).all()]
+    with torch.no_grad():
+        for k in untouched:
+            watch[k].copy_(old[k])
+    return untouched
 
 
 def _reset_method(m: nn.Module):
@@ -172,6 +186,10 @@ def _reset_method(m: nn.Module):
         if callable(getattr(m, name, None)):
             return getattr(m, name)
     return None
+
+
+def _note(lines: dict[str, str], label: str, m: nn.Module, what: str) -> None:
+    lines[label] = f"{lines[label]}; {what}" if label in lines else f"{type(m).__name__}: {what}"
 
 
 def randomize(
@@ -200,24 +218,23 @@ def randomize(
         desc = _init_module(m, drawer, done)
         if desc is not None:
             lines[name or "(root)"] = f"{type(m).__name__}: {desc}"
-        else:
-            unknown.append((name, m))
+        if any(id(p) not in done for p in m.parameters(recurse=False)):
+            unknown.append((name, m))  # an unknown type, or a known one with extra parameters
     stuck = []
     for i, (name, m) in enumerate(unknown):
-        own = [p for p in m.parameters(recurse=False) if id(p) not in done]
-        if not own:
-            continue
+        label = name or "(root)"
+        left = {k: p for k, p in m.named_parameters(recurse=False) if id(p) not in done}
+        unchanged = list(left)
         if _reset_method(m) is not None:
-            _reset_with_seed(m, seed * 1_000_003 + i)
-            done.update(id(p) for p in m.parameters(recurse=False))
-            lines[name or "(root)"] = f"{type(m).__name__}: its own reset_parameters()"
-        else:
-            stuck.append(f"{name or '(root)'} ({type(m).__name__})")
-            lines[name or "(root)"] = f"{type(m).__name__}: left unchanged (no reset_parameters)"
+            unchanged = _reset_with_seed(m, seed * 1_000_003 + i, left)
+            _note(lines, label, m, "its own reset_parameters()")
+        if unchanged:
+            stuck.append(f"{label} ({type(m).__name__}: {', '.join(unchanged)})")
+            _note(lines, label, m, f"left unchanged: {', '.join(unchanged)}")
     if stuck:
         warnings.warn(
-            "randomize: these modules have parameters it cannot re-initialise (unknown type, no reset_parameters): "
-            + ", ".join(stuck),
+            "randomize: nothing re-initialises these parameters (unknown module type, and its reset_parameters "
+            "does not set them or it has none): " + ", ".join(stuck),
             stacklevel=2,
         )
     return (module, lines) if report else module

@@ -538,7 +538,8 @@ def metric_figures(rows: list[dict[str, Any]], grid: dict[str, list[Any]], metri
             if not series:
                 continue
             fig, ax = plt.subplots(figsize=(6.4, 4))
-            for i, (label, by_x) in enumerate(sorted(series.items(), key=lambda kv: str(kv[0]))):
+            order = lambda kv: [grid[k].index(v) if v in grid[k] else 0 for k, v in zip(others, kv[0])]  # noqa: E731
+            for i, (label, by_x) in enumerate(sorted(series.items(), key=order)):
                 pos = [x for x in xs if x in by_x]
                 at = np.array(pos, dtype=float) if numeric else np.array([xs.index(x) for x in pos], dtype=float)
                 vals = [np.array(by_x[x]) for x in pos]

@@ -66,14 +66,17 @@ class Config(BaseConfig):
         "digits", description="digits (scikit-learn, upsampled to image_size), mnist:<dir> (four IDX files), "
         "images:<dir> (ImageFolder layout; for alexnet-fc6)"
     )
-    image_size: int = Field(28, ge=8, le=512, description="digits are upsampled to this size; image folders resized")
+    image_size: int | None = Field(
+        None, ge=8, le=512, description="digits resized / image folders resized to this size; None: 28 for lenet "
+        "(digits upsampled as MNIST), 8 for rnn (the digits' own 8 rows as 8 time steps), 64 for alexnet-fc6"
+    )
     repeats: int = Field(5, ge=1, le=100, description="seeds: seed, seed+1, ... (one control and one locality net each)")
     epochs: int = Field(5, ge=1, le=200, description="training epochs (full: 20)")
     batch_size: int = Field(64, ge=1, le=4096, description="minibatch size")
     train_limit: int | None = Field(None, ge=10, description="use at most this many training images (None: all)")
     test_limit: int | None = Field(None, ge=10, description="use at most this many test images (None: all)")
     optimizer: Literal["rmsprop", "sgd", "adam"] = Field("rmsprop", description="the study's README: RMSProp")
-    lr: float = Field(0.001, gt=0, le=10, description="learning rate")
+    lr: float | None = Field(None, gt=0, le=10, description="learning rate; None: 0.001 (lenet, alexnet), 0.003 (rnn)")
     momentum: float = Field(0.5, ge=0, lt=1, description="momentum (rmsprop, sgd)")
     weight_decay: float = Field(0.01, ge=0, le=1, description="L2 weight decay on all weights (the study: 0.01)")
     l1: float = Field(0.0, ge=0, le=1, description="extra L1 penalty on the sheet layer's raw weights")
@@ -100,7 +103,7 @@ class Config(BaseConfig):
         # The study's code (run_mnist.py): SGD lr 0.01, momentum 0.5, weight decay 1e-4.
         "study-code": {"optimizer": "sgd", "lr": 0.01, "momentum": 0.5, "weight_decay": 1e-4},
         # AlexNet with a 64x64 fc6 sheet, small images so that it runs on a CPU (needs data=images:<dir>).
-        "alexnet-quick": {"model": "alexnet-fc6", "image_size": 64, "repeats": 1, "epochs": 2, "sweep_repeats": 0},
+        "alexnet-quick": {"model": "alexnet-fc6", "repeats": 1, "epochs": 2, "sweep_repeats": 0},
     }
     FULL: ClassVar[dict] = {"epochs": 20, "repeats": 10, "sweep_repeats": 5, "sweep_strengths": [0.5, 1.0, 2.0, 4.0]}
 
@@ -136,10 +139,16 @@ def _image_folder(root: Path, size: int) -> Split:
     return Split(x[tr], y[tr], x[te], y[te])
 
 
+def image_size(config: Config) -> int:
+    if config.image_size is not None:
+        return config.image_size
+    return {"lenet": 28, "rnn": 8, "alexnet-fc6": 64}[config.model]
+
+
 def load_data(config: Config) -> Split:
     kind, _, where = config.data.partition(":")
     if kind == "digits" and not where:
-        split = digits(flatten=False, image_size=config.image_size, seed=config.seed)
+        split = digits(flatten=False, image_size=image_size(config), seed=config.seed)
     elif kind == "mnist" and where:
         from priorlab.data.mnist import mnist
 
@@ -147,7 +156,7 @@ def load_data(config: Config) -> Split:
     elif kind == "images" and where:
         if not Path(where).is_dir():
             raise UserError(f"data=images:{where}: no such folder")
-        split = _image_folder(Path(where), config.image_size)
+        split = _image_folder(Path(where), image_size(config))
     else:
         raise UserError(f"invalid data '{config.data}' (allowed: digits, mnist:<dir>, images:<dir>)")
     tr, te = config.train_limit, config.test_limit
@@ -238,11 +247,12 @@ def prior_kwargs(config: Config, cost: str | None = None, strength: float | None
 
 
 def make_optimizer(config: Config, params):
+    lr = config.lr if config.lr is not None else (0.003 if config.model == "rnn" else 0.001)
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.RMSprop(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=config.weight_decay)
+    return torch.optim.RMSprop(params, lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
 def train(model: nn.Module, data: Split, config: Config, seed: int, device, wiring: torch.Tensor | None = None):
@@ -540,7 +550,7 @@ def figures(config: Config, ctx: RunContext, results: dict, sparsity: dict, firs
     ctx.save_figure("sparsity", fig)
 
     if sweep_rows:
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+        fig, axes = plt.subplots(1, 3, figsize=(14, 4), layout="constrained")
         for (ax, key, ctl_key, label) in zip(
             axes, ["accuracy %", "spatial variance", "smoothness"], ["control accuracy %", "control variance", None],
             ["test accuracy (%)", "spatial variance (images)", "smoothness"],
@@ -553,6 +563,7 @@ def figures(config: Config, ctx: RunContext, results: dict, sparsity: dict, firs
             ax.axhline(ref, color=COLORS["control"], ls="--", lw=1, label="control")
             ax.set_xlabel("prior strength (P = g(d)^strength)"), ax.set_ylabel(label)
         axes[0].legend(fontsize=8, title="cost")
-        fig.suptitle(f"Cost sweep ({min(config.sweep_repeats, config.repeats)} seeds per point)")
+        n = min(config.sweep_repeats, config.repeats)
+        fig.suptitle(f"Cost sweep ({n} seed{'s' if n > 1 else ''} per point; control: the same seeds)")
         ctx.save_figure("sweep", fig)
 

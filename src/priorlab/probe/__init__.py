@@ -47,6 +47,7 @@ def __getattr__(name):
             if e.name != f"priorlab.probe.{sub}":
                 raise
             continue
-        if hasattr(module, name):
+        public = getattr(module, "__all__", None)
+        if (public is None or name in public) and not name.startswith("_") and hasattr(module, name):
             return getattr(module, name)
     raise AttributeError(f"module 'priorlab.probe' has no attribute {name!r}")

@@ -26,6 +26,7 @@ from priorlab.regimes.parametrizations import (
     Mask,
     Permute,
     Shared,
+    SinkhornPermute,
     hashed_index,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "Permute",
     "Ridge",
     "Shared",
+    "SinkhornPermute",
     "Summary",
     "apply",
     "find_readout",

@@ -29,6 +29,7 @@ from priorlab.regimes.parametrizations import (
     Mask,
     Permute,
     Shared,
+    SinkhornPermute,
     hashed_index,
 )
 
@@ -81,18 +82,21 @@ def _param_owner(name: str) -> str:
     return name.rpartition(".")[0]
 
 
+def submodule(model: nn.Module, path: str) -> nn.Module:
+    """The module at ``path`` (as ``print(model)`` names it); a ValueError listing the layers if there is none."""
+    try:
+        return model.get_submodule(path)
+    except AttributeError:
+        names = [n for n, m in model.named_modules() if n and any(True for _ in m.parameters(recurse=False))]
+        raise ValueError(
+            f"no layer {path!r} in the model (layers with parameters: {', '.join(names)})"
+        ) from None
+
+
 def find_readout(model: nn.Module, layer: str | None = None) -> tuple[str, nn.Module]:
     """The readout layer: the module at ``layer`` or else the last ``nn.Linear`` in module order."""
     if layer is not None:
-        try:
-            return layer, model.get_submodule(layer)
-        except AttributeError:
-            names = [
-                n for n, m in model.named_modules() if n and any(True for _ in m.parameters(recurse=False))
-            ]
-            raise ValueError(
-                f"no layer {layer!r} in the model (layers with parameters: {', '.join(names)})"
-            ) from None
+        return layer, submodule(model, layer)
     last = None
     for path, module in model.named_modules():
         if isinstance(module, nn.Linear):
@@ -104,11 +108,6 @@ def find_readout(model: nn.Module, layer: str | None = None) -> tuple[str, nn.Mo
 
 # ----------------------------------------------------------------------------------------------
 # the regimes
-
-
-def _set_trainable(model: nn.Module, predicate) -> None:
-    for name, p in model.named_parameters():
-        p.requires_grad_(bool(predicate(name)))
 
 
 def _ids(items: list[tuple[str, nn.Module, str]]) -> set[int]:
@@ -128,11 +127,11 @@ def _by_id(model: nn.Module, keep: set[int]) -> None:
 
 
 def _full(model):
-    _set_trainable(model, lambda name: True)
+    model.requires_grad_(True)
 
 
 def _frozen(model):
-    _set_trainable(model, lambda name: False)
+    model.requires_grad_(False)
 
 
 def _bias_only(model, learn_norm: bool = False):
@@ -164,9 +163,17 @@ def _mask(model, fraction: float = 0.5):
     _by_id(model, {id(m.scores) for m in made})
 
 
+PERMUTE_METHODS = {"rank": Permute, "sinkhorn": SinkhornPermute}
+
+
 def _permute(model, method: str = "rank"):
-    _register(model, lambda w: Permute(w, method))
-    _by_id(model, _ids(tensors(model, "weight")))
+    if method not in PERMUTE_METHODS:
+        raise ValueError(f"unknown permute method {method!r} (allowed: {', '.join(PERMUTE_METHODS)})")
+    made = _register(model, PERMUTE_METHODS[method])
+    if method == "rank":  # the latents are the stored tensors
+        _by_id(model, _ids(tensors(model, "weight")))
+    else:  # the stored weights are the fixed values; the logits learn
+        _by_id(model, {id(m.logits) for m in made})
 
 
 def _shared(model, map: dict | None = None, fraction: float = 0.1, seed: int = 0):
@@ -181,7 +188,7 @@ def _shared(model, map: dict | None = None, fraction: float = 0.1, seed: int = 0
     else:
         for key, index in map.items():
             path, _, name = key.rpartition(".")
-            module = model.get_submodule(path) if path else model
+            module = submodule(model, path)
             if not hasattr(module, name):
                 raise ValueError(f"shared map key {key!r} names no tensor of the model")
             parametrize.register_parametrization(module, name, Shared(index))
@@ -205,7 +212,7 @@ def _hyper(
         paths = [target] if isinstance(target, str) else list(target)
         items = []
         for path in paths:
-            _, module = find_readout(model, path)
+            module = submodule(model, path)
             names = [n for n in _own_tensors(module) if "weight" in n]
             if not names:
                 raise ValueError(f"hyper target {path!r} has no weight tensor")
@@ -250,7 +257,7 @@ def apply(model: nn.Module, regime: str, **options) -> nn.Module:
       bias_only(learn_norm=False)   biases learned (and norm-layer affine terms when learn_norm);
       readout(layer=None)           only the readout (last nn.Linear, or the module at ``layer``) learned;
       mask(fraction=0.5)            edge-popup supermask scores learned over frozen weights;
-      permute(method="rank")        each weight an exact permutation of its initial values;
+      permute(method="rank")        each weight an exact permutation of its initial values (rank | sinkhorn);
       shared(map=None, fraction=0.1, seed=0)  w = u[index] per weight tensor (map: {"path.weight": index});
       hyper(target=None, embed_dim=8, chunk=64, hidden=32, from_input=False, seed=0)  generated weights.
     """

@@ -92,27 +92,69 @@ class Permute(nn.Module):
     latent has its i-th smallest score. Gradients reach the latent straight-through (∂C/∂latent = ∂C/∂w), so
     training moves latent scores as it would move free weights, and every step re-sorts: LaPerm's
     "train freely, then re-impose the rank order of the initial values" with a sync period of one step.
+    Cost: one sort per forward pass; scales to any layer.
     """
 
-    methods = ("rank",)
-
-    def __init__(self, weight: torch.Tensor, method: str = "rank"):
+    def __init__(self, weight: torch.Tensor):
         super().__init__()
-        if method not in self.methods:
-            raise ValueError(f"unknown permute method {method!r} (allowed: {', '.join(self.methods)})")
-        self.method = method
         self.register_buffer("sorted_values", weight.detach().flatten().sort().values.clone())
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
-        return _RankPlace.apply(
-            latent, self.sorted_values, torch.argsort(latent.detach().flatten(), stable=True)
-        )
+        order = torch.argsort(latent.detach().flatten(), stable=True)
+        return _RankPlace.apply(latent, self.sorted_values, order)
 
     def right_inverse(self, weight: torch.Tensor) -> torch.Tensor:
         return weight.detach().clone()  # latent = weight: the identity permutation at start
 
     def extra_repr(self) -> str:
-        return f"method={self.method}, n={self.sorted_values.numel()}"
+        return f"method=rank, n={self.sorted_values.numel()}"
+
+
+class SinkhornPermute(nn.Module):
+    """Permutation learned through a Sinkhorn relaxation (Mena et al. 2018), hard in the forward pass.
+
+    Trainable logits L [n, n] over the n = numel entries. Soft: P = Sinkhorn(L / tau) (doubly stochastic), w_soft =
+    P v. Hard: the assignment maximising Σ L (Hungarian, scipy), w_hard = v[assignment] — an exact permutation of
+    the fixed values v. Forward returns w_hard + (w_soft − w_soft.detach()), equal to w_hard exactly, with the soft
+    gradient. Quadratic in n: for tensors up to ``max_size`` entries (use ``"rank"`` for larger layers).
+    The stored ``original`` is the frozen weight (the values v).
+    """
+
+    max_size = 1024
+
+    def __init__(self, weight: torch.Tensor, tau: float = 0.1, iters: int = 20):
+        super().__init__()
+        n = weight.numel()
+        if n > self.max_size:
+            raise ValueError(
+                f"permute method 'sinkhorn' needs an n×n matrix per tensor: a tensor of {n} entries exceeds "
+                f"{self.max_size}; use method='rank'"
+            )
+        self.tau, self.iters = tau, iters
+        # identity preferred at start (hard = identity), soft still spread enough to pass gradients
+        self.logits = nn.Parameter(torch.eye(n, dtype=weight.dtype, device=weight.device) * 5 * tau)
+
+    def soft(self) -> torch.Tensor:
+        log_p = self.logits / self.tau
+        for _ in range(self.iters):
+            log_p = log_p - log_p.logsumexp(1, keepdim=True)
+            log_p = log_p - log_p.logsumexp(0, keepdim=True)
+        return log_p.exp()
+
+    def assignment(self) -> torch.Tensor:
+        from scipy.optimize import linear_sum_assignment
+
+        _, cols = linear_sum_assignment(self.logits.detach().float().cpu().numpy(), maximize=True)
+        return torch.as_tensor(cols, device=self.logits.device)
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        v = weight.flatten()
+        soft = self.soft() @ v
+        hard = v[self.assignment()]
+        return (hard + (soft - soft.detach())).view_as(weight)
+
+    def extra_repr(self) -> str:
+        return f"method=sinkhorn, n={self.logits.shape[0]}, tau={self.tau}, iters={self.iters}"
 
 
 class Shared(nn.Module):
