@@ -32,8 +32,12 @@ def test_convolution_is_cross_correlation_with_flipped_kernel_1d(n, k):
 
 def test_convolution_differs_from_correlation_for_asymmetric_kernels_only():
     x = np.arange(10.0) ** 2
-    assert not np.allclose(convolve1d(x, np.array([1.0, 0.0, -1.0])), correlate1d(x, np.array([1.0, 0.0, -1.0])))
-    np.testing.assert_allclose(convolve1d(x, np.array([1.0, 2.0, 1.0])), correlate1d(x, np.array([1.0, 2.0, 1.0])))
+    assert not np.allclose(
+        convolve1d(x, np.array([1.0, 0.0, -1.0])), correlate1d(x, np.array([1.0, 0.0, -1.0]))
+    )
+    np.testing.assert_allclose(
+        convolve1d(x, np.array([1.0, 2.0, 1.0])), correlate1d(x, np.array([1.0, 2.0, 1.0]))
+    )
 
 
 @pytest.mark.parametrize("shape,kshape", [((6, 7), (3, 3)), ((9, 5), (2, 4)), ((4, 4), (1, 1))])
@@ -78,8 +82,13 @@ def test_conv_experiment(tmp_path, home):
     assert run.status == "done"
     m = run.metrics
     assert m["out_size_stride1"] == 96 and m["out_size_stride2"] == 48 and m["size_mismatches"] == 0
-    for key in ("err_conv1d_vs_torch_flipped", "err_corr1d_vs_torch", "err_conv2d_vs_torch_flipped",
-                "err_corr2d_vs_torch", "err_shared_grad_vs_sum"):
+    for key in (
+        "err_conv1d_vs_torch_flipped",
+        "err_corr1d_vs_torch",
+        "err_conv2d_vs_torch_flipped",
+        "err_corr2d_vs_torch",
+        "err_shared_grad_vs_sum",
+    ):
         assert m[key] < 1e-10, key
     assert m["diff_conv1d_vs_corr1d"] > 0.1
     assert {p.name for p in run.figures} == {"conv1d.png", "conv2d.png", "sizes.png", "sharing.png"}

@@ -31,11 +31,22 @@ def test_strip_has_one_column_per_layer():
     lines = torch.randn(4, 20, 2)
     ps, ls = fold.stages(m, 0, x), fold.stages(m, 0, lines)
     views = [fold.projector(p, "pca", [0, 1]) for p in ps]
-    metrics = {"accuracy": 1.0, **{f"folds_layer{l}": 0.0 for l in range(1, hidden + 2)},
-               **{f"dead_fraction_layer{l}": 0.0 for l in range(1, hidden + 1)}}
-    fig = fold._strip(m, fold.stage_names(m), views, [f(p) for (f, _), p in zip(views, ps)],
-                      [f(p) for (f, _), p in zip(views, ls)], y, fold.position_colors(x.numpy()),
-                      fold.position_colors(lines.numpy()), metrics)
+    metrics = {
+        "accuracy": 1.0,
+        **{f"folds_layer{l}": 0.0 for l in range(1, hidden + 2)},
+        **{f"dead_fraction_layer{l}": 0.0 for l in range(1, hidden + 1)},
+    }
+    fig = fold._strip(
+        m,
+        fold.stage_names(m),
+        views,
+        [f(p) for (f, _), p in zip(views, ps)],
+        [f(p) for (f, _), p in zip(views, ls)],
+        y,
+        fold.position_colors(x.numpy()),
+        fold.position_colors(lines.numpy()),
+        metrics,
+    )
     drawn = [ax for ax in fig.axes if ax.collections]
     assert fig.axes[0].get_gridspec().ncols == hidden + 2  # input, hidden layers, output
     assert len(drawn) == 2 * hidden + 2
@@ -55,8 +66,9 @@ def test_pca_projection_keeps_most_variance_and_units_pick_columns():
 def test_fold_run_small(tmp_path, home):
     import priorlab
 
-    run = priorlab.run("fold", out=tmp_path / "f", n_points=120, epochs=200, restarts=2, snapshots=3,
-                       hidden_layers=3)
+    run = priorlab.run(
+        "fold", out=tmp_path / "f", n_points=120, epochs=200, restarts=2, snapshots=3, hidden_layers=3
+    )
     assert run.status == "done"
     m = run.metrics
     assert 0 <= m["accuracy"] <= 1
@@ -82,8 +94,19 @@ def test_fold_run_small(tmp_path, home):
 def test_fold_wide_network_with_chosen_units(tmp_path, home):
     import priorlab
 
-    run = priorlab.run("fold", out=tmp_path / "f", width=4, view="units", units=[2, 0], n_points=80, epochs=50,
-                       restarts=1, snapshots=2, hidden_layers=2, activation="tanh")
+    run = priorlab.run(
+        "fold",
+        out=tmp_path / "f",
+        width=4,
+        view="units",
+        units=[2, 0],
+        n_points=80,
+        epochs=50,
+        restarts=1,
+        snapshots=2,
+        hidden_layers=2,
+        activation="tanh",
+    )
     assert run.status == "done" and run.metrics["dead_fraction_layer1"] == 0.0
 
 

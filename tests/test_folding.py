@@ -11,7 +11,9 @@ from priorlab.probe.folding import dead_fraction, dead_mask, fold_count, mean_fo
 def polyline(vertices, per_segment=37):
     """A densely sampled polyline through the vertices (many collinear pieces per segment)."""
     v = torch.tensor(vertices, dtype=torch.float64)
-    parts = [v[i] + torch.linspace(0, 1, per_segment)[:-1, None] * (v[i + 1] - v[i]) for i in range(len(v) - 1)]
+    parts = [
+        v[i] + torch.linspace(0, 1, per_segment)[:-1, None] * (v[i + 1] - v[i]) for i in range(len(v) - 1)
+    ]
     return torch.cat(parts + [v[-1:]])
 
 
@@ -40,7 +42,9 @@ def test_relu_map_of_a_line():
 
 
 def test_angle_tolerance():
-    turn = lambda deg: polyline([[0, 0], [1, 0], [1 + math.cos(math.radians(deg)), math.sin(math.radians(deg))]])
+    turn = lambda deg: polyline(
+        [[0, 0], [1, 0], [1 + math.cos(math.radians(deg)), math.sin(math.radians(deg))]]
+    )
     assert fold_count(turn(30), angle_tol=20) == 1
     assert fold_count(turn(10), angle_tol=20) == 0
     # a smooth quarter circle turns 90 degrees: one fold per 20 degrees of accumulated turning

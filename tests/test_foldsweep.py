@@ -59,8 +59,9 @@ def test_diverged_loss_raises():
 def test_foldsweep_small(tmp_path, home):
     import priorlab
 
-    run = priorlab.run("foldsweep", out=tmp_path / "fs", widths=[2, 8], depths=[2], repeats=4, epochs=150,
-                       n_points=100)
+    run = priorlab.run(
+        "foldsweep", out=tmp_path / "fs", widths=[2, 8], depths=[2], repeats=4, epochs=150, n_points=100
+    )
     assert run.status == "done"
     m = run.metrics
     for act in ("relu", "tanh"):

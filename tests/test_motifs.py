@@ -57,8 +57,9 @@ def test_shared_detector_is_a_convolution_and_shift_invariant():
 def test_motifs_experiment_small(tmp_path, home):
     import priorlab
 
-    run = priorlab.run("motifs", out=tmp_path / "m", train_sizes=[8, 64], repeats=2, n_letters=200, n_test=300,
-                       steps=300)
+    run = priorlab.run(
+        "motifs", out=tmp_path / "m", train_sizes=[8, 64], repeats=2, n_letters=200, n_test=300, steps=300
+    )
     assert run.status == "done"
     m = run.metrics
     for n in (8, 64):

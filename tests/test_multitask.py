@@ -80,4 +80,5 @@ def test_full_scale_acceptance(home):
     for task in ["digit", "parity", "small", "is7"]:
         assert m[f"task_acc_{task}_w4096"] >= m[f"chance_{task}"] + 0.2
     switch = run.arrays()["switch_bias"]
-    assert (np.diag(switch)[:, None] - switch >= -1e-9).all()
+    own = np.diag(switch)
+    assert (switch[~np.eye(4, dtype=bool)].reshape(4, 3) <= own[:, None] - 0.25).all()

@@ -80,6 +80,9 @@ def test_order_chaos_boundary_known_points():
     # ReLU: χ₁ = σ_w²/2 for every σ_b, so the boundary is σ_w = sqrt(2)
     for sb in (0.0, 0.3):
         assert critical_sigma_w("relu", sb) == pytest.approx(np.sqrt(2), abs=1e-6)
+    # the tanh critical point used in the literature (e.g. Pennington, Schoenholz & Ganguli 2017; Xiao et al.
+    # 2018): σ_w² ≈ 1.76 at σ_b² = 0.05
+    assert critical_sigma_w("tanh", np.sqrt(0.05)) ** 2 == pytest.approx(1.76, abs=0.01)
     # a bias pushes the tanh boundary to larger σ_w, and χ₁ = 1 there at the fixed point
     sw = critical_sigma_w("tanh", 0.3)
     assert sw > 1.05

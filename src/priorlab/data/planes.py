@@ -59,7 +59,9 @@ def _gaussians(rng, n0, n1):
 _MAKERS = {"spiral": _spiral, "circles": _circles, "xor": _xor, "moons": _moons, "gaussians": _gaussians}
 
 
-def plane(task: str = "spiral", n: int = 1000, noise: float = 0.05, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def plane(
+    task: str = "spiral", n: int = 1000, noise: float = 0.05, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` points of ``task`` (one of :data:`TASKS`) with Gaussian jitter of SD ``noise``, shuffled."""
     if task not in _MAKERS:
         raise ValueError(f"unknown task '{task}' (allowed: {', '.join(TASKS)})")

@@ -12,7 +12,9 @@ from pydantic import Field
 from priorlab.config import BaseConfig, UserError
 from priorlab.runner import RunContext
 
-DESCRIPTION = "Convolution tour: convolution vs cross-correlation, output sizes, shared-kernel gradients (all checked)"
+DESCRIPTION = (
+    "Convolution tour: convolution vs cross-correlation, output sizes, shared-kernel gradients (all checked)"
+)
 ORDER = 53
 CITATION = (
     "A deep learning course lecture: convolution y_i = Σ_j w_j x_(i−j) vs the cross-correlation libraries compute, "
@@ -58,19 +60,23 @@ def correlate1d(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 def convolve2d(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """2-D convolution, 'valid' part: y_(a,b) = Σ_(i,j) w_(i,j) x_(a−i, b−j)."""
     (h, v), (kh, kv) = x.shape, w.shape
-    return np.array([
-        [sum(w[i, j] * x[a - i, b - j] for i in range(kh) for j in range(kv)) for b in range(kv - 1, v)]
-        for a in range(kh - 1, h)
-    ])
+    return np.array(
+        [
+            [sum(w[i, j] * x[a - i, b - j] for i in range(kh) for j in range(kv)) for b in range(kv - 1, v)]
+            for a in range(kh - 1, h)
+        ]
+    )
 
 
 def correlate2d(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """2-D cross-correlation, 'valid' part: y_(a,b) = Σ_(i,j) w_(i,j) x_(a+i, b+j)."""
     (h, v), (kh, kv) = x.shape, w.shape
-    return np.array([
-        [sum(w[i, j] * x[a + i, b + j] for i in range(kh) for j in range(kv)) for b in range(v - kv + 1)]
-        for a in range(h - kh + 1)
-    ])
+    return np.array(
+        [
+            [sum(w[i, j] * x[a + i, b + j] for i in range(kh) for j in range(kv)) for b in range(v - kv + 1)]
+            for a in range(h - kh + 1)
+        ]
+    )
 
 
 def output_size(n: int, k: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
@@ -88,7 +94,9 @@ def torch_output_size(n: int, k: int, stride: int = 1, padding: int = 0, dilatio
         return 0
 
 
-def shared_gradients(x: torch.Tensor, u: torch.Tensor, upstream: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def shared_gradients(
+    x: torch.Tensor, u: torch.Tensor, upstream: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient of L = Σ_i upstream_i · y_i for y = cross-correlation of ``x`` [n] with the shared kernel ``u`` [k].
 
     Returns (the shared kernel's gradient [k], the per-position copies' gradients [P, k]): the weights as a
@@ -99,7 +107,9 @@ def shared_gradients(x: torch.Tensor, u: torch.Tensor, upstream: torch.Tensor) -
     u = u.detach().requires_grad_(True)
     y = F.conv1d(x[None, None], u[None, None])[0, 0]
     (grad_u,) = torch.autograd.grad((upstream * y).sum(), u)
-    copies = u.detach().expand(len(upstream), k).clone().requires_grad_(True)  # w = H(u): one copy per position
+    copies = (
+        u.detach().expand(len(upstream), k).clone().requires_grad_(True)
+    )  # w = H(u): one copy per position
     windows = x.unfold(0, k, 1)  # [P, k]
     y_copies = (windows * copies).sum(1)
     (grad_copies,) = torch.autograd.grad((upstream * y_copies).sum(), copies)
@@ -127,8 +137,10 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     torch_corr2 = F.conv2d(x2[None, None], w2[None, None])[0, 0].numpy()
     torch_conv2 = F.conv2d(x2[None, None], w2.flip(0, 1)[None, None])[0, 0].numpy()
     mine = {
-        "conv1d": convolve1d(x1.numpy(), w1.numpy()), "corr1d": correlate1d(x1.numpy(), w1.numpy()),
-        "conv2d": convolve2d(x2.numpy(), w2.numpy()), "corr2d": correlate2d(x2.numpy(), w2.numpy()),
+        "conv1d": convolve1d(x1.numpy(), w1.numpy()),
+        "corr1d": correlate1d(x1.numpy(), w1.numpy()),
+        "conv2d": convolve2d(x2.numpy(), w2.numpy()),
+        "corr2d": correlate2d(x2.numpy(), w2.numpy()),
     }
     metrics = {
         "err_conv1d_vs_torch_flipped": _err(mine["conv1d"], torch_conv1),
@@ -141,7 +153,10 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
 
     rows, mismatches = [], 0
     for s, p, d in itertools.product(config.strides, config.paddings, config.dilations):
-        ours, theirs = output_size(config.n, config.kernel, s, p, d), torch_output_size(config.n, config.kernel, s, p, d)
+        ours, theirs = (
+            output_size(config.n, config.kernel, s, p, d),
+            torch_output_size(config.n, config.kernel, s, p, d),
+        )
         mismatches += ours != theirs
         rows.append({"stride": s, "padding": p, "dilation": d, "formula": ours, "torch": theirs})
     metrics["size_mismatches"] = mismatches
@@ -187,8 +202,14 @@ def _conv1d_figure(x, w, mine):
     pos = np.arange(k - 1, len(x))
     axes[1].plot(pos, mine["conv1d"], "-o", ms=3, label="convolution Σ w_j x_(i−j)")
     axes[1].set_ylabel("convolution")
-    axes[2].plot(np.arange(len(x) - k + 1), mine["corr1d"], "-o", ms=3, color="C1",
-                 label="cross-correlation Σ w_j x_(i+j)")
+    axes[2].plot(
+        np.arange(len(x) - k + 1),
+        mine["corr1d"],
+        "-o",
+        ms=3,
+        color="C1",
+        label="cross-correlation Σ w_j x_(i+j)",
+    )
     axes[2].set_ylabel("cross-corr.")
     axes[2].set_xlabel("position i")
     for ax in axes[1:]:
@@ -201,8 +222,12 @@ def _conv2d_figure(x, w, mine):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 4, figsize=(11, 3))
-    panels = [(x.numpy(), "input"), (w.numpy(), "kernel"), (mine["conv2d"], "convolution (kernel flipped)"),
-              (mine["corr2d"], "cross-correlation (= conv2d)")]
+    panels = [
+        (x.numpy(), "input"),
+        (w.numpy(), "kernel"),
+        (mine["conv2d"], "convolution (kernel flipped)"),
+        (mine["corr2d"], "cross-correlation (= conv2d)"),
+    ]
     for ax, (img, title) in zip(axes, panels):
         lim = np.abs(img).max()
         ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim)
@@ -225,8 +250,13 @@ def _sizes_figure(config):
         ax.plot(strides, theirs, "o", color=f"C{i}", ms=4)
     for s, dy in ((1, -0.15), (2, 0.1)):
         size = output_size(config.n, config.kernel, s)
-        ax.annotate(f"{size} (padding 0, stride {s})", (s, size), xytext=(s + 0.25, size + dy * config.n), fontsize=8,
-                    arrowprops={"arrowstyle": "->", "lw": 0.6})
+        ax.annotate(
+            f"{size} (padding 0, stride {s})",
+            (s, size),
+            xytext=(s + 0.25, size + dy * config.n),
+            fontsize=8,
+            arrowprops={"arrowstyle": "->", "lw": 0.6},
+        )
     ax.set_xticks(strides)
     ax.set_xlabel("stride")
     ax.set_ylabel("output length")
@@ -244,11 +274,20 @@ def _sharing_figure(grad_u, grad_copies):
     pos, neg = np.zeros(k), np.zeros(k)
     for g in grad_copies.numpy():
         base = np.where(g >= 0, pos, neg)
-        ax.bar(np.arange(k) - 0.2, g, 0.35, bottom=base, color="lightsteelblue", edgecolor="white", linewidth=0.3)
+        ax.bar(
+            np.arange(k) - 0.2, g, 0.35, bottom=base, color="lightsteelblue", edgecolor="white", linewidth=0.3
+        )
         pos, neg = pos + np.clip(g, 0, None), neg + np.clip(g, None, 0)
     ax.bar(np.arange(k) + 0.2, grad_u.numpy(), 0.35, color="C3", label="∂L/∂u (shared kernel)")
-    ax.scatter(np.arange(k) - 0.2, grad_copies.sum(0).numpy(), marker="_", s=300, color="k",
-               label="Σ over positions of ∂L/∂w_p (copies)", zorder=3)
+    ax.scatter(
+        np.arange(k) - 0.2,
+        grad_copies.sum(0).numpy(),
+        marker="_",
+        s=300,
+        color="k",
+        label="Σ over positions of ∂L/∂w_p (copies)",
+        zorder=3,
+    )
     ax.axhline(0, color="gray", lw=0.8)
     ax.set_xticks(range(k), [f"u{j}" for j in range(k)])
     ax.set_ylabel("gradient")

@@ -14,7 +14,9 @@ from priorlab.probe.folding import dead_fraction, mean_folds
 from priorlab.runner import RunContext
 from priorlab.train.batched_mlp import BatchedMLP, accuracy, train_classifier
 
-DESCRIPTION = "Folding the plane: each layer of a narrow network drawn as it maps a 2-D task (spiral, circles, ...)"
+DESCRIPTION = (
+    "Folding the plane: each layer of a narrow network drawn as it maps a 2-D task (spiral, circles, ...)"
+)
 ORDER = 50
 CITATION = (
     "A deep learning course lecture on what layers do: a network of 2-unit hidden layers maps the plane to the plane, "
@@ -36,17 +38,30 @@ LO, HI = -1.3, 1.3  # the input window drawn and gridded
 
 class Config(BaseConfig):
     task: Literal["spiral", "circles", "xor", "moons", "gaussians"] = Field("spiral", description="2-D task")
-    n_points: int = Field(400, ge=20, le=100_000, description="training points (a test set of the same size is drawn)")
+    n_points: int = Field(
+        400, ge=20, le=100_000, description="training points (a test set of the same size is drawn)"
+    )
     noise: float = Field(0.05, ge=0.0, le=1.0, description="SD of the Gaussian jitter added to the points")
     width: int = Field(2, ge=2, le=256, description="units in every hidden layer")
     hidden_layers: int = Field(4, ge=1, le=12, description="hidden layers (layers in all = hidden + 2)")
     activation: Literal["relu", "tanh", "leaky_relu", "sigmoid"] = Field("relu", description="non-linearity")
     epochs: int = Field(1500, ge=1, le=100_000, description="full-batch Adam steps")
     lr: float = Field(0.02, gt=0.0, le=1.0, description="Adam learning rate")
-    restarts: int = Field(8, ge=1, le=1024, description="networks trained at once (seeds seed, seed+1, ...); the best on the training set is drawn")
-    view: Literal["pca", "units"] = Field("pca", description="for widths > 2: PCA of each layer, or the two `units`")
-    units: list[int] = Field([0, 1], min_length=2, max_length=2, description="the two units drawn when view=units")
-    fold_tol: float = Field(20.0, gt=0.0, lt=180.0, description="angle (degrees) a mapped line must turn to count as a fold")
+    restarts: int = Field(
+        8,
+        ge=1,
+        le=1024,
+        description="networks trained at once (seeds seed, seed+1, ...); the best on the training set is drawn",
+    )
+    view: Literal["pca", "units"] = Field(
+        "pca", description="for widths > 2: PCA of each layer, or the two `units`"
+    )
+    units: list[int] = Field(
+        [0, 1], min_length=2, max_length=2, description="the two units drawn when view=units"
+    )
+    fold_tol: float = Field(
+        20.0, gt=0.0, lt=180.0, description="angle (degrees) a mapped line must turn to count as a fold"
+    )
     snapshots: int = Field(20, ge=2, le=60, description="frames of the training animation")
 
     FULL: ClassVar[dict] = {"n_points": 1000, "epochs": 3000, "lr": 0.01, "restarts": 32}
@@ -60,7 +75,9 @@ def position_colors(xy: np.ndarray) -> np.ndarray:
     """RGB for input positions [..., 2]: red grows to the right, blue upwards (a 2-D colour key)."""
     uv = np.clip((xy - LO) / (HI - LO), 0, 1)
     u, v = uv[..., 0], uv[..., 1]
-    return np.stack([0.1 + 0.85 * u, 0.25 + 0.5 * (1 - np.abs(u - v)) * (1 - 0.5 * (u + v)), 0.1 + 0.85 * v], -1)
+    return np.stack(
+        [0.1 + 0.85 * u, 0.25 + 0.5 * (1 - np.abs(u - v)) * (1 - 0.5 * (u + v)), 0.1 + 0.85 * v], -1
+    )
 
 
 def projector(h: torch.Tensor, view: str, units: list[int]):
@@ -112,7 +129,7 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     model = BatchedMLP(sizes, config.activation, seeds=config.restarts, seed=ctx.seed)
 
     lines = grid_lines(LO, HI, lines=13, points=120)
-    every = max(1, config.epochs // (config.snapshots - 1))
+    every = max(1, -(-config.epochs // (config.snapshots - 1)))  # ≤ snapshots − 1 frames, then the final one
     history: list[tuple[int, list[torch.Tensor]]] = []
 
     def snapshot(epoch, m):
@@ -140,22 +157,32 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
 
     metrics = {"accuracy": test_acc[best].item(), "train_accuracy": train_acc[best].item()}
     for l in range(1, model.depth + 1):
-        post = line_stages[2 * l] if l < model.depth else line_stages[-1]
-        metrics[f"folds_layer{l}"] = mean_folds(post, config.fold_tol)
+        output = line_stages[
+            min(2 * l, len(line_stages) - 1)
+        ]  # after the non-linearity; the last layer is linear
+        metrics[f"folds_layer{l}"] = mean_folds(output, config.fold_tol)
         if l < model.depth:
             metrics[f"dead_fraction_layer{l}"] = dead_fraction(point_stages[2 * l])
     metrics["median_train_accuracy"] = train_acc.median().item()
 
     point_colors, line_colors = position_colors(x.numpy()), position_colors(lines.numpy())
-    ctx.save_figure("layers", _strip(model, names, views, flat_points, flat_lines, y, point_colors, line_colors, metrics))
+    ctx.save_figure(
+        "layers", _strip(model, names, views, flat_points, flat_lines, y, point_colors, line_colors, metrics)
+    )
     ctx.save_figure("decision", _decision(model, best, x, y, metrics["train_accuracy"]))
-    ctx.save_figure("colors", _color_key(lines, line_colors))
+    ctx.save_figure("colors", _color_key())
     _layers_gif(ctx.figure_path("layers.gif"), names, flat_points, flat_lines, y, point_colors, line_colors)
-    _training_gif(ctx.figure_path("training.gif"), model, best, history, x, y, lines, point_colors, line_colors)
+    _training_gif(
+        ctx.figure_path("training.gif"), model, best, history, x, y, lines, point_colors, line_colors
+    )
 
     ctx.save_model(model.to_sequential(best))
     ctx.save_arrays(
-        x=x.numpy(), y=y.numpy(), grid=lines.numpy(), train_accuracy=train_acc.numpy(), test_accuracy=test_acc.numpy(),
+        x=x.numpy(),
+        y=y.numpy(),
+        grid=lines.numpy(),
+        train_accuracy=train_acc.numpy(),
+        test_accuracy=test_acc.numpy(),
         **{f"stage{i}": p.numpy() for i, p in enumerate(flat_points)},
     )
     return metrics
@@ -176,7 +203,15 @@ class PlaneView:
         self.lines = LineCollection([], colors=lc[:, :-1].reshape(-1, 3), linewidths=0.6, alpha=0.55)
         ax.add_collection(self.lines)
         self.points = [
-            ax.scatter(np.zeros(m.sum()), np.zeros(m.sum()), c=pc[m], s=point_size, marker=marker, linewidths=0.7, zorder=3)
+            ax.scatter(
+                np.zeros(m.sum()),
+                np.zeros(m.sum()),
+                c=pc[m],
+                s=point_size,
+                marker=marker,
+                linewidths=0.7,
+                zorder=3,
+            )
             for m, marker in zip(self.classes, ("o", "x"))
         ]
 
@@ -220,11 +255,21 @@ def _strip(model, names, views, pts, lns, y, pc, lc, metrics):
             ax.tick_params(labelsize=7)
         if len(cells) == 1:
             axes[1, col].axis("off")
-    axes[1, 0].text(0.5, 0.5, "top: after the affine map\nbottom: after the non-linearity\n\ncolour = input position\n"
-                    "o class 0, x class 1", ha="center", va="center", fontsize=9, transform=axes[1, 0].transAxes)
+    axes[1, 0].text(
+        0.5,
+        0.5,
+        "top: after the affine map\nbottom: after the non-linearity\n\ncolour = input position\n"
+        "o class 0, x class 1",
+        ha="center",
+        va="center",
+        fontsize=9,
+        transform=axes[1, 0].transAxes,
+    )
     sizes = "→".join(str(s) for s in model.sizes)
-    fig.suptitle(f"How each layer maps the input plane ({model.depth + 1} layers: {sizes}; "
-                 f"test accuracy {metrics['accuracy']:.3f})")
+    fig.suptitle(
+        f"How each layer maps the input plane ({model.depth + 1} layers: {sizes}; "
+        f"test accuracy {metrics['accuracy']:.3f})"
+    )
     fig.tight_layout()
     return fig
 
@@ -259,7 +304,7 @@ def _decision(model, s, x, y, acc):
     return fig
 
 
-def _color_key(lines, lc):
+def _color_key():
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(3.4, 3.2))
@@ -300,7 +345,9 @@ def _training_gif(path, model, s, history, x, y, lines, pc, lc):
 
     final = [p.detach().clone() for p in model.parameters()]
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.6, 3.8), dpi=72)
-    image = left.imshow(np.zeros((2, 2)), origin="lower", extent=(LO, HI, LO, HI), cmap="RdBu_r", vmin=0, vmax=1)
+    image = left.imshow(
+        np.zeros((2, 2)), origin="lower", extent=(LO, HI, LO, HI), cmap="RdBu_r", vmin=0, vmax=1
+    )
     for cls, color in ((0, "tab:blue"), (1, "tab:red")):
         left.scatter(x[y == cls, 0], x[y == cls, 1], s=6, c=color, edgecolors="k", linewidths=0.3)
     left.set_xlabel("x₁")

@@ -14,7 +14,9 @@ from priorlab.data.planes import plane
 from priorlab.runner import RunContext
 from priorlab.train.batched_mlp import BatchedMLP, accuracy, train_classifier
 
-DESCRIPTION = "Training success rate of narrow networks on a 2-D task vs width and depth, ReLU vs tanh, and dead points"
+DESCRIPTION = (
+    "Training success rate of narrow networks on a 2-D task vs width and depth, ReLU vs tanh, and dead points"
+)
 ORDER = 51
 CITATION = (
     "A deep learning course lecture: 2-unit hidden layers train badly, because a bias can push points out of the "
@@ -38,7 +40,9 @@ class Config(BaseConfig):
     activations: list[Literal["relu", "tanh", "leaky_relu", "sigmoid"]] = Field(
         ["relu", "tanh"], min_length=1, description="non-linearities compared"
     )
-    repeats: int = Field(10, ge=1, le=4096, description="seeds per shape (seed, seed+1, ...), trained together")
+    repeats: int = Field(
+        10, ge=1, le=4096, description="seeds per shape (seed, seed+1, ...), trained together"
+    )
     epochs: int = Field(500, ge=1, le=100_000, description="full-batch Adam steps")
     lr: float = Field(0.03, gt=0.0, le=1.0, description="Adam learning rate")
     threshold: float = Field(0.9, gt=0.0, le=1.0, description="training accuracy that counts as success")
@@ -69,18 +73,26 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     for (act, width, depth), (acc, dead) in results.items():
         ok = acc >= config.threshold
         metrics[f"success_rate_{act}_w{width}_d{depth}"] = ok.float().mean().item()
-        rows.append({
-            "activation": act, "width": width, "depth": depth, "success rate": ok.float().mean().item(),
-            "median accuracy": acc.median().item(),
-            "dead (failed)": _mean(dead[~ok]), "dead (succeeded)": _mean(dead[ok]),
-        })
+        rows.append(
+            {
+                "activation": act,
+                "width": width,
+                "depth": depth,
+                "success rate": ok.float().mean().item(),
+                "median accuracy": acc.median().item(),
+                "dead (failed)": _mean(dead[~ok]),
+                "dead (succeeded)": _mean(dead[ok]),
+            }
+        )
     relu = [(acc, dead) for (act, _, _), (acc, dead) in results.items() if act == "relu"]
     if relu:
         acc = torch.cat([a for a, _ in relu])
         dead = torch.cat([d for _, d in relu])
         metrics["dead_fraction_failed"] = _mean(dead[acc < config.threshold])
         metrics["dead_fraction_succeeded"] = _mean(dead[acc >= config.threshold])
-    ctx.table("Per shape (dead = the worst layer's fraction of points zero in every unit, mean over runs)", rows)
+    ctx.table(
+        "Per shape (dead = the worst layer's fraction of points zero in every unit, mean over runs)", rows
+    )
     ctx.note(
         f"{config.repeats} seeds per shape on '{config.task}' ({config.n_points} points), {config.epochs} epochs of "
         f"full-batch Adam (lr {config.lr}); success = training accuracy ≥ {config.threshold}. Dead-point fractions "
@@ -108,7 +120,14 @@ def _success_figure(config, metrics):
     for i, depth in enumerate(config.depths):
         for act in config.activations:
             rate = [metrics[f"success_rate_{act}_w{w}_d{depth}"] for w in config.widths]
-            ax.plot(config.widths, rate, styles[act], marker="o", color=f"C{i}", label=f"{act}, {depth} hidden layers")
+            ax.plot(
+                config.widths,
+                rate,
+                styles[act],
+                marker="o",
+                color=f"C{i}",
+                label=f"{act}, {depth} hidden layers",
+            )
     ax.set_xscale("log", base=2)
     ax.set_xticks(config.widths, [str(w) for w in config.widths])
     ax.set_ylim(-0.03, 1.03)

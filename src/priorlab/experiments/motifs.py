@@ -14,7 +14,9 @@ from priorlab.config import BaseConfig, UserError
 from priorlab.data.motifs import MOTIF, letters, motif_sequences
 from priorlab.runner import RunContext, check_finite
 
-DESCRIPTION = "Motif detection: shared vs unshared detectors on sequences; C vs D templates at unseen positions"
+DESCRIPTION = (
+    "Motif detection: shared vs unshared detectors on sequences; C vs D templates at unseen positions"
+)
 ORDER = 52
 CITATION = (
     "A deep learning course lecture: slide one shared detector along a sequence and take the max; endpoint and "
@@ -46,8 +48,12 @@ class Config(BaseConfig):
     lr: float = Field(0.02, gt=0.0, le=1.0, description="Adam learning rate")
     repeats: int = Field(3, ge=1, le=1000, description="seeds per training-set size (accuracies averaged)")
 
-    FULL: ClassVar[dict] = {"train_sizes": [8, 16, 32, 64, 128, 256, 512, 1024], "repeats": 10, "n_letters": 2000,
-                            "steps": 1000}
+    FULL: ClassVar[dict] = {
+        "train_sizes": [8, 16, 32, 64, 128, 256, 512, 1024],
+        "repeats": 10,
+        "n_letters": 2000,
+        "steps": 1000,
+    }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -71,7 +77,9 @@ class SlidingDetector(nn.Module):
 
     def forward(self, x):
         windows = x.unfold(1, self.k, 1)  # [N, P, k]
-        responses = torch.einsum("npk,pck->npc", windows, self.weight.expand(windows.shape[1], -1, -1)) + self.bias
+        responses = (
+            torch.einsum("npk,pck->npc", windows, self.weight.expand(windows.shape[1], -1, -1)) + self.bias
+        )
         return self.readout(torch.relu(responses).amax(1))
 
 
@@ -149,7 +157,9 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
 
     metrics: dict[str, float] = {}
     # (a) shared vs unshared detectors
-    x_test, y_test = motif_sequences(config.n_test, config.length, amplitude=config.amplitude, seed=ctx.seed + 99_999)
+    x_test, y_test = motif_sequences(
+        config.n_test, config.length, amplitude=config.amplitude, seed=ctx.seed + 99_999
+    )
     curves = {"shared": [], "dense": []}
     for n in ctx.progress(config.train_sizes, description="training sizes"):
         for name, shared in (("shared", True), ("dense", False)):
@@ -178,10 +188,13 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     metrics["acc_mlp_seen"] = evaluate(mlp, x_tr, y_tr)
     metrics["acc_mlp_unseen"] = evaluate(mlp, x_te, y_te)
 
-    ctx.table("Letters: accuracy on the training half (seen) and the other half (unseen positions)", [
-        {"model": m, "seen": metrics[f"acc_{m}_seen"], "unseen": metrics[f"acc_{m}_unseen"]}
-        for m in ("templates", "conv", "mlp")
-    ])
+    ctx.table(
+        "Letters: accuracy on the training half (seen) and the other half (unseen positions)",
+        [
+            {"model": m, "seen": metrics[f"acc_{m}_seen"], "unseen": metrics[f"acc_{m}_unseen"]}
+            for m in ("templates", "conv", "mlp")
+        ],
+    )
     ctx.note(
         f"(a) {config.repeats} seeds per size, tested on {config.n_test} fresh sequences of length {config.length}. "
         f"(b) {config.n_letters} training letters inside the left half of a 20×40 canvas, {config.n_test} test letters "
@@ -192,8 +205,12 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     ctx.save_figure("letters", _letters_figure(x_tr[:4], x_te[:4], y_tr[:4], y_te[:4]))
     ctx.save_figure("templates", _templates_figure(conv))
     ctx.save_model(conv, name="model")
-    ctx.save_arrays(train_sizes=np.array(config.train_sizes), acc_shared=curves["shared"], acc_dense=curves["dense"],
-                    conv_kernels=conv.conv.weight.detach().numpy())
+    ctx.save_arrays(
+        train_sizes=np.array(config.train_sizes),
+        acc_shared=curves["shared"],
+        acc_dense=curves["dense"],
+        conv_kernels=conv.conv.weight.detach().numpy(),
+    )
     return metrics
 
 
@@ -240,7 +257,9 @@ def _letters_figure(x_tr, x_te, y_tr, y_te):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, len(x_tr), figsize=(3.2 * len(x_tr), 3.6))
-    for row, (xs, ys, where) in enumerate(((x_tr, y_tr, "train (left half)"), (x_te, y_te, "test (right half)"))):
+    for row, (xs, ys, where) in enumerate(
+        ((x_tr, y_tr, "train (left half)"), (x_te, y_te, "test (right half)"))
+    ):
         ends, corners = template_detections(xs)
         for ax, img, yi, e, c in zip(axes[row], xs, ys, ends, corners):
             ax.imshow(img[0], cmap="gray_r", vmin=0, vmax=1.5)
@@ -263,7 +282,9 @@ def _templates_figure(conv):
     learned = conv.conv.weight.detach()
     cols = max(len(hand), len(learned))
     fig, axes = plt.subplots(2, cols, figsize=(1.6 * cols, 3.6), squeeze=False)
-    for row, (kernels, titles) in enumerate(((hand, names), (learned, [f"learned {i + 1}" for i in range(len(learned))]))):
+    for row, (kernels, titles) in enumerate(
+        ((hand, names), (learned, [f"learned {i + 1}" for i in range(len(learned))]))
+    ):
         for i in range(cols):
             ax = axes[row, i]
             ax.set_xticks([])

@@ -249,8 +249,7 @@ def _figures(ctx, cfg, dig, fit, curves, x_test, f) -> None:
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylim(0, 1)
     axes[0].axhline(0.1, color="0.5", ls=":", lw=1)
-    axes[0].text(-0.4, 0.11, "chance", color="0.4", fontsize=8)
-    axes[0].set_title(f"digits, {cfg.depth}×{cfg.width} ReLU MLP")
+    axes[0].set_title(f"digits, {cfg.depth}×{cfg.width} ReLU MLP (dotted: chance)")
     axes[1].set_yscale("log")
     axes[1].set_title(f"1-D fit of {cfg.target} on [-1, 1]")
     ax = axes[2]

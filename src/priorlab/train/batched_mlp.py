@@ -7,6 +7,7 @@ Adam updates every element on its own, so network s trains exactly as it would a
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -47,7 +48,7 @@ class BatchedMLP(nn.Module):
         biases = [[] for _ in sizes[1:]]
         for s in range(seeds):
             gen = torch.Generator().manual_seed(seed + s)
-            for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            for l, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
                 bound = 1 / math.sqrt(fan_in)
                 weights[l].append((torch.rand(fan_in, fan_out, generator=gen) * 2 - 1) * bound)
                 biases[l].append((torch.rand(1, fan_out, generator=gen) * 2 - 1) * bound)
@@ -116,9 +117,13 @@ def train_classifier(
         if callback is not None and every and epoch % every == 0:
             callback(epoch, model)
         logits = model(x)
-        per_net = nn.functional.cross_entropy(
-            logits.reshape(-1, n_classes), y.repeat(model.seeds), reduction="none"
-        ).view(model.seeds, -1).mean(1)
+        per_net = (
+            nn.functional.cross_entropy(
+                logits.reshape(-1, n_classes), y.repeat(model.seeds), reduction="none"
+            )
+            .view(model.seeds, -1)
+            .mean(1)
+        )
         loss = per_net.sum()
         check_finite(loss.item(), epoch)
         opt.zero_grad(set_to_none=True)
