@@ -36,7 +36,9 @@ def test_hooked_batchnorm_before_inplace_relu_keeps_negative_values():
 
 def test_torchvision_inception_block_keeps_negative_values():
     googlenet = pytest.importorskip("torchvision.models.googlenet")
-    model = nn.Sequential(googlenet.BasicConv2d(3, 8, kernel_size=3), googlenet.BasicConv2d(8, 8, kernel_size=3))
+    model = nn.Sequential(
+        googlenet.BasicConv2d(3, 8, kernel_size=3), googlenet.BasicConv2d(8, 8, kernel_size=3)
+    )
     acts = capture(model.eval(), torch.randn(2, 3, 16, 16), ["0.bn", "0", "1.bn"])
     assert acts["0.bn"].min() < 0 <= acts["0"].min()
     assert acts["1.bn"].min() < 0

@@ -234,9 +234,9 @@ def _figures(cfg, ctx, task, widths, scores, params) -> None:
 
     what = "test accuracy" if task.metric == "acc" else "test MSE"
     title = "digits" if cfg.task == "digits" else f"fit1d: {cfg.target}"
-    for name, xs_of, xlabel in (
-        ("width", lambda i: widths, "hidden width N (bias-only network)"),
-        ("params", lambda i: params[i], "trainable parameters"),
+    for name, xs_of, xlabel, against in (
+        ("width", lambda i: widths, "hidden width N (bias-only network)", "width"),
+        ("params", lambda i: params[i], "trainable parameters", "trainable parameters"),
     ):
         fig, ax = plt.subplots(figsize=(6, 4))
         for i, regime in enumerate(cfg.regimes):
@@ -245,7 +245,7 @@ def _figures(cfg, ctx, task, widths, scores, params) -> None:
         ax.set_xscale("log", base=2)
         if task.metric == "mse":
             ax.set_yscale("log")
-        ax.set(xlabel=xlabel, ylabel=what, title=f"{title}: {what} vs {name} (mean ± SD, {cfg.repeats} seeds)")
+        ax.set(xlabel=xlabel, ylabel=what, title=f"{title}: {what} vs {against} (mean ± SD, {cfg.repeats} seeds)")
         ax.grid(alpha=0.3)
         ax.legend()
         ctx.save_figure(name, fig)

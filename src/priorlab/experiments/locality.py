@@ -46,7 +46,7 @@ FIGURES = {
     "spatial_variance": "Spatial variance of each class-mean map (lower = more clustered), mean ± SD over seeds; "
     "dashed: a uniform map.",
     "smoothness": "TDANN smoothness: dissimilarity of two units' class tuning (1 − r) against their distance on "
-    "the sheet, with the shuffled-positions control (grey).",
+    "the sheet, mean over seeds; the title gives the shuffled-positions control.",
     "sparsity": "Test accuracy after keeping only the largest fraction of the sheet layer's |W ⊙ P| "
     "(mean ± SD over seeds).",
     "sweep": "Cost function and prior strength (P = g(d)^strength) against accuracy, spatial variance and smoothness "
@@ -235,6 +235,11 @@ def side_of(model: nn.Module) -> int:
     return math.isqrt(model.head.in_features)
 
 
+def sheet_weight(config: Config) -> str:
+    """The matrix that carries the prior: the sheet layer's weight, or the RNN's recurrent matrix."""
+    return "weight_hh_l0" if config.model == "rnn" else "weight"
+
+
 def prior_kwargs(config: Config, cost: str | None = None, strength: float | None = None) -> dict:
     return {
         "layout": config.layout, "cost": cost or config.cost, "length_scale": config.length_scale,
@@ -260,7 +265,7 @@ def train(model: nn.Module, data: Split, config: Config, seed: int, device, wiri
     model.to(device)
     x, y = data.x_train.to(device), data.y_train.to(device)
     with torch.no_grad():
-        model.train()(x[:2])  # materialise lazy layers before the optimizer sees them
+        model.eval()(x[:2])  # materialise lazy layers before the optimizer sees them (eval: BN stats untouched)
     opt = make_optimizer(config, model.parameters())
     order = torch.Generator().manual_seed(seed)
     step = 0
@@ -271,7 +276,7 @@ def train(model: nn.Module, data: Split, config: Config, seed: int, device, wiri
                 continue
             logits, _ = model(x[idx.to(device)])
             loss = F.cross_entropy(logits, y[idx.to(device)])
-            w = raw_weight(model.sheet_layer, "weight_hh_l0" if config.model == "rnn" else "weight")
+            w = raw_weight(model.sheet_layer, sheet_weight(config))
             if config.l1:
                 loss = loss + config.l1 * w.abs().sum()
             if wiring is not None:
@@ -315,7 +320,7 @@ def measure(model: nn.Module, data: Split, device, shuffles: int = 20, seed: int
 
 def sparsity_curve(model: nn.Module, data: Split, config: Config, device) -> list[float]:
     """Accuracy after pruning the sheet layer to each kept fraction (on copies of the trained weights)."""
-    name = "weight_hh_l0" if config.model == "rnn" else "weight"
+    name = sheet_weight(config)
     w = raw_weight(model.sheet_layer, name)
     saved = w.detach().clone()
     out = []
