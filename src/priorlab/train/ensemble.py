@@ -179,7 +179,7 @@ class Ensemble:
         self._cuda_graph = cuda_graph
         self._compiled = None
         self._functional_grad = False
-        self._cached = None  # (key, history, diverged_at, step runner) of the last train() call
+        self._cached = None  # (key, history, diverged_at, step runner, batch) of the last train() call
 
     # --- the math -------------------------------------------------------------------------
     def _member_losses(self, params: Params, batch: tuple) -> Tensor:
@@ -260,16 +260,14 @@ class Ensemble:
         batch tensors, so repeated trainings of one shape (after :meth:`reset`) pay for capture/compile once.
         """
         key = (steps, tuple(id(b) for b in batch))
+        self._row.zero_()
         if self._cached is None or self._cached[0] != key:
             history = torch.empty((steps, self.K), dtype=self.dtype, device=self.device)
-            diverged_at = torch.empty((self.K,), dtype=torch.long, device=self.device)
-            self._cached = (key, history, diverged_at, None)
-        _, history, diverged_at, run = self._cached
+            diverged_at = torch.full((self.K,), -1, dtype=torch.long, device=self.device)
+            # the batch is kept referenced, so its ids (the key) cannot be reused by other tensors
+            self._cached = (key, history, diverged_at, self._runner(batch, history, diverged_at), batch)
+        _, history, diverged_at, run, _ = self._cached
         diverged_at.fill_(-1)
-        self._row.zero_()
-        if run is None:
-            run = self._runner(batch, history, diverged_at)
-            self._cached = (key, history, diverged_at, run)
         for i in range(steps):
             run(i)
         return TrainResult(losses=history.clone(), diverged_at=diverged_at.clone())
