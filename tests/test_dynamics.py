@@ -18,7 +18,9 @@ def _scipy(system, y0, t_end):
     return solve_ivp(f, (0, t_end), y0, method="DOP853", rtol=1e-12, atol=1e-12).y[:, -1]
 
 
-@pytest.mark.parametrize("system,fn,y0", [("lorenz", lorenz, (1.0, 1.0, 1.0)), ("vanderpol", van_der_pol, (1.0, 0.0))])
+@pytest.mark.parametrize(
+    "system,fn,y0", [("lorenz", lorenz, (1.0, 1.0, 1.0)), ("vanderpol", van_der_pol, (1.0, 0.0))]
+)
 def test_matches_scipy(system, fn, y0):
     xs = fn(1000, dt=0.001, x0=y0)  # t = 1
     np.testing.assert_allclose(xs[-1].numpy(), _scipy(system, y0, 1.0), rtol=1e-7, atol=1e-7)

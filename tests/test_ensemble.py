@@ -121,7 +121,7 @@ def test_per_member_data_and_divergence_is_isolated(float64):
     xs = torch.stack([torch.linspace(-2, 2, 30) * (1 + k) for k in range(3)])
     ys = torch.sin(xs)
     # a huge SGD step: the loss overflows to inf/nan within a few steps
-    fwd, params, frozen, masks = from_modules([_one_hidden(h, s, "relu") for h, s, _ in members])
+    fwd, params, _, _ = from_modules([_one_hidden(h, s, "relu") for h, s, _ in members])
     ens = Ensemble(_mse(fwd), params, lr=[lr for *_, lr in members], optimizer="sgd", batch_dims=(0, 0))
     res = ens.train(100, xs, ys)
     assert res.diverged_at[1] >= 0 and res.diverged_at[0] == -1 and res.diverged_at[2] == -1
@@ -141,7 +141,7 @@ def test_fit1d_train_many_reports_divergence():
 
 def test_reset_repeats_the_same_training(float64):
     x = torch.linspace(-1, 1, 20)
-    fwd, params, frozen, masks = from_modules([_one_hidden(4, s, "tanh") for s in range(3)])
+    fwd, params, _, _ = from_modules([_one_hidden(4, s, "tanh") for s in range(3)])
     ens = Ensemble(_mse(fwd), params, lr=0.05)
     first = ens.train(30, x, x**2).losses
     ens.reset(params)
@@ -162,7 +162,7 @@ def test_bad_arguments():
 def test_cuda_graph_equals_eager():
     x = torch.linspace(-2, 2, 50, device="cuda")
     mods = [_one_hidden(h, s, "sigmoid").cuda() for h, s in [(3, 0), (10, 1), (6, 2)]]
-    fwd, params, frozen, masks = from_modules(mods)
+    fwd, params, _, masks = from_modules(mods)
     eager = Ensemble(_mse(fwd), params, masks=masks, lr=0.01, cuda_graph=False)
     graph = Ensemble(_mse(fwd), params, masks=masks, lr=0.01, cuda_graph=True)
     a, b = eager.train(100, x, torch.sin(x)), graph.train(100, x, torch.sin(x))

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import priorlab
-from priorlab.experiments.multitask import UnitMask, balanced_weights, task_net
 from priorlab.experiments.biasonly import one_hidden, train
+from priorlab.experiments.multitask import UnitMask, balanced_weights, task_net
 
 
 def test_balanced_weights_give_the_mean_of_per_class_losses():

@@ -261,7 +261,13 @@ class _Bar:
         self.done = self.failed = 0
         self.prog = None
         if not quiet and sys.stdout.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self.prog = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                                  "trials", TimeElapsedColumn(), "ETA", TimeRemainingColumn(),
@@ -538,7 +544,9 @@ def metric_figures(rows: list[dict[str, Any]], grid: dict[str, list[Any]], metri
             if not series:
                 continue
             fig, ax = plt.subplots(figsize=(6.4, 4))
-            order = lambda kv: [grid[k].index(v) if v in grid[k] else 0 for k, v in zip(others, kv[0])]  # noqa: E731
+            def order(kv, others=others):  # the grid's own order of the other keys' values
+                return [grid[k].index(v) if v in grid[k] else 0 for k, v in zip(others, kv[0])]
+
             for i, (label, by_x) in enumerate(sorted(series.items(), key=order)):
                 pos = [x for x in xs if x in by_x]
                 at = np.array(pos, dtype=float) if numeric else np.array([xs.index(x) for x in pos], dtype=float)
@@ -571,9 +579,9 @@ def _spread(series) -> float:
 
 def write_sweep_report(store: Store, sweep_id: str) -> Path:
     """<runs root>/sweeps/<id>/report.html: progress, figures of every metric vs every gridded key, the table."""
-    import io
     import base64
     import html
+    import io
 
     import matplotlib
 
@@ -583,14 +591,16 @@ def write_sweep_report(store: Store, sweep_id: str) -> Path:
     from priorlab.viz.report import _page, _table
 
     sw = load_sweep(store, sweep_id)
-    rows, grid_keys, metrics = results(store, sweep_id)
+    rows, _, metrics = results(store, sweep_id)
     done = sum(r["status"] == "done" for r in rows)
     failed = sum(r["status"].startswith("failed") for r in rows)
     folder = sweep_folder(store, sweep_id)
     parts = [
         f"<h1>priorlab sweep · {html.escape(sw['experiment'])}</h1>",
-        f"<p class='sub'>Sweep <code>{html.escape(sweep_id)}</code> · {done}/{len(rows)} trials done"
-        f"{f' · {failed} failed' if failed else ''} · seeds {html.escape(str(sw.get('seeds')))}</p>",
+        (
+            f"<p class='sub'>Sweep <code>{html.escape(sweep_id)}</code> · {done}/{len(rows)} trials done"
+            f"{f' · {failed} failed' if failed else ''} · seeds {html.escape(str(sw.get('seeds')))}</p>"
+        ),
         "<h2>Plan</h2>",
         _table([{"key": k, "values": ", ".join(map(str, v))} for k, v in sw["grid"].items()]
                + [{"key": f"{k} (fixed)", "values": str(v)} for k, v in sw["base"].items()]),

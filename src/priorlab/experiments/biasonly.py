@@ -29,7 +29,9 @@ from priorlab.config import BaseConfig, UserError
 from priorlab.regimes import apply, fit_readout, summary
 from priorlab.runner import RunContext, check_finite
 
-DESCRIPTION = "Random weights, learned biases: bias-only vs readout vs full training of one hidden layer, by width"
+DESCRIPTION = (
+    "Random weights, learned biases: bias-only vs readout vs full training of one hidden layer, by width"
+)
 ORDER = 40
 CITATION = (
     "Williams, Ryoo, Jiralerspong, Payeur, Perich, Mazzucato, Lajoie (2024). Expressivity of Neural Networks with "
@@ -48,24 +50,34 @@ TASK_STEPS = {"digits": (300, 100), "fit1d": (3000, 3000)}
 
 
 class Config(BaseConfig):
-    task: Literal["digits", "fit1d"] = Field("digits", description="digits: classify 8x8 digits; fit1d: fit target(x)")
+    task: Literal["digits", "fit1d"] = Field(
+        "digits", description="digits: classify 8x8 digits; fit1d: fit target(x)"
+    )
     widths: list[int] = Field([16, 128, 1024], min_length=1, max_length=16, description="hidden widths N")
     regimes: list[Literal["bias_only", "readout", "full", "full_matched"]] = Field(
         list(REGIMES), min_length=1, max_length=4, description="regimes to compare"
     )
     repeats: int = Field(1, ge=1, le=100, description="seeds per (width, regime): seed, seed+1, ...")
     steps: int | None = Field(
-        None, ge=1, le=1_000_000, description="Adam steps, bias_only and readout (null: 300 digits, 3000 fit1d)"
+        None,
+        ge=1,
+        le=1_000_000,
+        description="Adam steps, bias_only and readout (null: 300 digits, 3000 fit1d)",
     )
     steps_full: int | None = Field(
-        None, ge=1, le=1_000_000, description="Adam steps, full and full_matched (null: 100 digits, 3000 fit1d)"
+        None,
+        ge=1,
+        le=1_000_000,
+        description="Adam steps, full and full_matched (null: 100 digits, 3000 fit1d)",
     )
     lr: float = Field(0.003, gt=0, le=10, description="Adam learning rate for full, full_matched and readout")
     lr_bias: float = Field(0.05, gt=0, le=10, description="Adam learning rate for bias_only")
     readout_fit: Literal["ridge", "adam"] = Field("ridge", description="readout: closed-form ridge or Adam")
     ridge: float = Field(1e-2, ge=0, le=1e6, description="ridge penalty of the closed-form readout")
     target: str = Field("sin", description="fit1d target: sin, square, abs, poly3 or an expression in x")
-    n_train: int = Field(100, ge=2, le=100_000, description="fit1d: evenly spaced training points on [-pi, pi]")
+    n_train: int = Field(
+        100, ge=2, le=100_000, description="fit1d: evenly spaced training points on [-pi, pi]"
+    )
 
     FULL: ClassVar[dict] = {"widths": [2**k for k in range(4, 13)], "repeats": 3}
 
@@ -209,9 +221,13 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     scores = np.zeros((len(cfg.regimes), len(widths), cfg.repeats))
     params = np.zeros((len(cfg.regimes), len(widths)), dtype=np.int64)
     used = np.zeros_like(params)
-    jobs = [(i, j, r) for j in range(len(widths)) for i in range(len(cfg.regimes)) for r in range(cfg.repeats)]
+    jobs = [
+        (i, j, r) for j in range(len(widths)) for i in range(len(cfg.regimes)) for r in range(cfg.repeats)
+    ]
     for i, j, r in ctx.progress(jobs, description="training"):
-        scores[i, j, r], params[i, j], used[i, j] = run_member(cfg, task, cfg.regimes[i], widths[j], ctx.seed + r)
+        scores[i, j, r], params[i, j], used[i, j] = run_member(
+            cfg, task, cfg.regimes[i], widths[j], ctx.seed + r
+        )
 
     metric = task.metric
     metrics, rows = {}, []
@@ -219,12 +235,22 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
         for i, regime in enumerate(cfg.regimes):
             mean, sd = scores[i, j].mean(), scores[i, j].std()
             metrics[f"test_{metric}_{regime}_w{w}"] = float(mean)
-            rows.append({"width": w, "regime": regime, "hidden units": int(used[i, j]),
-                         "trainable": int(params[i, j]), f"test {metric}": round(float(mean), 4),
-                         "sd": round(float(sd), 4)})
-    ctx.table(f"Test {'accuracy' if metric == 'acc' else 'MSE'} by width and regime ({cfg.repeats} seeds)", rows)
-    ctx.save_arrays(widths=np.array(widths), scores=scores, trainable=params, hidden=used,
-                    regimes=np.array(cfg.regimes))
+            rows.append(
+                {
+                    "width": w,
+                    "regime": regime,
+                    "hidden units": int(used[i, j]),
+                    "trainable": int(params[i, j]),
+                    f"test {metric}": round(float(mean), 4),
+                    "sd": round(float(sd), 4),
+                }
+            )
+    ctx.table(
+        f"Test {'accuracy' if metric == 'acc' else 'MSE'} by width and regime ({cfg.repeats} seeds)", rows
+    )
+    ctx.save_arrays(
+        widths=np.array(widths), scores=scores, trainable=params, hidden=used, regimes=np.array(cfg.regimes)
+    )
     _figures(cfg, ctx, task, widths, scores, params)
     return metrics
 
@@ -245,7 +271,9 @@ def _figures(cfg, ctx, task, widths, scores, params) -> None:
         ax.set_xscale("log", base=2)
         if task.metric == "mse":
             ax.set_yscale("log")
-        ax.set(xlabel=xlabel, ylabel=what, title=f"{title}: {what} vs {against} (mean ± SD, {cfg.repeats} seeds)")
+        ax.set(
+            xlabel=xlabel, ylabel=what, title=f"{title}: {what} vs {against} (mean ± SD, {cfg.repeats} seeds)"
+        )
         ax.grid(alpha=0.3)
         ax.legend()
         ctx.save_figure(name, fig)

@@ -30,7 +30,9 @@ from priorlab.data.dynamics import cosine, trajectory
 from priorlab.regimes import apply, summary
 from priorlab.runner import RunContext, check_finite
 
-DESCRIPTION = "RNN with fixed random weights and learned biases: generate a cosine, forecast Lorenz / Van der Pol"
+DESCRIPTION = (
+    "RNN with fixed random weights and learned biases: generate a cosine, forecast Lorenz / Van der Pol"
+)
 ORDER = 43
 CITATION = (
     "Williams, Ryoo, Jiralerspong, Payeur, Perich, Mazzucato, Lajoie (2024). Expressivity of Neural Networks with "
@@ -61,7 +63,9 @@ class Config(BaseConfig):
     )
     forecast_steps: int = Field(100, ge=1, le=100_000, description="Adam steps per forecasting network")
     window: int = Field(60, ge=5, le=5000, description="training window length (teacher forcing), samples")
-    warmup: int = Field(10, ge=1, le=1000, description="teacher-forced samples before the loss / the forecast")
+    warmup: int = Field(
+        10, ge=1, le=1000, description="teacher-forced samples before the loss / the forecast"
+    )
     batch: int = Field(32, ge=1, le=4096, description="training windows per step")
     horizon: int = Field(50, ge=1, le=5000, description="closed-loop forecast length scored, samples")
     lr: float = Field(0.05, gt=0, le=1, description="Adam learning rate (biases)")
@@ -211,10 +215,17 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     metrics["gen_nmse"] = gen["gen_nmse"]
     metrics["gen_nmse_train"] = gen["gen_nmse_train"]
     ctx.save_model(gen_net, "generator")
-    ctx.save_arrays(gen_target=gen["target"], gen_output=gen["output"], gen_eig=gen["eig"], gen_loss=gen["losses"])
+    ctx.save_arrays(
+        gen_target=gen["target"], gen_output=gen["output"], gen_eig=gen["eig"], gen_loss=gen["losses"]
+    )
     rows = [
-        {"network": "generator", "trainable": summary(gen_net).trainable, "total": summary(gen_net).total,
-         "nmse": round(gen["gen_nmse"], 5), "persistence nmse": None}
+        {
+            "network": "generator",
+            "trainable": summary(gen_net).trainable,
+            "total": summary(gen_net).total,
+            "nmse": round(gen["gen_nmse"], 5),
+            "persistence nmse": None,
+        }
     ]
 
     forecasts = {}
@@ -223,12 +234,21 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
         forecasts[system] = fc
         metrics[f"forecast_nmse_{system}"] = fc["nmse"]
         metrics[f"persistence_nmse_{system}"] = fc["nmse_persistence"]
-        ctx.save_arrays(**{f"{system}_truth": fc["truth"], f"{system}_pred": fc["pred"], f"{system}_eig": fc["eig"]})
-        rows.append(
-            {"network": f"forecast {system}", "trainable": summary(net).trainable, "total": summary(net).total,
-             "nmse": round(fc["nmse"], 5), "persistence nmse": round(fc["nmse_persistence"], 5)}
+        ctx.save_arrays(
+            **{f"{system}_truth": fc["truth"], f"{system}_pred": fc["pred"], f"{system}_eig": fc["eig"]}
         )
-    ctx.table("Bias-only RNNs (nmse: generation on the 4 periods after training; forecasts in closed loop)", rows)
+        rows.append(
+            {
+                "network": f"forecast {system}",
+                "trainable": summary(net).trainable,
+                "total": summary(net).total,
+                "nmse": round(fc["nmse"], 5),
+                "persistence nmse": round(fc["nmse_persistence"], 5),
+            }
+        )
+    ctx.table(
+        "Bias-only RNNs (nmse: generation on the 4 periods after training; forecasts in closed loop)", rows
+    )
     ctx.note(
         f"Only biases learn: {rows[0]['trainable']} of {rows[0]['total']} parameters in the generator. "
         "'persistence nmse' is the error of repeating the last observed state, a floor any forecaster must beat."
@@ -246,8 +266,11 @@ def _figures(cfg: Config, ctx: RunContext, gen: dict, forecasts: dict) -> None:
     ax.axvspan(0, gen["n_train"], color="0.9", label="training window")
     ax.plot(t, gen["target"], "k-", lw=2, label=f"target cos(2πt/{cfg.period:g})")
     ax.plot(t, gen["output"], "C1--", lw=1.5, label="bias-only RNN (autonomous)")
-    ax.set(xlabel="time step", ylabel="output",
-           title=f"Generation, {cfg.units} units, only biases learned: NMSE after training = {gen['gen_nmse']:.3g}")
+    ax.set(
+        xlabel="time step",
+        ylabel="output",
+        title=f"Generation, {cfg.units} units, only biases learned: NMSE after training = {gen['gen_nmse']:.3g}",
+    )
     ax.legend(loc="lower left", fontsize=8)
     ctx.save_figure("generation", fig)
 
@@ -260,20 +283,31 @@ def _figures(cfg: Config, ctx: RunContext, gen: dict, forecasts: dict) -> None:
                 ax.plot(t, fc["truth"][:, j], f"C{j}-", lw=1.5, label=f"x{j + 1} true")
                 ax.plot(t[cfg.warmup :], fc["pred"][:, j], f"C{j}--", lw=1.5, label=f"x{j + 1} forecast")
             ax.axvline(cfg.warmup - 0.5, color="0.5", lw=0.8)
-            ax.set(xlabel="sample (after the warm-up: closed loop)", ylabel="standardised state",
-                   title=f"{system}: closed-loop NMSE {fc['nmse']:.3g}")
+            ax.set(
+                xlabel="sample (after the warm-up: closed loop)",
+                ylabel="standardised state",
+                title=f"{system}: closed-loop NMSE {fc['nmse']:.3g}",
+            )
             ax.legend(fontsize=7, ncol=2)
         ctx.save_figure("forecast", fig)
 
     eigs = {"generator": gen["eig"], **{s: fc["eig"] for s, fc in forecasts.items()}}
-    fig, axes = plt.subplots(1, len(eigs), figsize=(3.8 * len(eigs), 3.9), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(eigs), figsize=(3.8 * len(eigs), 3.9), squeeze=False, layout="constrained"
+    )
     circle = np.exp(1j * np.linspace(0, 2 * math.pi, 400))
     for ax, (name, ev) in zip(axes[0], eigs.items()):
         ax.plot(circle.real, circle.imag, "k-", lw=0.8, label="unit circle")
         ax.scatter(ev.real, ev.imag, s=8, c="C3", label="eigenvalues")
         lim = max(1.1, 1.05 * np.abs(ev).max())
-        ax.set(xlabel="Re λ", ylabel="Im λ", title=f"{name}: max |λ| = {np.abs(ev).max():.3f}", aspect="equal",
-               xlim=(-lim, lim), ylim=(-lim, lim))
+        ax.set(
+            xlabel="Re λ",
+            ylabel="Im λ",
+            title=f"{name}: max |λ| = {np.abs(ev).max():.3f}",
+            aspect="equal",
+            xlim=(-lim, lim),
+            ylim=(-lim, lim),
+        )
         ax.legend(fontsize=7, loc="lower left")
     fig.suptitle("Jacobian of the closed-loop map at the end of training")
     ctx.save_figure("jacobian", fig)

@@ -419,6 +419,13 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     return metrics
 
 
+def _mean(values) -> float:
+    """Mean of the finite values (NaN, quietly, when there are none: e.g. smoothness of a sheet of dead units)."""
+    a = np.asarray(values, dtype=float).ravel()
+    a = a[np.isfinite(a)]
+    return float(a.mean()) if a.size else float("nan")
+
+
 def summarise(results: dict, ctx: RunContext) -> dict[str, float]:
     var = {k: np.concatenate([r["var_image"] for r in v]) for k, v in results.items()}
     t, p = topo.paired_ttest(var["locality"], var["control"])
@@ -427,19 +434,19 @@ def summarise(results: dict, ctx: RunContext) -> dict[str, float]:
     m = {}
     for k, v in results.items():
         m[f"acc_{k}"] = float(np.mean([r["acc"] for r in v]))
-        m[f"spatial_var_{k}"] = float(np.nanmean(var[k]))
-        m[f"smoothness_{k}"] = float(np.nanmean([r["smooth"].value for r in v]))
+        m[f"spatial_var_{k}"] = _mean(var[k])
+        m[f"smoothness_{k}"] = _mean([r["smooth"].value for r in v])
     m.update({"t": t, "p": p})
     m.update({
-        "spatial_var_class_control": float(np.nanmean(vc["control"])),
-        "spatial_var_class_locality": float(np.nanmean(vc["locality"])),
+        "spatial_var_class_control": _mean(vc["control"]),
+        "spatial_var_class_locality": _mean(vc["locality"]),
         "t_class": t_c, "p_class": p_c,
-        "smoothness_shuffled": float(np.nanmean([r["smooth"].shuffled for v in results.values() for r in v])),
+        "smoothness_shuffled": _mean([r["smooth"].shuffled for v in results.values() for r in v]),
     })
     rows = []
     for k, v in results.items():
-        rows += [{"net": k, "seed": i, "accuracy %": r["acc"], "spatial variance (images)": float(np.nanmean(r["var_image"])),
-                  "spatial variance (class means)": float(np.nanmean(r["var_class"])),
+        rows += [{"net": k, "seed": i, "accuracy %": r["acc"], "spatial variance (images)": _mean(r["var_image"]),
+                  "spatial variance (class means)": _mean(r["var_class"]),
                   "smoothness": r["smooth"].value, "shuffled": r["smooth"].shuffled} for i, r in enumerate(v)]
     ctx.table("Per seed", rows)
     ctx.note(
@@ -468,8 +475,8 @@ def sweep_row(cost: str, strength: float, runs: list[dict], controls: list[dict]
         "cost": cost, "strength": strength, "P": f"(1+d)^-{a:g}" if kind == "power" else f"exp(-d)^{a:g}",
         "accuracy %": float(np.mean([r["acc"] for r in runs])),
         "control accuracy %": float(np.mean([r["acc"] for r in controls])),
-        "spatial variance": float(np.nanmean(loc)), "control variance": float(np.nanmean(ctl)),
-        "t": t, "p": p, "smoothness": float(np.nanmean([r["smooth"].value for r in runs])),
+        "spatial variance": _mean(loc), "control variance": _mean(ctl),
+        "t": t, "p": p, "smoothness": _mean([r["smooth"].value for r in runs]),
     }
 
 
@@ -535,10 +542,10 @@ def figures(config: Config, ctx: RunContext, results: dict, sparsity: dict, firs
     for kind, runs in results.items():
         curves = np.stack([r["smooth"].curve for r in runs])
         centres = runs[0]["smooth"].bin_centres
-        sm = np.nanmean([r["smooth"].value for r in runs])
+        sm = _mean([r["smooth"].value for r in runs])
         ax.plot(centres, np.nanmean(curves, 0), "o-", color=COLORS[kind], label=f"{kind} (smoothness {sm:.2f})")
     ax.set_xlabel("distance between units (grid units)"), ax.set_ylabel("|Δ preference| (1 − r of class tuning)")
-    shuffled = np.nanmean([r["smooth"].shuffled for v in results.values() for r in v])
+    shuffled = _mean([r["smooth"].shuffled for v in results.values() for r in v])
     ax.set_title(f"Tuning difference vs distance (shuffled positions: smoothness {shuffled:.2f})")
     ax.legend(fontsize=8)
     ctx.save_figure("smoothness", fig)
@@ -563,7 +570,7 @@ def figures(config: Config, ctx: RunContext, results: dict, sparsity: dict, firs
             for cost in dict.fromkeys(r["cost"] for r in sweep_rows):
                 rows = [r for r in sweep_rows if r["cost"] == cost]
                 ax.plot([r["strength"] for r in rows], [r[key] for r in rows], "o-", label=cost)
-            ref = sweep_rows[0][ctl_key] if ctl_key else np.nanmean(
+            ref = sweep_rows[0][ctl_key] if ctl_key else _mean(
                 [r["smooth"].value for r in results["control"][: config.sweep_repeats]])
             ax.axhline(ref, color=COLORS["control"], ls="--", lw=1, label="control")
             ax.set_xlabel("prior strength (P = g(d)^strength)"), ax.set_ylabel(label)

@@ -22,12 +22,16 @@ from torch import nn
 
 from priorlab.config import BaseConfig, UserError
 from priorlab.data.digits import digits
-from priorlab.experiments.biasonly import CITATION, FrozenFirstLayer, one_hidden, train
+from priorlab.experiments import biasonly
+from priorlab.experiments.biasonly import one_hidden, train
 from priorlab.regimes import apply
 from priorlab.runner import RunContext
 
-DESCRIPTION = "One frozen random network, several digit tasks: each task is its own bias vector (vs a unit mask)"
+DESCRIPTION = (
+    "One frozen random network, several digit tasks: each task is its own bias vector (vs a unit mask)"
+)
 ORDER = 42
+CITATION = biasonly.CITATION  # the same study
 FIGURES = {
     "accuracy": "Balanced test accuracy of each task against hidden width: learned biases (solid) and learned "
     "unit masks (dashed); dotted lines mark chance.",
@@ -53,8 +57,9 @@ class Config(BaseConfig):
         ["digit", "parity", "small", "is7"], min_length=2, max_length=6, description="tasks on the digits"
     )
     widths: list[int] = Field([256, 1024], min_length=1, max_length=12, description="hidden widths N")
-    methods: list[Literal["bias", "mask"]] = Field(list(METHODS), min_length=1, max_length=2,
-                                                   description="what each task learns")
+    methods: list[Literal["bias", "mask"]] = Field(
+        list(METHODS), min_length=1, max_length=2, description="what each task learns"
+    )
     steps: int = Field(300, ge=1, le=1_000_000, description="full-batch Adam steps per task")
     lr: float = Field(0.05, gt=0, le=10, description="Adam learning rate")
     keep: float = Field(0.5, gt=0, lt=1, description="mask: fraction of hidden units kept on")
@@ -92,7 +97,9 @@ class UnitMask(nn.Module):
         return h * self.mask()
 
 
-def task_net(method: str, width: int, classes: int, shared: torch.Tensor, seed: int, keep: float) -> nn.Sequential:
+def task_net(
+    method: str, width: int, classes: int, shared: torch.Tensor, seed: int, keep: float
+) -> nn.Sequential:
     """A one-hidden-layer net on the frozen first-layer weight `shared` [width, d], with its own zero hidden bias
     and its own random frozen head; only this task's biases (or mask scores) and output bias learn."""
     net = one_hidden(shared.shape[1], width, classes, seed)
@@ -150,7 +157,8 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     jobs = [(m, j) for j in range(len(widths)) for m in range(len(cfg.methods))]
     for m, j in ctx.progress(jobs, description="training"):
         method, width = cfg.methods[m], widths[j]
-        shared = one_hidden(d, width, 1, ctx.seed)[0].weight  # the one random W1, frozen, shared by every task
+        # the one random W1, frozen and shared by every task
+        shared = one_hidden(d, width, 1, ctx.seed)[0].weight
         nets = []
         for k, task in enumerate(cfg.tasks):
             net = task_net(method, width, classes[k], shared, ctx.seed + 1 + k, cfg.keep)
@@ -160,8 +168,10 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
             nets.append(net)
         if j == len(widths) - 1:
             swaps[method] = switched(nets, method, split.x_test, ys_test)
-            ctx.save_model({f"{t}.{n}": p for t, net in zip(cfg.tasks, nets) for n, p in net.state_dict().items()},
-                           f"{method}_nets")
+            ctx.save_model(
+                {f"{t}.{n}": p for t, net in zip(cfg.tasks, nets) for n, p in net.state_dict().items()},
+                f"{method}_nets",
+            )
 
     metrics: dict[str, float] = {}
     top = widths[-1]
@@ -176,10 +186,16 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
         off = s[~np.eye(len(s), dtype=bool)]
         metrics[f"switched_acc_{method}"] = float(off.mean())  # mean over (head, other task's biases) pairs
     rows = [
-        {"task": task, "classes": classes[k], "chance": round(1 / classes[k], 3),
-         **{f"{method} (w{top})": round(float(acc[m, -1, k]), 4) for m, method in enumerate(cfg.methods)},
-         **{f"{method}, swapped (mean)": round(float(np.delete(swaps[method][k], k).mean()), 4)
-            for method in cfg.methods}}
+        {
+            "task": task,
+            "classes": classes[k],
+            "chance": round(1 / classes[k], 3),
+            **{f"{method} (w{top})": round(float(acc[m, -1, k]), 4) for m, method in enumerate(cfg.methods)},
+            **{
+                f"{method}, swapped (mean)": round(float(np.delete(swaps[method][k], k).mean()), 4)
+                for method in cfg.methods
+            },
+        }
         for k, task in enumerate(cfg.tasks)
     ]
     ctx.table(f"Balanced test accuracy per task at width {top}, own vs another task's biases / mask", rows)
@@ -194,25 +210,39 @@ def _figures(cfg, ctx, widths, acc, swaps, classes) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for k, task in enumerate(cfg.tasks):
         for m, method in enumerate(cfg.methods):
-            ax.plot(widths, acc[m, :, k], "-o" if method == "bias" else "--s", color=f"C{k}", ms=4,
-                    label=f"{task} ({method})")
+            ax.plot(
+                widths,
+                acc[m, :, k],
+                "-o" if method == "bias" else "--s",
+                color=f"C{k}",
+                ms=4,
+                label=f"{task} ({method})",
+            )
         ax.axhline(1 / classes[k], color=f"C{k}", ls=":", lw=1)
     ax.set_xscale("log", base=2)
-    ax.set(xlabel="hidden width N", ylabel="balanced test accuracy", ylim=(0, 1.02),
-           title="One frozen random network, one bias vector (or mask) per task")
+    ax.set(
+        xlabel="hidden width N",
+        ylabel="balanced test accuracy",
+        ylim=(0, 1.02),
+        title="One frozen random network, one bias vector (or mask) per task",
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     ctx.save_figure("accuracy", fig)
 
-    fig, axes = plt.subplots(1, len(swaps), figsize=(4.6 * len(swaps), 4.2), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(swaps), figsize=(4.6 * len(swaps), 4.2), squeeze=False, layout="constrained"
+    )
     for ax, (method, s) in zip(axes[0], swaps.items()):
         im = ax.imshow(s, vmin=0, vmax=1, cmap="viridis")
         for (a, b), v in np.ndenumerate(s):
             ax.text(b, a, f"{v:.2f}", ha="center", va="center", color="w" if v < 0.6 else "k", fontsize=8)
         ax.set_xticks(range(len(cfg.tasks)), cfg.tasks, rotation=45)
         ax.set_yticks(range(len(cfg.tasks)), cfg.tasks)
-        ax.set(xlabel=f"hidden-layer {'biases' if method == 'bias' else 'mask'} of task",
-               ylabel="head (and scored task)", title=f"{method}, width {widths[-1]}")
+        ax.set(
+            xlabel=f"hidden-layer {'biases' if method == 'bias' else 'mask'} of task",
+            ylabel="head (and scored task)",
+            title=f"{method}, width {widths[-1]}",
+        )
     fig.colorbar(im, ax=axes[0].tolist(), label="balanced accuracy", shrink=0.8)
     ctx.save_figure("switch", fig)
-

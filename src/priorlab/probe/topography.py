@@ -148,7 +148,7 @@ def smoothness(
         value=_value(curve),
         curve=curve,
         bin_centres=(edges[:-1] + edges[1:]) / 2,
-        shuffled=float(np.nanmean(shuffled)) if shuffles else float("nan"),
+        shuffled=float(np.mean(shuffled[np.isfinite(shuffled)])) if np.isfinite(shuffled).any() else float("nan"),
         shuffled_values=shuffled,
     )
 
