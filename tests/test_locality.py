@@ -64,6 +64,7 @@ def test_mnist_folder(home, tmp_path):
 
 
 def test_alexnet_fc6_on_an_image_folder(home, tmp_path):
+    pytest.importorskip("torchvision")  # the `vision` extra
     from PIL import Image
 
     rng = np.random.default_rng(0)

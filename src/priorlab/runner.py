@@ -289,25 +289,37 @@ def prepare(experiment: str, values: dict[str, Any]) -> tuple[Any, BaseConfig]:
     return module, config
 
 
-def run(
+@dataclass
+class _OpenRun:
+    """A run between its two halves: folder created and indexed as 'running', experiment not yet done."""
+
+    module: Any
+    config: BaseConfig
+    cfg_dict: dict[str, Any]
+    env: dict[str, Any]
+    ctx: RunContext
+    store: Store
+    run_id: str
+    parent: Path
+    final: Path
+    t0: float
+
+
+def _open_run(
     experiment: str,
+    values: dict[str, Any],
     *,
-    out: str | Path | None = None,
-    root: str | Path | None = None,
+    root=None,
+    out=None,
     device: str = "auto",
     quiet: bool = True,
+    argv=None,
+    sweep_id=None,
+    trial_key=None,
     figure_format: str = "png",
-    argv: list[str] | None = None,
-    sweep_id: str | None = None,
-    trial_key: str | None = None,
-    **config_values: Any,
-) -> Run:
-    """Run ``experiment`` with the given config keys and return the finished :class:`Run`.
-
-    The Python face of ``priorlab run``: ``priorlab.run("fit1d", activation="cos", hidden=3, seed=1)``.
-    Raises :class:`UserError` for bad input before anything is written.
-    """
-    module, config = prepare(experiment, config_values)
+) -> _OpenRun:
+    """Validate, create the .partial folder, write config/env and the index row ('running')."""
+    module, config = prepare(experiment, values)
     dev = resolve_device(device)
     if figure_format not in ("png", "svg"):
         raise UserError(f"invalid figure format '{figure_format}' (allowed: png, svg)")
@@ -315,7 +327,7 @@ def run(
     run_id = new_run_id()
     if out is not None:
         final = Path(out).resolve()
-        if final.exists() and any(final.iterdir()):
+        if final.exists() and (not final.is_dir() or any(final.iterdir())):
             raise UserError(f"--out '{out}' exists and is not empty")
         parent = final.parent
     else:
@@ -327,110 +339,21 @@ def run(
         raise UserError(f"cannot create run folder under '{parent}': {exc.strerror}") from None
     tmp = parent / f".partial-{run_id}"
     tmp.mkdir()
-
-    cfg_dict = config.model_dump(mode="json")
-    env = environment(dev, config.seed, argv)
-    env.update(
-        {"run_id": run_id, "experiment": experiment, "status": "running", "start": _now(), "end": None}
-    )
-    (tmp / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
-    _write_json(tmp / "env.json", env)
-    store.begin(run_id, experiment, tmp, cfg_dict, config.seed, sweep_id=sweep_id, trial_key=trial_key)
-
-    ctx = RunContext(folder=tmp, seed=config.seed, device=dev, quiet=quiet, figure_format=figure_format)
-    seed_everything(config.seed)
-    t0 = time.time()
-    metrics: dict[str, float | None] = {}
-    status = "done"
-    try:
-        metrics = _clean_metrics(module.run(config, ctx))
-    except Diverged as exc:
-        status = f"failed: diverged at step {exc.step}"
-    except KeyboardInterrupt:
-        status = "failed: interrupted"
-    except UserError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        with store.connect() as con:
-            con.execute("DELETE FROM runs WHERE id=?", (run_id,))
-        raise
-    except Exception as exc:  # noqa: BLE001 - any crash becomes a failed run, with its traceback kept
-        status = f"failed: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(
-            ": "
-        )
-        (tmp / "traceback.txt").write_text(traceback.format_exc())
-
-    env.update({"status": status, "end": _now(), "seconds": round(time.time() - t0, 3)})
-    _write_json(tmp / "metrics.json", metrics)
-    if ctx.arrays:
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **ctx.arrays)
-        (tmp / "arrays.npz").write_bytes(buf.getvalue())
-    _write_json(tmp / "env.json", env)
-
-    from priorlab.viz.report import write_run_report
-
-    try:
-        write_run_report(tmp, module, cfg_dict, metrics, env, ctx)
-    except Exception:  # noqa: BLE001 - a report failure must not lose the run
-        (tmp / "report_error.txt").write_text(traceback.format_exc())
-        if status == "done":
-            status = "failed: report could not be written"
-            env["status"] = status
-            _write_json(tmp / "env.json", env)
-
-    if status == "done":
-        if final.exists():
-            final.rmdir()  # empty --out folder
-        os.replace(tmp, final)
-        dest = final
-    else:
-        dest = parent / f".failed-{run_id}"
-        os.replace(tmp, dest)
-    store.finish(run_id, status, dest, metrics)
-    return load_run(dest)
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
-# ----------------------------------------------------------------------------------------------
-# Several trials trained together (sweeps): each still gets its own run folder and index row.
-# _open_run / _close_run are the two halves of run() around the experiment call; run() can be rewritten as
-# `o = _open_run(...); metrics, status = <call module.run>; return _close_run(o, metrics, status)`.
-
-
-@dataclass
-class _OpenRun:
-    module: Any
-    config: BaseConfig
-    cfg_dict: dict[str, Any]
-    env: dict[str, Any]
-    ctx: RunContext
-    store: Store
-    run_id: str
-    parent: Path
-    t0: float
-
-
-def _open_run(experiment, values, *, root, device, quiet, argv, sweep_id, trial_key) -> _OpenRun:
-    """Validate, create the .partial folder, write config/env and the index row ('running')."""
-    module, config = prepare(experiment, values)
-    dev = resolve_device(device)
-    store = Store(root)
-    run_id = new_run_id()
-    parent = store.root / experiment
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".partial-{run_id}"
-    tmp.mkdir()
     cfg_dict = config.model_dump(mode="json")
     env = environment(dev, config.seed, argv)
     env.update({"run_id": run_id, "experiment": experiment, "status": "running", "start": _now(), "end": None})
     (tmp / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
     _write_json(tmp / "env.json", env)
     store.begin(run_id, experiment, tmp, cfg_dict, config.seed, sweep_id=sweep_id, trial_key=trial_key)
-    ctx = RunContext(folder=tmp, seed=config.seed, device=dev, quiet=quiet)
-    return _OpenRun(module, config, cfg_dict, env, ctx, store, run_id, parent, time.time())
+    ctx = RunContext(folder=tmp, seed=config.seed, device=dev, quiet=quiet, figure_format=figure_format)
+    return _OpenRun(module, config, cfg_dict, env, ctx, store, run_id, parent, final, time.time())
+
+
+def _discard(o: _OpenRun) -> None:
+    """Forget a run that never started its work (bad input found by the experiment itself)."""
+    shutil.rmtree(o.ctx.folder, ignore_errors=True)
+    with o.store.connect() as con:
+        con.execute("DELETE FROM runs WHERE id=?", (o.run_id,))
 
 
 def _close_run(o: _OpenRun, metrics: dict[str, Any], status: str) -> Run:
@@ -454,7 +377,12 @@ def _close_run(o: _OpenRun, metrics: dict[str, Any], status: str) -> Run:
             status = "failed: report could not be written"
             o.env["status"] = status
             _write_json(tmp / "env.json", o.env)
-    dest = o.parent / (o.run_id if status == "done" else f".failed-{o.run_id}")
+    if status == "done":
+        if o.final.exists():
+            o.final.rmdir()  # the empty --out folder
+        dest = o.final
+    else:
+        dest = o.parent / f".failed-{o.run_id}"
     os.replace(tmp, dest)
     o.store.finish(o.run_id, status, dest, metrics)
     return load_run(dest)
@@ -463,8 +391,55 @@ def _close_run(o: _OpenRun, metrics: dict[str, Any], status: str) -> Run:
 def _failure(exc: BaseException) -> str:
     if isinstance(exc, Diverged):
         return f"failed: diverged at step {exc.step}"
+    if isinstance(exc, KeyboardInterrupt):
+        return "failed: interrupted"
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"failed: {exc.__class__.__name__}: {text}".rstrip(": ")
+
+
+def run(
+    experiment: str,
+    *,
+    out: str | Path | None = None,
+    root: str | Path | None = None,
+    device: str = "auto",
+    quiet: bool = True,
+    figure_format: str = "png",
+    argv: list[str] | None = None,
+    sweep_id: str | None = None,
+    trial_key: str | None = None,
+    **config_values: Any,
+) -> Run:
+    """Run ``experiment`` with the given config keys and return the finished :class:`Run`.
+
+    The Python face of ``priorlab run``: ``priorlab.run("fit1d", activation="cos", hidden=3, seed=1)``.
+    Raises :class:`UserError` for bad input before anything is written.
+    """
+    o = _open_run(
+        experiment, config_values, root=root, out=out, device=device, quiet=quiet, argv=argv,
+        sweep_id=sweep_id, trial_key=trial_key, figure_format=figure_format,
+    )
+    seed_everything(o.config.seed)
+    metrics: dict[str, Any] = {}
+    status = "done"
+    try:
+        metrics = o.module.run(o.config, o.ctx)
+    except UserError:
+        _discard(o)
+        raise
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - any crash becomes a failed run
+        status = _failure(exc)
+        if not isinstance(exc, Diverged):
+            (o.ctx.folder / "traceback.txt").write_text(traceback.format_exc())
+    return _close_run(o, metrics, status)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+# ----------------------------------------------------------------------------------------------
+# Several trials trained together (sweeps): each still gets its own run folder and index row.
 
 
 def run_batch(

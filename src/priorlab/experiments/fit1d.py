@@ -137,16 +137,7 @@ def train_one(cfg: Config, data: Data, activation: str, hidden: int, seed: int, 
         opt.step()
         losses[step] = loss.item()
         check_finite(losses[step], step)
-    with torch.no_grad():
-        metrics = {
-            "train_mse": torch.mean((model(data.x) - data.y) ** 2).item(),
-            "interp_mse": torch.mean((model(data.x_interp) - data.f(data.x_interp)) ** 2).item(),
-            "extrap_mse": torch.mean((model(data.x_extrap) - data.f(data.x_extrap)) ** 2).item(),
-        }
-        if activation == "relu":
-            inside = torch.linspace(cfg.x_min, cfg.x_max, 2001)
-            metrics["dead_units"] = float((model.units(inside).amax(0) <= 0).sum().item())
-    return Fit(f"{activation}{hidden}", model, losses, np.stack(snapshots), snap_at, metrics)
+    return Fit(f"{activation}{hidden}", model, losses, np.stack(snapshots), snap_at, fit_metrics(cfg, data, model))
 
 
 def fourier_rows(fit: Fit, data: Data, cfg: Config) -> list[dict]:
@@ -287,31 +278,13 @@ def networks_of(cfg: Config) -> list[tuple[str, int]]:
 def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     data = make_data(cfg, cfg.seed)
     grid = torch.linspace(cfg.x_min, cfg.x_max, 300)
-    nets = networks_of(cfg)
-    many = cfg.networks is not None
-    fits: list[Fit] = []
-    metrics: dict[str, float] = {}
-    for act, hidden in nets:
-        fit = train_one(cfg, data, act, hidden, cfg.seed, grid, ctx)
-        fits.append(fit)
-        suffix = f"_{fit.name}" if many else ""
-        metrics.update({f"{k}{suffix}": v for k, v in fit.metrics.items()})
-        _plots(ctx, cfg, data, fit, suffix)
-        _animation(ctx, cfg, data, fit, grid, suffix)
-        if act in PERIODIC:
-            ctx.table(f"Fourier reading of {fit.name} (a·cos(ω x + φ)) beside the target's", fourier_rows(fit, data, cfg))
-    if many:
-        _compare_figure(ctx, cfg, data, fits)
-        ctx.save_model({f"{f.name}.{k}": v for f in fits for k, v in f.model.state_dict().items()})
-    else:
-        ctx.save_model(fits[0].model)
-    ctx.table(
-        "Networks",
-        [{"network": f.name, "parameters": sum(p.numel() for p in f.model.parameters()), **f.metrics} for f in fits],
-    )
-    ctx.save_arrays(x_train=data.x.numpy(), y_train=data.y.numpy(), grid=grid.numpy(),
-                    **{f"snapshots_{f.name}": f.snapshots for f in fits})
-    return metrics
+    if cfg.networks is None:
+        fit = train_one(cfg, data, cfg.activation, cfg.hidden, cfg.seed, grid, ctx)
+        report_fit(ctx, cfg, data, grid, [fit])
+        return fit.metrics
+    fits = [train_one(cfg, data, act, hidden, cfg.seed, grid, ctx) for act, hidden in networks_of(cfg)]
+    report_fit(ctx, cfg, data, grid, fits)
+    return {f"{k}_{f.name}": v for f in fits for k, v in f.metrics.items()}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -377,17 +350,26 @@ def train_many(cfgs: list[Config], datas: list[Data], grid: torch.Tensor, device
     return fits
 
 
-def report_fit(ctx: RunContext, cfg: Config, data: Data, grid: torch.Tensor, fit: Fit) -> None:
-    """Figures, tables and arrays of a single-network run (as run() writes them)."""
-    _plots(ctx, cfg, data, fit, "")
-    _animation(ctx, cfg, data, fit, grid, "")
-    if fit.model.activation in PERIODIC:
-        ctx.table(f"Fourier reading of {fit.name} (a·cos(ω x + φ)) beside the target's", fourier_rows(fit, data, cfg))
-    ctx.save_model(fit.model)
-    ctx.table("Networks", [{"network": fit.name, "parameters": sum(p.numel() for p in fit.model.parameters()),
-                            **fit.metrics}])
+def report_fit(ctx: RunContext, cfg: Config, data: Data, grid: torch.Tensor, fits: list[Fit]) -> None:
+    """Figures, tables, weights and arrays of a run; with several networks, names carry a per-network suffix."""
+    many = len(fits) > 1 or cfg.networks is not None
+    for fit in fits:
+        suffix = f"_{fit.name}" if many else ""
+        _plots(ctx, cfg, data, fit, suffix)
+        _animation(ctx, cfg, data, fit, grid, suffix)
+        if fit.model.activation in PERIODIC:
+            ctx.table(f"Fourier reading of {fit.name} (a·cos(ω x + φ)) beside the target's", fourier_rows(fit, data, cfg))
+    if many:
+        _compare_figure(ctx, cfg, data, fits)
+        ctx.save_model({f"{f.name}.{k}": v for f in fits for k, v in f.model.state_dict().items()})
+    else:
+        ctx.save_model(fits[0].model)
+    ctx.table(
+        "Networks",
+        [{"network": f.name, "parameters": sum(p.numel() for p in f.model.parameters()), **f.metrics} for f in fits],
+    )
     ctx.save_arrays(x_train=data.x.numpy(), y_train=data.y.numpy(), grid=grid.numpy(),
-                    **{f"snapshots_{fit.name}": fit.snapshots})
+                    **{f"snapshots_{f.name}": f.snapshots for f in fits})
 
 
 def run_many(cfgs: list[Config], ctxs: list[RunContext]):
@@ -409,5 +391,5 @@ def run_many(cfgs: list[Config], ctxs: list[RunContext]):
         if isinstance(fit, Exception):
             yield fit
             continue
-        report_fit(ctx, cfg, data, grid, fit)
+        report_fit(ctx, cfg, data, grid, [fit])
         yield fit.metrics
