@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator, model_validator
 
-from priorlab.config import BaseConfig, UserError
+from priorlab.config import BaseConfig
 from priorlab.data.functions import dominant_fourier_terms, target_function
 from priorlab.nets.onehidden import ACTIVATIONS, PERIODIC, OneHidden
 from priorlab.runner import RunContext, check_finite
