@@ -8,6 +8,7 @@ import torch
 
 import priorlab
 from priorlab.experiments import twocat
+from priorlab.viz.rdm import rank_transform
 from priorlab.nets.deep import DeepNet, deep
 
 
@@ -92,7 +93,7 @@ def test_twocat_run(tmp_path):
 
 def test_rank_transform_is_a_percentile():
     d = np.array([[0, 1, 5], [1, 0, 3], [5, 3, 0]], dtype=float)
-    r = twocat.rank_transform(d)
+    r = rank_transform(d)
     assert (r[0, 1], r[1, 2], r[0, 2]) == (10, 50, 90) and np.all(np.diag(r) == 0) and np.allclose(r, r.T)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class UserError(Exception):
@@ -34,6 +34,21 @@ class BaseConfig(BaseModel):
     PRESETS: typing.ClassVar[dict[str, dict[str, Any]]] = {}
     # Overrides applied when scale == "full" (before the user's keys).
     FULL: typing.ClassVar[dict[str, Any]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wrap_scalars_for_list_keys(cls, data: Any) -> Any:
+        """`--set widths=64` means `widths=[64]`: a single value for a list-valued key becomes a one-item list."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, finfo in cls.model_fields.items():
+            tp, _ = _strip_optional(finfo.annotation)
+            if typing.get_origin(tp) in (list, tuple) and name in out:
+                v = out[name]
+                if v is not None and not isinstance(v, list | tuple):
+                    out[name] = [v]
+        return out
 
 
 # ----------------------------------------------------------------------------------------------

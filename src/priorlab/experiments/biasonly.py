@@ -115,6 +115,10 @@ class Task:
     def metric(self) -> str:
         return "acc" if self.kind == "classify" else "mse"
 
+    def to(self, device) -> Task:
+        move = [t.to(device) for t in (self.x_train, self.y_train, self.x_test, self.y_test)]
+        return Task(self.kind, *move, self.outputs)
+
 
 def load_task(cfg: Config) -> Task:
     if cfg.task == "digits":
@@ -198,7 +202,7 @@ def run_member(cfg: Config, task: Task, regime: str, width: int, seed: int) -> t
     default_steps, default_steps_full = TASK_STEPS[cfg.task]
     if regime == "full_matched":
         width = matched_width(width, task.inputs, task.outputs)
-    net = one_hidden(task.inputs, width, task.outputs, seed)
+    net = one_hidden(task.inputs, width, task.outputs, seed).to(task.x_train.device)
     apply(net, "full" if regime == "full_matched" else regime)
     if regime == "readout" and cfg.readout_fit == "ridge":
         targets = task.y_train
@@ -216,7 +220,7 @@ def run_member(cfg: Config, task: Task, regime: str, width: int, seed: int) -> t
 def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     if len(set(cfg.regimes)) != len(cfg.regimes):
         raise UserError(f"'regimes' lists a regime twice (allowed: {', '.join(REGIMES)})")
-    task = load_task(cfg)
+    task = load_task(cfg).to(ctx.device)
     widths = sorted(cfg.widths)
     scores = np.zeros((len(cfg.regimes), len(widths), cfg.repeats))
     params = np.zeros((len(cfg.regimes), len(widths)), dtype=np.int64)
@@ -259,6 +263,7 @@ def _figures(cfg, ctx, task, widths, scores, params) -> None:
     import matplotlib.pyplot as plt
 
     what = "test accuracy" if task.metric == "acc" else "test MSE"
+    seeds = f"{cfg.repeats} seed" + ("s" if cfg.repeats > 1 else "")
     title = "digits" if cfg.task == "digits" else f"fit1d: {cfg.target}"
     for name, xs_of, xlabel, against in (
         ("width", lambda i: widths, "hidden width N (bias-only network)", "width"),
@@ -272,7 +277,7 @@ def _figures(cfg, ctx, task, widths, scores, params) -> None:
         if task.metric == "mse":
             ax.set_yscale("log")
         ax.set(
-            xlabel=xlabel, ylabel=what, title=f"{title}: {what} vs {against} (mean ± SD, {cfg.repeats} seeds)"
+            xlabel=xlabel, ylabel=what, title=f"{title}: {what} vs {against} (mean ± SD, {seeds})"
         )
         ax.grid(alpha=0.3)
         ax.legend()

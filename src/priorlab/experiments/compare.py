@@ -398,7 +398,7 @@ def _plot_curves(ctx, config, names, rho_ref, rho_rnd, cka, ref_vs_rnd, ref_labe
 
 
 def _plot_heatmaps(ctx, stem, who, input_rdm, rdms, layers, labels) -> None:
-    from priorlab.experiments.twocat import plot_rdm_strip
+    from priorlab.viz.rdm import plot_rdm_strip
 
     fig = plot_rdm_strip(
         [input_rdm.numpy()] + [rdms[n].numpy() for n in layers], ["input", *layers], labels, rank=True
