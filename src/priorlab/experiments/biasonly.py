@@ -276,9 +276,7 @@ def _figures(cfg, ctx, task, widths, scores, params) -> None:
         ax.set_xscale("log", base=2)
         if task.metric == "mse":
             ax.set_yscale("log")
-        ax.set(
-            xlabel=xlabel, ylabel=what, title=f"{title}: {what} vs {against} (mean ± SD, {seeds})"
-        )
+        ax.set(xlabel=xlabel, ylabel=what, title=f"{title}: {what} vs {against} (mean ± SD, {seeds})")
         ax.grid(alpha=0.3)
         ax.legend()
         ctx.save_figure(name, fig)
