@@ -81,11 +81,6 @@ class Config(BaseConfig):
 
     FULL: ClassVar[dict] = {"widths": [2**k for k in range(4, 13)], "repeats": 3}
 
-    @field_validator("widths", "regimes", mode="before")
-    @classmethod
-    def _one_is_a_list(cls, v):
-        return v if isinstance(v, list | tuple) else [v]
-
     @field_validator("widths")
     @classmethod
     def _widths_in_range(cls, v):

@@ -21,7 +21,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
 import priorlab
@@ -71,11 +71,6 @@ class Config(BaseConfig):
     lr: float = Field(0.05, gt=0, le=1, description="Adam learning rate (biases)")
 
     FULL: ClassVar[dict] = {"gen_steps": 1000, "forecast_steps": 2000}
-
-    @field_validator("systems", mode="before")
-    @classmethod
-    def _one_is_a_list(cls, v):
-        return v if isinstance(v, list | tuple) else [v]
 
 
 class BiasRNN(nn.Module):

@@ -25,7 +25,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
 from priorlab.config import BaseConfig, UserError
@@ -79,11 +79,6 @@ class Config(BaseConfig):
     memory_budget_gb: float = Field(4.0, gt=0, le=1024, description="activations held at once (GiB)")
 
     FULL: ClassVar[dict] = {"n_stimuli": 1000}
-
-    @field_validator("layers", "heatmap_layers", mode="before")
-    @classmethod
-    def _one_is_a_list(cls, v):
-        return v if v is None or isinstance(v, list | tuple) else [v]
 
 
 @dataclass

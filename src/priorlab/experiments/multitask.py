@@ -66,11 +66,6 @@ class Config(BaseConfig):
 
     FULL: ClassVar[dict] = {"widths": [64, 256, 1024, 4096]}
 
-    @field_validator("tasks", "widths", "methods", mode="before")
-    @classmethod
-    def _one_is_a_list(cls, v):
-        return v if isinstance(v, list | tuple) else [v]
-
     @field_validator("widths")
     @classmethod
     def _widths_in_range(cls, v):

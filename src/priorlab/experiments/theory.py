@@ -21,7 +21,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from priorlab.config import BaseConfig, UserError
 from priorlab.runner import RunContext
@@ -58,11 +58,6 @@ class Config(BaseConfig):
     nets: int = Field(8, ge=1, le=1000, description="independent random networks averaged")
 
     FULL: ClassVar[dict] = {"width": 2000, "nets": 16}
-
-    @field_validator("activations", "sigma_ws", "sigma_bs", "c0s", mode="before")
-    @classmethod
-    def _one_is_a_list(cls, v):
-        return v if v is None or isinstance(v, list | tuple) else [v]
 
 
 def input_pair(c0: float, q0: float, width: int, gen: torch.Generator) -> torch.Tensor:

@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from priorlab.config import BaseConfig, UserError
 from priorlab.runner import RunContext
@@ -59,11 +59,6 @@ class Config(BaseConfig):
 
     PRESETS: ClassVar[dict] = {"blog": {"repeats": 1}}
     FULL: ClassVar[dict] = {"repeats": 100}
-
-    @field_validator("strip_layers", mode="before")
-    @classmethod
-    def _one_is_a_list(cls, v):
-        return v if v is None or isinstance(v, list | tuple) else [v]
 
 
 def items(config: Config, gen: torch.Generator) -> tuple[torch.Tensor, np.ndarray]:
