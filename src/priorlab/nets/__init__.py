@@ -1,23 +1,23 @@
-"""Model builders. Each lives in its own module; names are imported lazily (torch is heavy)."""
+"""Model builders.
 
-from __future__ import annotations
+Importing this package imports torch (the CLI never imports it). The builders are bound here after their
+submodules load, so `priorlab.nets.deep` and `priorlab.nets.lenet` are the functions, not the modules.
+"""
 
-import importlib
+from priorlab.nets.deep import DeepNet, deep
+from priorlab.nets.lenet import LeNet, lenet
+from priorlab.nets.locality import (
+    LocalityLinear,
+    apply_locality,
+    distances,
+    locality_prior,
+    prune_smallest,
+    raw_weight,
+    wiring_cost,
+)
+from priorlab.nets.onehidden import OneHidden
 
-# public name -> module under priorlab.nets that defines it
-_NAMES = {
-    "deep": "deep",
-    "DeepNet": "deep",
-    "OneHidden": "onehidden",
-    "LocalityLinear": "locality",
-    "locality_prior": "locality",
-    "lenet": "lenet",
-    "LeNet": "lenet",
-    "mlp": "mlp",
-}
-
-
-def __getattr__(name):
-    if name in _NAMES:
-        return getattr(importlib.import_module(f"priorlab.nets.{_NAMES[name]}"), name)
-    raise AttributeError(f"module 'priorlab.nets' has no attribute {name!r}")
+__all__ = [
+    "DeepNet", "LeNet", "LocalityLinear", "OneHidden", "apply_locality", "deep", "distances", "lenet",
+    "locality_prior", "prune_smallest", "raw_weight", "wiring_cost",
+]

@@ -10,8 +10,6 @@ when ``out_features`` is given), so ``priorlab.probe.capture(net, x)`` shows one
 
 from __future__ import annotations
 
-import sys
-import types
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -110,14 +108,3 @@ def deep(
         init_linear(readout, init, gain, bias_std, generator)
         layers["readout"] = readout
     return DeepNet(layers)
-
-
-class _CallableModule(types.ModuleType):
-    """Importing this submodule binds `priorlab.nets.deep` to the module, shadowing the function of the same name
-    that `priorlab.nets` serves; a callable module keeps `from priorlab.nets import deep; deep(...)` working."""
-
-    def __call__(self, *args, **kwargs):
-        return deep(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -10,8 +10,6 @@ conv1, relu1, pool1, conv2, relu2, pool2, flatten, fc1, relu3, fc2, relu4, fc3 â
 
 from __future__ import annotations
 
-import sys
-import types
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -63,14 +61,3 @@ class LeNet(nn.Sequential):
 
 def lenet(image_size: int = 8, in_channels: int = 1, n_classes: int = 10, **kwargs) -> LeNet:
     return LeNet(image_size=image_size, in_channels=in_channels, n_classes=n_classes, **kwargs)
-
-
-class _CallableModule(types.ModuleType):
-    """Importing this submodule binds `priorlab.nets.lenet` to the module, shadowing the function of the same name
-    that `priorlab.nets` serves; a callable module keeps `from priorlab.nets import lenet; lenet(...)` working."""
-
-    def __call__(self, *args, **kwargs):
-        return lenet(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
