@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["randomize", "run", "load_run", "__version__"]
+__all__ = ["__version__", "load_run", "randomize", "run"]
 
 
 def __getattr__(name):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -53,7 +50,7 @@ def _print_config_help(experiment: str) -> None:
 
     module = load(experiment)
     typer.echo(f"priorlab run {experiment} [--set key=value ...] [--config FILE.yaml] [--seed N]")
-    typer.echo(f"                 [--device auto|cpu|cuda] [--out DIR] [--quiet] [--svg]\n")
+    typer.echo("                 [--device auto|cpu|cuda] [--out DIR] [--quiet] [--svg]\n")
     typer.echo(EXPERIMENTS[experiment] + "\n")
     rows = describe_fields(module.Config)
     presets = getattr(module.Config, "PRESETS", {})
@@ -71,12 +68,12 @@ def _print_config_help(experiment: str) -> None:
 
 @app.command("run", add_help_option=False, context_settings={"ignore_unknown_options": False})
 def run_cmd(
-    experiment: Optional[str] = typer.Argument(None, help="experiment name (see `priorlab list`)"),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="config key=value (repeatable)"),
-    config: Optional[str] = typer.Option(None, "--config", help="YAML file of config keys"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="base seed"),
+    experiment: str | None = typer.Argument(None, help="experiment name (see `priorlab list`)"),
+    set_: list[str] | None = typer.Option(None, "--set", help="config key=value (repeatable)"),
+    config: str | None = typer.Option(None, "--config", help="YAML file of config keys"),
+    seed: int | None = typer.Option(None, "--seed", help="base seed"),
     device: str = typer.Option("auto", "--device", help="auto|cpu|cuda"),
-    out: Optional[str] = typer.Option(None, "--out", help="write the run folder exactly here"),
+    out: str | None = typer.Option(None, "--out", help="write the run folder exactly here"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
     svg: bool = typer.Option(False, "--svg", help="also write SVG figures"),
     help_: bool = typer.Option(False, "--help", "-h", help="show keys of EXPERIMENT"),
@@ -125,7 +122,7 @@ def run_cmd(
 
 @app.command("runs")
 def runs_cmd(
-    experiment: Optional[str] = typer.Argument(None, help="only this experiment"),
+    experiment: str | None = typer.Argument(None, help="only this experiment"),
     limit: int = typer.Option(50, "--limit", help="newest N runs"),
 ):
     """Table of runs from the index."""
@@ -159,14 +156,14 @@ def report_cmd():
 
 @app.command("sweep")
 def sweep_cmd(
-    experiment: Optional[str] = typer.Argument(None, help="experiment name (or use --resume)"),
-    grid: Optional[list[str]] = typer.Option(None, "--grid", help="key=v1,v2,... (repeatable; any config key)"),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="fixed config key=value (repeatable)"),
-    seeds: Optional[str] = typer.Option(None, "--seeds", help="seeds to grid: 0-9, 0,3,5 or 0-4,10"),
+    experiment: str | None = typer.Argument(None, help="experiment name (or use --resume)"),
+    grid: list[str] | None = typer.Option(None, "--grid", help="key=v1,v2,... (repeatable; any config key)"),
+    set_: list[str] | None = typer.Option(None, "--set", help="fixed config key=value (repeatable)"),
+    seeds: str | None = typer.Option(None, "--seeds", help="seeds to grid: 0-9, 0,3,5 or 0-4,10"),
     backend: str = typer.Option("local", "--backend", help="local|ray"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="parallel workers (default: CPU count)"),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="existing Ray cluster (default: local)"),
-    resume: Optional[str] = typer.Option(None, "--resume", help="SWEEP_ID: run its trials that are not done"),
+    workers: int | None = typer.Option(None, "--workers", help="parallel workers (default: CPU count)"),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="existing Ray cluster (default: local)"),
+    resume: str | None = typer.Option(None, "--resume", help="SWEEP_ID: run its trials that are not done"),
     device: str = typer.Option("auto", "--device", help="auto|cpu|cuda"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
 ):

@@ -9,10 +9,10 @@ from __future__ import annotations
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class UserError(Exception):
@@ -49,6 +49,16 @@ class BaseConfig(BaseModel):
                 if v is not None and not isinstance(v, list | tuple):
                     out[name] = [v]
         return out
+
+
+def _distinct_widths(v: list[int]) -> list[int]:
+    if any(not 1 <= w <= 65536 for w in v) or len(set(v)) != len(v):
+        raise ValueError("widths must be distinct integers in 1..65536")
+    return v
+
+
+# A list of layer widths (a curve's x axis): distinct, each in 1..65536.
+Widths = Annotated[list[int], AfterValidator(_distinct_widths)]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -134,7 +144,7 @@ def describe_error(cls: type[BaseConfig], err: ValidationError) -> str:
         return f"unknown config key '{key}' (allowed: {', '.join(cls.model_fields)})"
     finfo = cls.model_fields.get(key)
     value = e.get("input")
-    msg = e.get("msg", "invalid")
+    msg = e.get("msg", "invalid").removeprefix("Value error, ")
     if finfo is None:
         return f"invalid config: {msg}"
     allowed = type_name(finfo.annotation)

@@ -6,10 +6,21 @@ import ast
 import math
 import operator
 from collections.abc import Callable
+from typing import Annotated
 
 import torch
+from pydantic import AfterValidator
 
 from priorlab.config import UserError
+
+
+class ExpressionError(UserError):
+    """A target expression that is not allowed; `reason` is the message without the key's name."""
+
+    def __init__(self, text: str, reason: str):
+        super().__init__(f"invalid value '{text}' for 'target': {reason}")
+        self.reason = reason
+
 
 NAMED: dict[str, tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = {
     "sin": ("sin(x)", torch.sin),
@@ -42,7 +53,7 @@ def parse_expression(text: str) -> Callable[[torch.Tensor], torch.Tensor]:
     try:
         tree = ast.parse(src, mode="eval")
     except SyntaxError:
-        raise UserError(f"invalid value '{text}' for 'target': not an expression in x") from None
+        raise ExpressionError(text, "not an expression in x") from None
     allowed = ", ".join(_FUNCS)
 
     def check(node: ast.AST) -> None:
@@ -55,19 +66,19 @@ def parse_expression(text: str) -> Callable[[torch.Tensor], torch.Tensor]:
             check(node.operand)
         elif isinstance(node, ast.Call):
             if not (isinstance(node.func, ast.Name) and node.func.id in _FUNCS) or node.keywords or len(node.args) != 1:
-                raise UserError(f"invalid value '{text}' for 'target': only one-argument calls of {allowed}")
+                raise ExpressionError(text, f"only one-argument calls of {allowed}")
             check(node.args[0])
         elif isinstance(node, ast.Name):
             if node.id != "x" and node.id not in _CONSTS:
-                raise UserError(f"invalid value '{text}' for 'target': unknown name '{node.id}' (use x, pi, e)")
+                raise ExpressionError(text, f"unknown name '{node.id}' (use x, pi, e)")
         elif isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
             pass
         else:
-            raise UserError(f"invalid value '{text}' for 'target': '{type(node).__name__}' is not allowed")
+            raise ExpressionError(text, f"'{type(node).__name__}' is not allowed")
 
     check(tree)
     if not any(isinstance(n, ast.Name) and n.id == "x" for n in ast.walk(tree)):
-        raise UserError(f"invalid value '{text}' for 'target': the expression must use x")
+        raise ExpressionError(text, "the expression must use x")
 
     def evaluate(node: ast.AST, x: torch.Tensor):
         if isinstance(node, ast.Expression):
@@ -87,7 +98,7 @@ def parse_expression(text: str) -> Callable[[torch.Tensor], torch.Tensor]:
         try:
             y = evaluate(tree, x)
         except (OverflowError, ZeroDivisionError, ValueError) as exc:
-            raise UserError(f"invalid value '{text}' for 'target': {exc}") from None
+            raise ExpressionError(text, f"{exc}") from None
         return torch.as_tensor(y, dtype=x.dtype).expand_as(x).clone()
 
     return f
@@ -117,3 +128,15 @@ def dominant_fourier_terms(
         rows.append({"frequency": omega, "phase": phase, "amplitude": amp})
     rows.sort(key=lambda r: -r["amplitude"])
     return [r for r in rows[:k] if r["amplitude"] > 1e-6]
+
+
+def _check_target(v: str) -> str:
+    try:
+        target_function(v)[1](torch.linspace(-1.0, 1.0, 3))
+    except ExpressionError as exc:  # a field error, so the message names the config key that holds it
+        raise ValueError(exc.reason) from None
+    return v
+
+
+# A config field holding a target: a named target or a safe expression in x, checked when the config is built.
+TargetExpr = Annotated[str, AfterValidator(_check_target)]

@@ -21,11 +21,12 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
 import priorlab
-from priorlab.config import BaseConfig, UserError
+from priorlab.config import BaseConfig, UserError, Widths
+from priorlab.data.functions import TargetExpr
 from priorlab.regimes import apply, fit_readout, summary
 from priorlab.runner import RunContext, check_finite
 
@@ -53,7 +54,7 @@ class Config(BaseConfig):
     task: Literal["digits", "fit1d"] = Field(
         "digits", description="digits: classify 8x8 digits; fit1d: fit target(x)"
     )
-    widths: list[int] = Field([16, 128, 1024], min_length=1, max_length=16, description="hidden widths N")
+    widths: Widths = Field([16, 128, 1024], min_length=1, max_length=16, description="hidden widths N")
     regimes: list[Literal["bias_only", "readout", "full", "full_matched"]] = Field(
         list(REGIMES), min_length=1, max_length=4, description="regimes to compare"
     )
@@ -74,19 +75,12 @@ class Config(BaseConfig):
     lr_bias: float = Field(0.05, gt=0, le=10, description="Adam learning rate for bias_only")
     readout_fit: Literal["ridge", "adam"] = Field("ridge", description="readout: closed-form ridge or Adam")
     ridge: float = Field(1e-2, ge=0, le=1e6, description="ridge penalty of the closed-form readout")
-    target: str = Field("sin", description="fit1d target: sin, square, abs, poly3 or an expression in x")
+    target: TargetExpr = Field("sin", description="fit1d target: sin, square, abs, poly3 or an expression in x")
     n_train: int = Field(
         100, ge=2, le=100_000, description="fit1d: evenly spaced training points on [-pi, pi]"
     )
 
     FULL: ClassVar[dict] = {"widths": [2**k for k in range(4, 13)], "repeats": 3}
-
-    @field_validator("widths")
-    @classmethod
-    def _widths_in_range(cls, v):
-        if any(not 1 <= w <= 65536 for w in v) or len(set(v)) != len(v):
-            raise ValueError("widths must be distinct integers in 1..65536")
-        return v
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,11 +16,11 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from sklearn.metrics import balanced_accuracy_score
 from torch import nn
 
-from priorlab.config import BaseConfig, UserError
+from priorlab.config import BaseConfig, UserError, Widths
 from priorlab.data.digits import digits
 from priorlab.experiments import biasonly
 from priorlab.experiments.biasonly import one_hidden, train
@@ -56,7 +56,7 @@ class Config(BaseConfig):
     tasks: list[Literal["digit", "parity", "small", "is7", "mod3", "prime"]] = Field(
         ["digit", "parity", "small", "is7"], min_length=2, max_length=6, description="tasks on the digits"
     )
-    widths: list[int] = Field([256, 1024], min_length=1, max_length=12, description="hidden widths N")
+    widths: Widths = Field([256, 1024], min_length=1, max_length=12, description="hidden widths N")
     methods: list[Literal["bias", "mask"]] = Field(
         list(METHODS), min_length=1, max_length=2, description="what each task learns"
     )
@@ -65,13 +65,6 @@ class Config(BaseConfig):
     keep: float = Field(0.5, gt=0, lt=1, description="mask: fraction of hidden units kept on")
 
     FULL: ClassVar[dict] = {"widths": [64, 256, 1024, 4096]}
-
-    @field_validator("widths")
-    @classmethod
-    def _widths_in_range(cls, v):
-        if any(not 1 <= w <= 65536 for w in v) or len(set(v)) != len(v):
-            raise ValueError("widths must be distinct integers in 1..65536")
-        return v
 
 
 class UnitMask(nn.Module):
