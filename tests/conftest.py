@@ -13,6 +13,14 @@ import pytest
 
 matplotlib.use("Agg")
 
+# Under pytest-xdist each worker gets one thread: two workers with two threads each on a 2-core machine
+# oversubscribe the cores, and OpenMP's spinning makes small training loops many times slower.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
 REPO = Path(__file__).resolve().parents[1]
 
 
