@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import priorlab
-from priorlab.randomize import INITS
+from priorlab.randomization import INITS
 
 
 class Zoo(nn.Module):

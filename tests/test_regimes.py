@@ -124,7 +124,7 @@ def test_every_regime_trains_and_frozen_tensors_stay(name, regime):
 
 
 def test_regimes_compose_with_randomize():
-    randomize = pytest.importorskip("priorlab.randomize").randomize
+    randomize = pytest.importorskip("priorlab.randomization").randomize
     model = apply(randomize(mlp(), init="fan-in", seed=3), "bias_only")
     assert summary(model).trainable == 11
     model = apply(mlp(), "mask")

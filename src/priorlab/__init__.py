@@ -12,7 +12,7 @@ __all__ = ["__version__", "load_run", "randomize", "run"]
 
 def __getattr__(name):
     if name == "randomize":
-        from priorlab.randomize import randomize
+        from priorlab.randomization import randomize
 
         return randomize
     if name in ("run", "load_run"):

@@ -230,7 +230,7 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     from priorlab.probe.cka import cka_gram
     from priorlab.probe.layerwise import layerwise_analysis
     from priorlab.probe.rdm import compare, rdm
-    from priorlab.randomize import randomize
+    from priorlab.randomization import randomize
 
     built = build(config.model, config.image_size)
     if config.model == "torchvision:inception_v3" and built.image_size < 75:

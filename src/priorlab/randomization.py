@@ -25,8 +25,6 @@ on the CPU, so the result is the same on every device and the global RNG state n
 from __future__ import annotations
 
 import math
-import sys
-import types
 import warnings
 
 import torch
@@ -238,14 +236,3 @@ def randomize(
             stacklevel=2,
         )
     return (module, lines) if report else module
-
-
-class _CallableModule(types.ModuleType):
-    """Importing this submodule makes `priorlab.randomize` name the module, shadowing the function that
-    `priorlab.__getattr__` serves; making the module callable keeps `priorlab.randomize(model)` working."""
-
-    def __call__(self, *args, **kwargs):
-        return randomize(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
