@@ -127,3 +127,21 @@ def test_budget_too_small_for_one_feature_is_an_error():
     model, x = model_and_inputs(torch.float32)
     with pytest.raises(ValueError, match="memory_budget"):
         layerwise_analysis(model, x, memory_budget=10)
+
+
+def test_two_layer_lstm_state_is_not_mistaken_for_batch_first():
+    """h_n and c_n of a 2-layer LSTM are [2, N, H]: with 2 items they look batch-first; with 3 they do not."""
+
+    class Seq(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(4, 6, num_layers=2, batch_first=True)
+
+        def forward(self, x):
+            return self.lstm(x)
+
+    torch.manual_seed(0)
+    x = torch.randn(7, 5, 4)
+    with pytest.warns(UserWarning, match="lstm.1.0"):
+        res = layerwise_analysis(Seq().eval(), x, layers=["lstm"], metric="correlation")
+    assert res.names == ["lstm.0"]

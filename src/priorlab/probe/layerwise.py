@@ -129,21 +129,14 @@ def _n_items(inputs) -> int:
     return len(inputs[0]) if isinstance(inputs, (tuple, list)) else len(inputs)
 
 
-def _output_sizes(model: nn.Module, batch, layers: list[str]) -> dict[str, tuple[int, torch.dtype]]:
-    """Features per item and dtype of every batch-first float output entry of the layers (one small forward)."""
-    n = batch[0].shape[0] if isinstance(batch, tuple) else batch.shape[0]
-    sizes: dict[str, tuple[int, torch.dtype]] = {}
-    skipped = []
+def _probe_shapes(model: nn.Module, batch, layers: list[str]) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """Shape and dtype of every output entry of the layers for one small forward."""
+    shapes: dict[str, tuple[tuple[int, ...], torch.dtype]] = {}
 
     def hook_for(name):
         def hook(module, args, output):
             for entry, t in iter_outputs(name, output):
-                if entry in sizes:
-                    continue
-                if t.ndim == 0 or t.shape[0] != n or not t.is_floating_point():
-                    skipped.append(f"{entry} {tuple(t.shape)}")
-                else:
-                    sizes[entry] = (t[0].numel(), t.dtype)
+                shapes.setdefault(entry, (tuple(t.shape), t.dtype))
 
         return hook
 
@@ -155,6 +148,29 @@ def _output_sizes(model: nn.Module, batch, layers: list[str]) -> dict[str, tuple
     finally:
         for h in handles:
             h.remove()
+    return shapes
+
+
+def _output_sizes(model: nn.Module, batches: list, layers: list[str]) -> dict[str, tuple[int, torch.dtype]]:
+    """Features per item and dtype of every batch-first float output entry of the layers.
+
+    Probed with batches of different sizes: an entry is batch-first when its first dimension follows the batch
+    size in every probe (an LSTM's h_n of shape [num_layers, N, H] can match one batch size by coincidence).
+    """
+    probes = []
+    for batch in batches:
+        n = batch[0].shape[0] if isinstance(batch, tuple) else batch.shape[0]
+        probes.append((n, _probe_shapes(model, batch, layers)))
+    sizes: dict[str, tuple[int, torch.dtype]] = {}
+    skipped = []
+    for entry, (shape, dtype) in probes[0][1].items():
+        ok = dtype.is_floating_point and all(
+            entry in shapes and len(shapes[entry][0]) > 0 and shapes[entry][0][0] == n for n, shapes in probes
+        )
+        if ok:
+            sizes[entry] = (math.prod(shape[1:]), dtype)
+        else:
+            skipped.append(f"{entry} {shape}")
     if skipped:
         warnings.warn(
             f"layerwise: skipping outputs that are not batch-first float tensors: {', '.join(skipped)}",
@@ -271,7 +287,8 @@ def layerwise_analysis(
     if n < 2:
         raise ValueError(f"inputs: need at least 2 items, got {n}")
 
-    sizes = _output_sizes(model, _batch(inputs, 0, 2, device), names)
+    probe_sizes = (2, 3) if n >= 3 else (n,)
+    sizes = _output_sizes(model, [_batch(inputs, 0, k, device) for k in probe_sizes], names)
     plan = plan_passes(sizes, n, memory_budget)
     sums: dict[str, _Sums] = {}
     rdms, grams = {}, ({} if keep_grams else None)
