@@ -34,7 +34,7 @@ def perturb(model: nn.Module) -> nn.Module:
     with torch.no_grad():
         for p in model.parameters():
             p.fill_(3.0)
-        for name, b in model.named_buffers():
+        for b in model.buffers():
             if b.is_floating_point():
                 b.fill_(5.0)
             else:

@@ -8,8 +8,8 @@ import torch
 
 import priorlab
 from priorlab.experiments import twocat
-from priorlab.viz.rdm import rank_transform
 from priorlab.nets.deep import DeepNet, deep
+from priorlab.viz.rdm import rank_transform
 
 
 # ---------------------------------------------------------------------------------------------- deep()

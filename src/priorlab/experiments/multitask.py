@@ -148,7 +148,7 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
         # the one random W1, frozen and shared by every task
         shared = one_hidden(d, width, 1, ctx.seed)[0].weight
         nets = []
-        for k, task in enumerate(cfg.tasks):
+        for k in range(len(cfg.tasks)):
             net = task_net(method, width, classes[k], shared, ctx.seed + 1 + k, cfg.keep)
             loss = nn.CrossEntropyLoss(weight=balanced_weights(ys_train[k], classes[k]))
             train(net, split.x_train, ys_train[k], cfg.steps, cfg.lr, loss)

@@ -317,7 +317,7 @@ class Ensemble:
                 self._functional_grad = True
                 self._compiled = torch.compile(self._full_step, dynamic=False)
             except Exception as exc:  # noqa: BLE001 - fall back to eager, which gives the same numbers
-                warnings.warn(f"torch.compile unavailable ({exc.__class__.__name__}); running eagerly")
+                warnings.warn(f"torch.compile unavailable ({exc.__class__.__name__}); running eagerly", stacklevel=2)
                 self._compiled = False
                 self._functional_grad = False
         return self._compiled or None
