@@ -33,11 +33,9 @@ def show(ref: str, fmt: str = "text") -> None:
     store = Store()
     row = store.find(ref)
     if row is None:
-        try:
-            from priorlab.sweep import show_sweep  # provided by the sweeps feature
-        except ImportError:
-            show_sweep = None
-        if show_sweep is not None and show_sweep(ref, fmt):
+        from priorlab.sweep import show_sweep
+
+        if show_sweep(ref, fmt):
             return
         if Path(ref).is_dir() and (Path(ref) / "env.json").exists():
             path = Path(ref)
@@ -64,14 +62,8 @@ def show(ref: str, fmt: str = "text") -> None:
 
 
 def write() -> Path:
+    from priorlab.sweep import sweep_index_rows
     from priorlab.viz.report import write_index
 
     store = Store()
-    sweeps = None
-    try:
-        from priorlab.sweep import sweep_index_rows
-    except ImportError:
-        sweep_index_rows = None
-    if sweep_index_rows is not None:
-        sweeps = sweep_index_rows(store)
-    return write_index(store.root, store.runs(), sweeps)
+    return write_index(store.root, store.runs(), sweep_index_rows(store))
