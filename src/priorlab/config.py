@@ -14,9 +14,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from priorlab.errors import UserError  # re-exported: configs and front-ends raise it
 
-class UserError(Exception):
-    """Bad input from the user: printed as one line, exit code 2, nothing written."""
+__all__ = ["BaseConfig", "Fraction", "UniqueList", "UserError", "Widths", "build_config", "unique_list"]
+
+
 
 
 class BaseConfig(BaseModel):
@@ -34,6 +36,8 @@ class BaseConfig(BaseModel):
     PRESETS: typing.ClassVar[dict[str, dict[str, Any]]] = {}
     # Overrides applied when scale == "full" (before the user's keys).
     FULL: typing.ClassVar[dict[str, Any]] = {}
+    # Keys that were renamed: {"old": "new"}; the old name is refused with a pointer to the new one.
+    RENAMED: typing.ClassVar[dict[str, str]] = {}
 
     @model_validator(mode="before")
     @classmethod
@@ -51,14 +55,36 @@ class BaseConfig(BaseModel):
         return out
 
 
-def _distinct_widths(v: list[int]) -> list[int]:
-    if any(not 1 <= w <= 65536 for w in v) or len(set(v)) != len(v):
-        raise ValueError("widths must be distinct integers in 1..65536")
+# ----------------------------------------------------------------------------------------------
+# shared field types: limits declared once, shown by `priorlab run X --help`, named in errors
+
+# A fraction in [0, 1].
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+def _distinct(v: list) -> list:
+    seen = []
+    for item in v:
+        if item in seen:
+            raise ValueError(f"values must be distinct ({item!r} is given twice)")
+        seen.append(item)
     return v
 
 
+def unique_list(item: Any, *, ge=None, le=None, gt=None, lt=None, min_length: int = 1, max_length: int | None = None):
+    """A list of distinct items, each within the given range: ``unique_list(int, ge=1, le=65536)``."""
+    bounds = {k: v for k, v in dict(ge=ge, le=le, gt=gt, lt=lt).items() if v is not None}
+    element = Annotated[item, Field(**bounds)] if bounds else item
+    return Annotated[
+        list[element], Field(min_length=min_length, max_length=max_length), AfterValidator(_distinct)
+    ]
+
+
+# A list of distinct strings (e.g. regimes, tasks); Literal item types restrict the values.
+UniqueList = unique_list
+
 # A list of layer widths (a curve's x axis): distinct, each in 1..65536.
-Widths = Annotated[list[int], AfterValidator(_distinct_widths)]
+Widths = unique_list(int, ge=1, le=65536)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -82,6 +108,13 @@ def type_name(tp: Any) -> str:
     elif origin in (list, tuple):
         args = typing.get_args(tp)
         name = f"list[{type_name(args[0]) if args else 'any'}]"
+    elif origin is Annotated:
+        base, *meta = typing.get_args(tp)
+        name = type_name(base)
+        rng = _range_of(meta)
+        if rng:
+            name += f" {rng}"
+        return name + (" or null" if optional else "")
     elif isinstance(tp, type):
         name = {"int": "integer", "float": "number", "str": "text", "bool": "true|false"}.get(
             tp.__name__, tp.__name__
@@ -92,9 +125,13 @@ def type_name(tp: Any) -> str:
 
 
 def field_range(finfo) -> str:
+    return _range_of(finfo.metadata)
+
+
+def _range_of(metadata) -> str:
     lo = hi = None
     lo_op = hi_op = ""
-    for m in finfo.metadata:
+    for m in _flat_metadata(metadata):
         for attr, op in (("ge", "≥"), ("gt", ">")):
             if getattr(m, attr, None) is not None:
                 lo, lo_op = getattr(m, attr), op
@@ -111,6 +148,15 @@ def field_range(finfo) -> str:
     if hi is not None:
         parts.append(f"{hi_op} {hi}")
     return ", ".join(parts)
+
+
+def _flat_metadata(metadata):
+    for m in metadata:
+        inner = getattr(m, "metadata", None)
+        if isinstance(inner, list):  # a FieldInfo from Field(...) inside Annotated
+            yield from inner
+        else:
+            yield m
 
 
 def describe_fields(cls: type[BaseConfig]) -> list[dict[str, str]]:
@@ -210,6 +256,9 @@ def build_config(cls: type[BaseConfig], values: dict[str, Any]) -> BaseConfig:
     """Defaults < full-scale overrides < preset < user values. Raises UserError with one line."""
     values = dict(values)
     unknown = [k for k in values if k not in cls.model_fields]
+    renamed = [k for k in unknown if k in cls.RENAMED]
+    if renamed:
+        raise UserError(f"unknown key '{renamed[0]}' (renamed to '{cls.RENAMED[renamed[0]]}')")
     if unknown:
         raise UserError(f"unknown config key '{unknown[0]}' (allowed: {', '.join(cls.model_fields)})")
     merged: dict[str, Any] = {}

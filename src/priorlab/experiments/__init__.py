@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 
-from priorlab.config import UserError
+from priorlab.errors import UserError
 
 _HERE = Path(__file__).parent
 

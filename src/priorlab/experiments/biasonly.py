@@ -24,11 +24,12 @@ import torch
 from pydantic import Field
 from torch import nn
 
-import priorlab
+from priorlab.randomization import randomize
 from priorlab.config import BaseConfig, UserError, Widths
 from priorlab.data.functions import TargetExpr
 from priorlab.regimes import apply, fit_readout, summary
-from priorlab.runner import RunContext, check_finite
+from priorlab.context import RunContext
+from priorlab.errors import check_finite
 
 DESCRIPTION = (
     "Random weights, learned biases: bias-only vs readout vs full training of one hidden layer, by width"
@@ -130,7 +131,7 @@ def load_task(cfg: Config) -> Task:
 def one_hidden(inputs: int, width: int, outputs: int, seed: int) -> nn.Sequential:
     """y = W2 relu(W1 x + b1) + b2 with W1 ~ N(0, 1/d), W2 ~ N(0, 1/N), biases 0."""
     net = nn.Sequential(nn.Linear(inputs, width), nn.ReLU(), nn.Linear(width, outputs))
-    return priorlab.randomize(net, init="fan-in", seed=seed)
+    return randomize(net, init="fan-in", seed=seed)
 
 
 def matched_width(width: int, inputs: int, outputs: int) -> int:

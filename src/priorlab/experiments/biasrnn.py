@@ -24,11 +24,12 @@ import torch
 from pydantic import Field
 from torch import nn
 
-import priorlab
+from priorlab.randomization import randomize
 from priorlab.config import BaseConfig, UserError
 from priorlab.data.dynamics import cosine, trajectory
 from priorlab.regimes import apply, summary
-from priorlab.runner import RunContext, check_finite
+from priorlab.context import RunContext
+from priorlab.errors import check_finite
 
 DESCRIPTION = (
     "RNN with fixed random weights and learned biases: generate a cosine, forecast Lorenz / Van der Pol"
@@ -82,10 +83,10 @@ class BiasRNN(nn.Module):
         self.rec = nn.Linear(units, units)
         self.inp = nn.Linear(inputs, units, bias=False) if inputs else None
         self.out = nn.Linear(units, outputs)
-        priorlab.randomize(self.rec, init="fan-in", gain=gain, seed=seed)
-        priorlab.randomize(self.out, init="fan-in", seed=seed + 1)
+        randomize(self.rec, init="fan-in", gain=gain, seed=seed)
+        randomize(self.out, init="fan-in", seed=seed + 1)
         if self.inp is not None:
-            priorlab.randomize(self.inp, init="fan-in", seed=seed + 2)
+            randomize(self.inp, init="fan-in", seed=seed + 2)
         h0 = torch.randn(units, generator=torch.Generator().manual_seed(seed + 3)) * 0.5
         self.register_buffer("h0", h0)
 

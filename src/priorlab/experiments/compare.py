@@ -29,7 +29,7 @@ from pydantic import Field
 from torch import nn
 
 from priorlab.config import BaseConfig, UserError
-from priorlab.runner import RunContext
+from priorlab.context import RunContext
 
 DESCRIPTION = "Any network vs its random-weight self: layer-wise RDM correlation with the input, and CKA"
 ORDER = 23

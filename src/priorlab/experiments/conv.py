@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from priorlab.config import BaseConfig, UserError
-from priorlab.runner import RunContext
+from priorlab.context import RunContext
 
 DESCRIPTION = (
     "Convolution tour: convolution vs cross-correlation, output sizes, shared-kernel gradients (all checked)"

@@ -13,7 +13,8 @@ from pydantic import Field, field_validator, model_validator
 from priorlab.config import BaseConfig
 from priorlab.data.functions import TargetExpr, dominant_fourier_terms, target_function
 from priorlab.nets.onehidden import ACTIVATIONS, PERIODIC, OneHidden
-from priorlab.runner import RunContext, check_finite
+from priorlab.context import RunContext
+from priorlab.errors import check_finite
 
 DESCRIPTION = "one hidden layer fitted to a 1-D function: unit contributions, extrapolation, Fourier reading"
 ORDER = 10
@@ -303,7 +304,7 @@ def fit_metrics(cfg: Config, data: Data, model: OneHidden) -> dict[str, float]:
 
 def train_many(cfgs: list[Config], datas: list[Data], grid: torch.Tensor, device) -> list[Fit | Exception]:
     """train_one for K configs of one activation at once (widths padded); a diverged member gives Diverged."""
-    from priorlab.runner import Diverged
+    from priorlab.errors import Diverged
     from priorlab.train.ensemble import Ensemble, from_modules
 
     cfg0, act = cfgs[0], cfgs[0].activation

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from priorlab.config import BaseConfig
 from priorlab.data.planes import plane
-from priorlab.runner import RunContext
+from priorlab.context import RunContext
 from priorlab.train.batched_mlp import BatchedMLP, accuracy, train_classifier
 
 DESCRIPTION = (

@@ -30,7 +30,8 @@ from priorlab.nets.locality import (
     wiring_cost,
 )
 from priorlab.probe import topography as topo
-from priorlab.runner import RunContext, check_finite
+from priorlab.context import RunContext
+from priorlab.errors import check_finite
 
 DESCRIPTION = "Locality prior: units on a sheet, long connections cost more; does class activity cluster in space?"
 ORDER = 30

@@ -12,7 +12,8 @@ from torch import nn
 
 from priorlab.config import BaseConfig, UserError
 from priorlab.data.motifs import MOTIF, letters, motif_sequences
-from priorlab.runner import RunContext, check_finite
+from priorlab.context import RunContext
+from priorlab.errors import check_finite
 
 DESCRIPTION = (
     "Motif detection: shared vs unshared detectors on sequences; C vs D templates at unseen positions"

@@ -25,7 +25,7 @@ from priorlab.data.digits import digits
 from priorlab.experiments import biasonly
 from priorlab.experiments.biasonly import one_hidden, train
 from priorlab.regimes import apply
-from priorlab.runner import RunContext
+from priorlab.context import RunContext
 
 DESCRIPTION = (
     "One frozen random network, several digit tasks: each task is its own bias vector (vs a unit mask)"

@@ -23,7 +23,7 @@ import torch
 from pydantic import Field
 
 from priorlab.config import BaseConfig
-from priorlab.runner import RunContext
+from priorlab.context import RunContext
 
 DESCRIPTION = (
     "Guest & Love Fig. 2A: smoothness of 11 coding schemes, from the identity to 8 random tanh layers"

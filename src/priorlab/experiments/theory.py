@@ -24,7 +24,7 @@ import torch
 from pydantic import Field
 
 from priorlab.config import BaseConfig, UserError
-from priorlab.runner import RunContext
+from priorlab.context import RunContext
 
 DESCRIPTION = (
     "Mean-field theory vs simulation: per-layer correlation in random nets, and the order/chaos phase diagram"

@@ -15,7 +15,7 @@ import torch
 from pydantic import Field
 
 from priorlab.config import BaseConfig, UserError
-from priorlab.runner import RunContext
+from priorlab.context import RunContext
 from priorlab.viz.rdm import plot_rdm_strip
 
 DESCRIPTION = (

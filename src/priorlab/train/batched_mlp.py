@@ -109,7 +109,7 @@ def train_classifier(
     ``callback(epoch, model)`` is called before training and then every ``every`` epochs (when both are given).
     A NaN/inf loss raises :class:`priorlab.runner.Diverged`.
     """
-    from priorlab.runner import check_finite
+    from priorlab.errors import check_finite
 
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n_classes = model.sizes[-1]

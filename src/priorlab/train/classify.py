@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
+from priorlab.train.loop import epoch_batches, fit
+
 
 @torch.no_grad()
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> float:
@@ -42,29 +44,28 @@ def fit_classifier(
 
     split: anything with x_train, y_train, x_test, y_test tensors (e.g. priorlab.data.digits.Split).
     progress: wraps the epoch iterator (e.g. ``ctx.progress``); penalty(model) is added to the loss
-    (e.g. a wiring cost). A NaN/inf loss raises priorlab.runner.Diverged.
+    (e.g. a wiring cost). A NaN/inf loss raises priorlab.errors.Diverged.
     """
-    from priorlab.runner import check_finite  # lazily: library code does not pull in the run machinery
-
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    model.to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    gen = torch.Generator().manual_seed(seed)
+    model.to(device)
     x, y = split.x_train, split.y_train
-    step = 0
-    epochs_iter = range(epochs) if progress is None else progress(range(epochs))
-    for _ in epochs_iter:
-        order = torch.randperm(len(x), generator=gen)
-        for i in range(0, len(x), batch_size):
-            idx = order[i : i + batch_size]
-            logits = model(x[idx].to(device))
-            loss = nn.functional.cross_entropy(logits, y[idx].to(device))
-            if penalty is not None:
-                loss = loss + penalty(model)
-            check_finite(loss.item(), step)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
+    batches = epoch_batches(len(x), batch_size, epochs, torch.Generator().manual_seed(seed))
+    if progress is not None:  # the bar counts epochs
+        batches = _per_epoch(batches, progress, epochs, -(-len(x) // batch_size))
+    fit(
+        model,
+        lambda idx: nn.functional.cross_entropy(model(x[idx].to(device)), y[idx].to(device)),
+        batches,
+        lr=lr,
+        weight_decay=weight_decay,
+        penalty=(lambda: penalty(model)) if penalty is not None else None,
+    )
     model.eval()
     return accuracy(model, split.x_test, split.y_test)
+
+
+def _per_epoch(batches, progress, epochs: int, per_epoch: int):
+    it = iter(batches)
+    for _ in progress(range(epochs)):
+        for _ in range(per_epoch):
+            yield next(it)
