@@ -24,12 +24,12 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from priorlab.randomization import randomize
 from priorlab.config import BaseConfig, UserError, Widths
-from priorlab.data.functions import TargetExpr
-from priorlab.regimes import apply, fit_readout, summary
 from priorlab.context import RunContext
+from priorlab.data.functions import TargetExpr
 from priorlab.errors import check_finite
+from priorlab.randomization import randomize
+from priorlab.regimes import apply, fit_readout, summary
 
 DESCRIPTION = (
     "Random weights, learned biases: bias-only vs readout vs full training of one hidden layer, by width"

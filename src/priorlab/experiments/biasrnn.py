@@ -24,12 +24,12 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from priorlab.randomization import randomize
 from priorlab.config import BaseConfig, UserError
-from priorlab.data.dynamics import cosine, trajectory
-from priorlab.regimes import apply, summary
 from priorlab.context import RunContext
+from priorlab.data.dynamics import cosine, trajectory
 from priorlab.errors import check_finite
+from priorlab.randomization import randomize
+from priorlab.regimes import apply, summary
 
 DESCRIPTION = (
     "RNN with fixed random weights and learned biases: generate a cosine, forecast Lorenz / Van der Pol"

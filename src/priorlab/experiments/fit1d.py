@@ -11,10 +11,10 @@ import torch
 from pydantic import Field, field_validator, model_validator
 
 from priorlab.config import BaseConfig
-from priorlab.data.functions import TargetExpr, dominant_fourier_terms, target_function
-from priorlab.nets.onehidden import ACTIVATIONS, PERIODIC, OneHidden
 from priorlab.context import RunContext
+from priorlab.data.functions import TargetExpr, dominant_fourier_terms, target_function
 from priorlab.errors import check_finite
+from priorlab.nets.onehidden import ACTIVATIONS, PERIODIC, OneHidden
 
 DESCRIPTION = "one hidden layer fitted to a 1-D function: unit contributions, extrapolation, Fourier reading"
 ORDER = 10

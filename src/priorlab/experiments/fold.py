@@ -9,9 +9,9 @@ import torch
 from pydantic import Field
 
 from priorlab.config import BaseConfig, UserError
+from priorlab.context import RunContext
 from priorlab.data.planes import grid_lines, plane
 from priorlab.probe.folding import dead_fraction, mean_folds
-from priorlab.context import RunContext
 from priorlab.train.batched_mlp import BatchedMLP, accuracy, train_classifier
 
 DESCRIPTION = (

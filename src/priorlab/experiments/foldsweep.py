@@ -10,8 +10,8 @@ import torch
 from pydantic import Field
 
 from priorlab.config import BaseConfig
-from priorlab.data.planes import plane
 from priorlab.context import RunContext
+from priorlab.data.planes import plane
 from priorlab.train.batched_mlp import BatchedMLP, accuracy, train_classifier
 
 DESCRIPTION = (

@@ -20,7 +20,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from priorlab.config import BaseConfig, UserError
+from priorlab.context import RunContext
 from priorlab.data.digits import Split, digits
+from priorlab.errors import check_finite
 from priorlab.nets.locality import (
     LocalityLinear,
     distances,
@@ -30,8 +32,6 @@ from priorlab.nets.locality import (
     wiring_cost,
 )
 from priorlab.probe import topography as topo
-from priorlab.context import RunContext
-from priorlab.errors import check_finite
 
 DESCRIPTION = "Locality prior: units on a sheet, long connections cost more; does class activity cluster in space?"
 ORDER = 30

@@ -11,8 +11,8 @@ from pydantic import Field
 from torch import nn
 
 from priorlab.config import BaseConfig, UserError
-from priorlab.data.motifs import MOTIF, letters, motif_sequences
 from priorlab.context import RunContext
+from priorlab.data.motifs import MOTIF, letters, motif_sequences
 from priorlab.errors import check_finite
 
 DESCRIPTION = (

@@ -21,11 +21,11 @@ from sklearn.metrics import balanced_accuracy_score
 from torch import nn
 
 from priorlab.config import BaseConfig, UserError, Widths
+from priorlab.context import RunContext
 from priorlab.data.digits import digits
 from priorlab.experiments import biasonly
 from priorlab.experiments.biasonly import one_hidden, train
 from priorlab.regimes import apply
-from priorlab.context import RunContext
 
 DESCRIPTION = (
     "One frozen random network, several digit tasks: each task is its own bias vector (vs a unit mask)"

@@ -11,12 +11,12 @@ import torch
 from pydantic import Field, field_validator
 
 from priorlab.config import BaseConfig
+from priorlab.context import RunContext
 from priorlab.data.digits import digits
 from priorlab.data.functions import TargetExpr, target_function
+from priorlab.errors import check_finite
 from priorlab.nets.deep import deep
 from priorlab.regimes import apply, fit_readout, summary
-from priorlab.context import RunContext
-from priorlab.errors import check_finite
 from priorlab.train.classify import accuracy, fit_classifier
 
 DESCRIPTION = "the same network and task under every parameter regime: accuracy, trainable parameters, time"

@@ -11,9 +11,9 @@ from pydantic import Field, field_validator
 from torch import nn
 
 from priorlab.config import BaseConfig
+from priorlab.context import RunContext
 from priorlab.data.functions import TargetExpr, target_function
 from priorlab.regimes import apply, fit_readout, summary
-from priorlab.context import RunContext
 
 DESCRIPTION = "random-feature (RVFL) regression, ridge readout in closed form: log test MSE vs log units"
 ORDER = 44
