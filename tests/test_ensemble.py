@@ -6,9 +6,10 @@ import pytest
 import torch
 from torch import nn
 
+from priorlab.context import Progress
+from priorlab.errors import Diverged
 from priorlab.experiments import fit1d
 from priorlab.nets.onehidden import OneHidden
-from priorlab.runner import Diverged, Progress
 from priorlab.train.ensemble import Ensemble, from_modules, stack_padded
 
 

@@ -9,10 +9,10 @@ import torch
 
 import priorlab
 from priorlab.config import UserError
+from priorlab.context import Progress
 from priorlab.data.functions import dominant_fourier_terms, parse_expression
 from priorlab.experiments import fit1d
 from priorlab.nets.onehidden import OneHidden, SawFunction, saw
-from priorlab.runner import Progress
 
 
 class _Ctx:

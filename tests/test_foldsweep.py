@@ -46,7 +46,7 @@ def test_trains_an_easy_task():
 
 
 def test_diverged_loss_raises():
-    from priorlab.runner import Diverged
+    from priorlab.errors import Diverged
 
     x, y = plane("xor", 32, seed=0)
     m = BatchedMLP([2, 4, 2], seeds=1)
