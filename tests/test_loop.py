@@ -49,7 +49,7 @@ def test_minibatch_order_depends_on_generator_only():
         torch.rand(7)
         net = _net()
         batches = epoch_batches(len(x), 16, 3, torch.Generator().manual_seed(5))
-        runs.append(fit(net, lambda idx: torch.mean((net(x[idx]) - y[idx]) ** 2), batches).losses)
+        runs.append(fit(net, lambda idx, net=net: torch.mean((net(x[idx]) - y[idx]) ** 2), batches).losses)
     np.testing.assert_array_equal(*runs)
     assert len(runs[0]) == 3 * math.ceil(40 / 16)
     other = _net()
