@@ -261,6 +261,10 @@ def _close_run(o: _OpenRun, metrics: dict[str, Any], status: str) -> Run:
         np.savez_compressed(buf, **o.ctx.arrays)
         (tmp / "arrays.npz").write_bytes(buf.getvalue())
     _write_json(tmp / "env.json", o.env)
+    if status == "done":
+        verdicts = _verdicts(o.module, o.config, metrics)
+        if verdicts is not None:
+            _write_json(tmp / "verdict.json", verdicts)
     try:
         write_run_report(tmp, o.module, o.cfg_dict, metrics, o.env, o.ctx)
     except Exception:  # noqa: BLE001 - a report failure must not lose the run
@@ -278,6 +282,16 @@ def _close_run(o: _OpenRun, metrics: dict[str, Any], status: str) -> Run:
     os.replace(tmp, dest)
     o.store.finish(o.run_id, status, dest, metrics)
     return load_run(dest)
+
+
+def _verdicts(module, config: BaseConfig, metrics: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The study's claims (``module.claims(config)``) judged from this run's metrics; None without claims."""
+    claims = getattr(module, "claims", None)
+    if claims is None:
+        return None
+    from priorlab.stats.claims import evaluate
+
+    return evaluate(claims(config), metrics)
 
 
 def _failure(exc: BaseException) -> str:
