@@ -48,6 +48,8 @@ class BaseConfig(BaseModel):
         out = dict(data)
         for name, finfo in cls.model_fields.items():
             tp, _ = _strip_optional(finfo.annotation)
+            while typing.get_origin(tp) is Annotated:  # unique_list(...) | None
+                tp = typing.get_args(tp)[0]
             if typing.get_origin(tp) in (list, tuple) and name in out:
                 v = out[name]
                 if v is not None and not isinstance(v, list | tuple):
