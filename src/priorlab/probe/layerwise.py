@@ -206,8 +206,7 @@ def _fill(model, inputs, n, units, buffers, names, device, batch_size, tick) -> 
     def sink(entry: str, t: torch.Tensor) -> None:
         for i in by_entry.get(entry, ()):
             u = units[i]
-            t = t.detach()
-            buffers[i][start : start + t.shape[0]] = t.reshape(t.shape[0], -1)[:, u.c0 : u.c1].cpu()
+            buffers[i][start : start + t.shape[0]] = t.detach().reshape(t.shape[0], -1)[:, u.c0 : u.c1].cpu()
 
     with Hooks(model, names, sink=sink) as hooks:
         for start in range(0, n, batch_size):
