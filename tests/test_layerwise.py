@@ -145,3 +145,41 @@ def test_two_layer_lstm_state_is_not_mistaken_for_batch_first():
     with pytest.warns(UserWarning, match="lstm.1.0"):
         res = layerwise_analysis(Seq().eval(), x, layers=["lstm"], metric="correlation")
     assert res.names == ["lstm.0"]
+
+
+class SharedReLU(nn.Module):
+    """One nn.ReLU called twice per forward: capture and layerwise both name the calls `relu` and `relu@1`."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(6, 9)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Linear(9, 5)
+
+    def forward(self, x):
+        return self.fc2(self.relu(self.fc1(self.relu(x))))
+
+
+@pytest.mark.parametrize("budget", [None, 23 * 8 * 4])  # all in one pass; a few features per pass
+def test_reused_module_gives_one_entry_per_call(budget):
+    torch.manual_seed(0)
+    model = SharedReLU().double().eval()
+    x = torch.randn(23, 6, dtype=torch.float64)
+    acts = capture(model, x)
+    assert list(acts) == ["relu", "fc1", "relu@1", "fc2"]  # in the order of the forward pass
+    kw = {} if budget is None else {"memory_budget": budget}
+    res = layerwise_analysis(model, x, metric="euclidean", batch_size=7, **kw)  # defined for all-zero ReLU rows
+    assert res.names == list(acts) and res.features == {"relu": 6, "fc1": 9, "relu@1": 9, "fc2": 5}
+    assert (res.passes > 1) == (budget is not None)
+    for name, a in acts.items():
+        assert torch.allclose(res.rdms[name].double(), rdm(a, "euclidean"), atol=1e-9), name
+    with torch.no_grad():
+        assert torch.equal(acts["relu"], torch.relu(x))
+        assert torch.equal(acts["relu@1"], torch.relu(model.fc1(torch.relu(x))))
+    # the shared module alone: both calls; the pass's 4 batches stop after the second call (only the 2 probes of
+    # output shapes run fc2)
+    calls = []
+    model.fc2.register_forward_hook(lambda *args: calls.append(1))
+    only = layerwise_analysis(model, x, layers=["relu"], metric="euclidean", batch_size=7)
+    assert only.names == ["relu", "relu@1"] and len(calls) == 2
+    assert torch.allclose(only.rdms["relu@1"].double(), rdm(acts["relu@1"], "euclidean"), atol=1e-9)

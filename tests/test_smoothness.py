@@ -38,7 +38,7 @@ def test_identity_follows_closed_form_at_every_level(unit_run):
 
 
 def test_fan_in_weights_keep_deep_nets_smooth(tmp_path):
-    run = priorlab.run("smoothness", out=tmp_path / "fan", root=tmp_path / "runs", weights="fan-in", runs=5)
+    run = priorlab.run("smoothness", out=tmp_path / "fan", root=tmp_path / "runs", init="fan-in", repeats=5)
     assert run.metrics["r_level19_model11"] > 0.6
 
 
@@ -61,16 +61,22 @@ def test_remap_and_zscore():
 
 
 def test_same_seed_same_metrics(tmp_path):
-    a = priorlab.run("smoothness", out=tmp_path / "a", root=tmp_path / "runs", runs=2, prototypes=10)
-    b = priorlab.run("smoothness", out=tmp_path / "b", root=tmp_path / "runs", runs=2, prototypes=10)
+    a = priorlab.run("smoothness", out=tmp_path / "a", root=tmp_path / "runs", repeats=2, prototypes=10)
+    b = priorlab.run("smoothness", out=tmp_path / "b", root=tmp_path / "runs", repeats=2, prototypes=10)
     assert a.metrics == b.metrics
 
 
 def test_bad_value_names_the_key(cli):
-    res = cli(["run", "smoothness", "--set", "weights=big"])
-    assert res.code == 2 and "weights" in res.err
-    res = cli(["run", "smoothness", "--set", "runs=0"])
-    assert res.code == 2 and "runs" in res.err
+    res = cli(["run", "smoothness", "--set", "init=big"])
+    assert res.code == 2 and "init" in res.err
+    res = cli(["run", "smoothness", "--set", "repeats=0"])
+    assert res.code == 2 and "repeats" in res.err
+
+
+@pytest.mark.parametrize("old,new", [("runs", "repeats"), ("weights", "init")])
+def test_renamed_keys_point_to_the_new_name(cli, old, new):
+    res = cli(["run", "smoothness", "--set", f"{old}=5"])
+    assert res.code == 2 and f"renamed to '{new}'" in res.err
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ def test_acceptance_tanh_within_005_at_every_layer(tmp_path):
         c0s=[0.5, 0.9],
         q0=1.0,
         width=2000,
-        nets=16,
+        repeats=16,
         depth=20,
     )
     assert run.status == "done"
@@ -83,3 +83,8 @@ def test_bad_correlation_names_the_key(cli):
     assert res.code == 2 and "c0s" in res.err
     res = cli(["run", "theory", "--set", "activations=swish"])
     assert res.code == 2 and "activations" in res.err
+    for key, bad in (("sigma_ws", "0"), ("sigma_ws", "60"), ("sigma_bs", "-0.1"), ("sigma_bs", "11")):
+        res = cli(["run", "theory", "--set", f"{key}={bad}"])
+        assert res.code == 2 and key in res.err and len(res.err.strip().splitlines()) == 1
+    res = cli(["run", "theory", "--set", "nets=4"])
+    assert res.code == 2 and "renamed to 'repeats'" in res.err

@@ -98,8 +98,9 @@ def test_rank_transform_is_a_percentile():
 
 
 def test_bad_strip_layer_names_the_key(cli):
-    res = cli(["run", "twocat", "--set", "strip_layers=0,50"])
-    assert res.code == 2 and "strip_layers" in res.err
+    for bad in ("0,50", "-1,3"):
+        res = cli(["run", "twocat", "--set", f"strip_layers={bad}"])
+        assert res.code == 2 and "strip_layers" in res.err and len(res.err.strip().splitlines()) == 1
 
 
 def test_package_names_are_the_builders():

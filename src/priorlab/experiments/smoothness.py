@@ -9,7 +9,7 @@ where `norm` z-scores a vector over its entries and `remap` rescales it to [-1, 
   1 remap(norm(x))            2 tanh(norm(x))            3 remap(remap(norm(x)) W1)
   4 tanh(remap(norm(x)) W1)   (the authors reuse model 3's matrix)
   5..11 model k-1 followed by one more layer tanh(h W_k): networks of 2 to 8 tanh layers.
-W entries are N(0, 1) ("unit", as in the paper) or N(0, 1/100) ("fan-in"). No biases.
+W entries are N(0, 1) (init "unit", as in the paper) or N(0, 1/100) (init "fan-in"). No biases.
 
 Everything is batched: a chunk of runs × items × levels goes through each layer as one batched matmul.
 """
@@ -24,6 +24,7 @@ from pydantic import Field
 
 from priorlab.config import BaseConfig
 from priorlab.context import RunContext
+from priorlab.viz.smoothness import plot_smoothness
 
 DESCRIPTION = (
     "Guest & Love Fig. 2A: smoothness of 11 coding schemes, from the identity to 8 random tanh layers"
@@ -38,7 +39,7 @@ FIGURES = {
     "one curve per coding scheme (darker = simpler); dashed: 1/sqrt(1 + (0.05k)²), the identity's prediction.",
     "last_level": "r at the largest distortion level for each coding scheme (mean ± SD over runs).",
 }
-DEMO = [{}, {"weights": "fan-in"}]
+DEMO = [{}, {"init": "fan-in"}]
 
 N_MODELS = 11
 MODEL_LABELS = [
@@ -51,20 +52,21 @@ MODEL_LABELS = [
 
 
 class Config(BaseConfig):
-    runs: int = Field(10, ge=1, le=10_000, description="independent runs (fresh prototypes and weights each)")
+    repeats: int = Field(10, ge=1, le=10_000, description="independent runs (fresh prototypes and weights each)")
     prototypes: int = Field(100, ge=2, le=10_000, description="prototypes (items) per run")
     dim: int = Field(100, ge=2, le=4096, description="input and layer width")
     levels: int = Field(20, ge=2, le=200, description="distortion levels k = 0 .. levels-1")
     sd_step: float = Field(0.05, gt=0, le=10, description="noise SD per distortion level (SD = sd_step·k)")
-    weights: Literal["unit", "fan-in"] = Field(
+    init: Literal["unit", "fan-in"] = Field(
         "unit", description="weight entries N(0,1) as in the paper, or N(0,1/dim)"
     )
     chunk: int = Field(
         10, ge=1, le=10_000, description="runs computed together in one batch (memory vs speed)"
     )
 
-    PRESETS: ClassVar[dict] = {"paper": {"runs": 100, "weights": "unit"}, "fan-in": {"weights": "fan-in"}}
-    FULL: ClassVar[dict] = {"runs": 100}
+    PRESETS: ClassVar[dict] = {"paper": {"repeats": 100, "init": "unit"}, "fan-in": {"init": "fan-in"}}
+    FULL: ClassVar[dict] = {"repeats": 100}
+    RENAMED: ClassVar[dict] = {"runs": "repeats", "weights": "init"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -100,7 +102,7 @@ def distorted_items(runs: int, config: Config, gen: torch.Generator) -> torch.Te
 def coding_scheme_r(x: torch.Tensor, config: Config, gen: torch.Generator) -> torch.Tensor:
     """x: [runs, P, L, D] items -> r: [models, runs, P, L], Pearson r to the undistorted item per scheme."""
     runs, p, n_lev, d = x.shape
-    std = 1.0 if config.weights == "unit" else 1.0 / d**0.5
+    std = 1.0 if config.init == "unit" else 1.0 / d**0.5
 
     def matrix() -> torch.Tensor:  # one fresh d×d matrix per run
         return torch.randn(runs, d, d, generator=gen, dtype=x.dtype) * std
@@ -126,7 +128,7 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     gen = torch.Generator().manual_seed(ctx.seed)
     per_run = []  # [models, runs, L]: item-averaged r per run
     item_r = []  # [models, runs·P, L] for models 1, 4, 11 (functional smoothness)
-    chunks = [min(config.chunk, config.runs - s) for s in range(0, config.runs, config.chunk)]
+    chunks = [min(config.chunk, config.repeats - s) for s in range(0, config.repeats, config.chunk)]
     for n in ctx.progress(chunks, description="runs"):
         r = coding_scheme_r(distorted_items(n, config, gen), config, gen)
         per_run.append(r.mean(2))
@@ -141,11 +143,14 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     ctx.save_arrays(
         levels=levels, noise_sd=levels * config.sd_step, r=mean, r_sd_over_runs=sd, r_runs=per_run_r
     )
-    _plot(ctx, config, mean, sd)
+    weights = "N(0, 1) weights" if config.init == "unit" else f"N(0, 1/{config.dim}) weights"
+    curves, bars = plot_smoothness(mean, sd, MODEL_LABELS, config.sd_step, weights, config.repeats)
+    ctx.save_figure("smoothness", curves)
+    ctx.save_figure("last_level", bars)
     last = config.levels - 1
     ctx.note(
-        f"{config.runs} runs × {config.prototypes} prototypes, weights {config.weights} "
-        f"({'N(0, 1)' if config.weights == 'unit' else f'N(0, 1/{config.dim})'}). "
+        f"{config.repeats} runs × {config.prototypes} prototypes, init {config.init} "
+        f"({'N(0, 1)' if config.init == 'unit' else f'N(0, 1/{config.dim})'}). "
         f"Functional smoothness (Pearson r, over items × levels, between the input's r and the "
         f"representation's r): perceptron {smooth4:.3f}, 8-layer net {smooth11:.3f}."
     )
@@ -160,38 +165,3 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     metrics.update(smoothness_model4=smooth4, smoothness_model11=smooth11)
     return metrics
 
-
-def _plot(ctx: RunContext, config: Config, mean: np.ndarray, sd: np.ndarray) -> None:
-    import matplotlib.pyplot as plt
-
-    levels = np.arange(config.levels)
-    colours = plt.cm.Greens(np.linspace(0.95, 0.3, N_MODELS))  # darker = simpler
-    weights = "N(0, 1) weights" if config.weights == "unit" else f"N(0, 1/{config.dim}) weights"
-
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    for m in range(N_MODELS):
-        ax.plot(levels, mean[m], color=colours[m], lw=2, label=MODEL_LABELS[m])
-    sigma = levels * config.sd_step
-    ax.plot(levels, 1 / np.sqrt(1 + sigma**2), "k--", lw=1, label="1/√(1+σ²)")
-    ax.set(
-        xlabel=f"level of distortion k (noise SD = {config.sd_step:.2f}·k)",
-        ylabel="Pearson r to the undistorted item",
-        ylim=(min(0, mean.min() - 0.02), 1.03),
-        title=f"Smoothness of 11 coding schemes ({weights}, {config.runs} runs)",
-    )
-    ax.set_xticks(levels[:: max(1, len(levels) // 20)])
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, title="model")
-    ax.spines[["top", "right"]].set_visible(False)
-    ctx.save_figure("smoothness", fig)
-
-    last = config.levels - 1
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.bar(np.arange(1, N_MODELS + 1), mean[:, last], yerr=sd[:, last], color=colours, edgecolor="k", lw=0.5)
-    ax.set(
-        xlabel="coding scheme (model)",
-        ylabel=f"r at level {last}",
-        title=f"r at distortion level {last} per coding scheme ({weights}; mean ± SD over runs)",
-        xticks=np.arange(1, N_MODELS + 1),
-    )
-    ax.spines[["top", "right"]].set_visible(False)
-    ctx.save_figure("last_level", fig)

@@ -1,6 +1,6 @@
 """Signal propagation in deep random networks: simulation vs the mean-field correlation map.
 
-Two inputs with mean squared entry q0 and uncentred correlation c0 go through `nets` random fully connected
+Two inputs with mean squared entry q0 and uncentred correlation c0 go through `repeats` random fully connected
 networks (width × depth, weights N(0, σ_w²/width), biases N(0, σ_b²)). At every weight layer we measure the
 uncentred correlation of their pre-activations and set it beside `priorlab.theory.correlation_map`.
 The phase diagram shows the order/chaos boundary χ₁ = 1 and where Guest & Love's two weight scales sit:
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from priorlab.config import BaseConfig, UserError
+from priorlab.config import BaseConfig, unique_list
 from priorlab.context import RunContext
 
 DESCRIPTION = (
@@ -46,18 +46,19 @@ GL_WIDTH = 100  # Guest & Love's layer width
 
 
 class Config(BaseConfig):
-    activations: list[Activation] = Field(["tanh", "relu"], min_length=1, description="activations compared")
-    sigma_ws: list[float] = Field(
-        [1.0, 1.5, 2.5], min_length=1, description="weight scales σ_w (weights N(0, σ_w²/width))"
+    activations: unique_list(Activation) = Field(["tanh", "relu"], description="activations compared")
+    sigma_ws: unique_list(float, gt=0, le=50) = Field(
+        [1.0, 1.5, 2.5], description="weight scales σ_w (weights N(0, σ_w²/width))"
     )
-    sigma_bs: list[float] = Field([0.0, 0.3], min_length=1, description="bias scales σ_b (biases N(0, σ_b²))")
-    c0s: list[float] = Field([0.5, 0.9], min_length=1, description="input correlations c0, in [-1, 1]")
+    sigma_bs: unique_list(float, ge=0, le=10) = Field([0.0, 0.3], description="bias scales σ_b (biases N(0, σ_b²))")
+    c0s: unique_list(float, ge=-1, le=1) = Field([0.5, 0.9], description="input correlations c0")
     q0: float = Field(1.0, gt=0, le=100, description="mean squared entry of the inputs")
     width: int = Field(500, ge=2, le=8192, description="units per layer (and input dimension)")
     depth: int = Field(20, ge=1, le=200, description="weight layers")
-    nets: int = Field(8, ge=1, le=1000, description="independent random networks averaged")
+    repeats: int = Field(8, ge=1, le=1000, description="independent random networks averaged")
 
-    FULL: ClassVar[dict] = {"width": 2000, "nets": 16}
+    FULL: ClassVar[dict] = {"width": 2000, "repeats": 16}
+    RENAMED: ClassVar[dict] = {"nets": "repeats"}
 
 
 def input_pair(c0: float, q0: float, width: int, gen: torch.Generator) -> torch.Tensor:
@@ -122,24 +123,8 @@ def simulate(
 def run(config: Config, ctx: RunContext) -> dict[str, float]:
     from priorlab.theory.meanfield import correlation_map
 
-    for key, values, ok in (
-        ("c0s", config.c0s, lambda v: -1 <= v <= 1),
-        ("sigma_ws", config.sigma_ws, lambda v: 0 < v <= 50),
-        ("sigma_bs", config.sigma_bs, lambda v: 0 <= v <= 10),
-    ):
-        bad = [v for v in values if not ok(v)]
-        if bad:
-            raise UserError(f"{key}: {bad[0]} is out of range (c0 in [-1, 1], 0 < σ_w ≤ 50, 0 ≤ σ_b ≤ 10)")
     settings = list(itertools.product(config.sigma_ws, config.sigma_bs))
-    gen = torch.Generator().manual_seed(ctx.seed)
-    # empirical[a, s, c, net, layer]
-    empirical = np.zeros((len(config.activations), len(settings), len(config.c0s), config.nets, config.depth))
-    for n in ctx.progress(range(config.nets), description="networks"):
-        x = torch.stack([input_pair(c0, config.q0, config.width, gen) for c0 in config.c0s])
-        for a, act in enumerate(config.activations):
-            empirical[a, :, :, n] = simulate(
-                act, config.sigma_ws, config.sigma_bs, x, config.depth, gen
-            ).numpy()
+    empirical = _simulate_all(config, ctx)  # [activation, setting, c0, net, layer]
     theory = np.array(
         [
             [
@@ -158,8 +143,7 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         c0s=np.array(config.c0s),
         activations=np.array(config.activations),
     )
-    _plot_maps(ctx, config, settings, empirical, theory)
-    table_rows, gl = _phase_diagram(ctx, config)
+    _figures(ctx, config, settings, empirical, theory)
     rows = []
     for (a, act), (s, (sw, sb)), (c, c0) in itertools.product(
         enumerate(config.activations), enumerate(settings), enumerate(config.c0s)
@@ -175,8 +159,9 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
                 "max |dev| over layers": dev[a, s, c].max(),
             }
         )
-    ctx.table(f"Simulation ({config.nets} nets, width {config.width}) vs mean-field theory", rows)
-    ctx.table("Where Guest & Love's weight scales sit (tanh, no bias, width 100)", table_rows)
+    ctx.table(f"Simulation ({config.repeats} nets, width {config.width}) vs mean-field theory", rows)
+    gl_rows, gl = _guest_love()
+    ctx.table("Where Guest & Love's weight scales sit (tanh, no bias, width 100)", gl_rows)
     ctx.note(
         "σ_w is in fan-in units: weights N(0, σ_w²/width). Guest & Love's N(0, 1) entries at width 100 are σ_w = 10; "
         "their fan-in variant N(0, 1/100) and the blog toy's 0.1·N(0, 1) are σ_w = 1."
@@ -188,106 +173,23 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     return metrics
 
 
-# ---------------------------------------------------------------------------------------------- figures
-def _plot_maps(ctx, config, settings, empirical, theory) -> None:
-    import matplotlib.pyplot as plt
-
-    n_a, n_s = len(config.activations), len(settings)
-    fig, axes = plt.subplots(n_a, n_s, figsize=(2.6 * n_s + 0.5, 2.5 * n_a + 0.6), squeeze=False, sharey=True)
-    layers = np.arange(1, config.depth + 1)
-    colours = plt.cm.viridis(np.linspace(0.1, 0.8, len(config.c0s)))
-    for (a, act), (s, (sw, sb)) in itertools.product(enumerate(config.activations), enumerate(settings)):
-        ax = axes[a, s]
-        for c, c0 in enumerate(config.c0s):
-            e = empirical[a, s, c]
-            ax.plot(layers, theory[a, s, c], color=colours[c], lw=1.5, label=f"theory, c0={c0:g}")
-            ax.errorbar(
-                layers,
-                e.mean(0),
-                yerr=e.std(0),
-                fmt="o",
-                ms=2.5,
-                color=colours[c],
-                elinewidth=0.6,
-                label=f"simulation, c0={c0:g}",
-            )
-        ax.set_title(f"{act}, σ_w={sw:g}, σ_b={sb:g}", fontsize=9)
-        ax.set_ylim(-0.05, 1.05)
-        if s == 0:
-            ax.set_ylabel("correlation of pre-activations")
-        if a == n_a - 1:
-            ax.set_xlabel("weight layer")
-        ax.spines[["top", "right"]].set_visible(False)
-    fig.suptitle(
-        f"Random nets (width {config.width}, {config.nets} nets, q0={config.q0:g}) vs the mean-field "
-        "correlation map",
-        y=1.0,
-    )
-    fig.tight_layout()
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        labels,
-        loc="upper center",
-        bbox_to_anchor=(0.5, 0.0),
-        ncol=2 * len(config.c0s),
-        frameon=False,
-    )
-    ctx.save_figure("correlation_map", fig)
+def _simulate_all(config: Config, ctx: RunContext) -> np.ndarray:
+    """[activation, setting, c0, net, layer]: simulated correlations, one generator for everything (in this order)."""
+    n_settings = len(config.sigma_ws) * len(config.sigma_bs)
+    gen = torch.Generator().manual_seed(ctx.seed)
+    empirical = np.zeros((len(config.activations), n_settings, len(config.c0s), config.repeats, config.depth))
+    for n in ctx.progress(range(config.repeats), description="networks"):
+        x = torch.stack([input_pair(c0, config.q0, config.width, gen) for c0 in config.c0s])
+        for a, act in enumerate(config.activations):
+            empirical[a, :, :, n] = simulate(
+                act, config.sigma_ws, config.sigma_bs, x, config.depth, gen
+            ).numpy()
+    return empirical
 
 
-def _phase_diagram(ctx, config) -> tuple[list[dict], dict[str, float]]:
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import LogNorm
-
-    from priorlab.theory.meanfield import chi1, correlation_map, critical_sigma_w
-
-    sws = np.geomspace(0.5, 14, 36)
-    sbs = np.linspace(0, 1.5, 16)
-    chi = np.array([[chi1("tanh", sw, sb) for sw in sws] for sb in sbs])
-    sb_line = np.linspace(0, 1.5, 31)
-    tanh_line = np.array([critical_sigma_w("tanh", sb) for sb in sb_line])
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    mesh = ax.pcolormesh(sws, sbs, chi, norm=LogNorm(0.25, 4), cmap="coolwarm", shading="auto")
-    fig.colorbar(mesh, ax=ax, label="χ₁ for tanh (<1 ordered, >1 chaotic)")
-    ax.plot(tanh_line, sb_line, "k-", lw=2, label="χ₁ = 1, tanh")
-    ax.axvline(np.sqrt(2), color="k", ls="--", lw=1.5, label="χ₁ = 1, ReLU (σ_w = √2)")
-    grid = list(itertools.product(config.sigma_ws, config.sigma_bs))
-    ax.plot(
-        [g[0] for g in grid], [g[1] for g in grid], "o", mfc="w", mec="k", ms=5, label="simulated settings"
-    )
-    ax.plot(
-        [10],
-        [0],
-        "*",
-        color="gold",
-        mec="k",
-        ms=16,
-        clip_on=False,
-        label="Guest & Love: N(0,1) weights, width 100 (σ_w=10)",
-    )
-    ax.plot(
-        [1],
-        [0],
-        "P",
-        color="lime",
-        mec="k",
-        ms=12,
-        clip_on=False,
-        label="fan-in N(0,1/100) and blog 0.1·N(0,1) (σ_w=1)",
-    )
-    ax.set(
-        xscale="log",
-        xlabel="σ_w (weights N(0, σ_w²/fan_in))",
-        ylabel="σ_b (biases N(0, σ_b²))",
-        title="Order/chaos phase diagram of deep random networks",
-        xlim=(0.5, 14),
-        ylim=(0, 1.5),
-    )
-    ax.set_xticks([0.5, 1, 2, 5, 10], ["0.5", "1", "2", "5", "10"])
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.55, -0.14), ncol=2, frameon=False)
-    ctx.save_figure("phase_diagram", fig)
+def _guest_love() -> tuple[list[dict], dict[str, float]]:
+    """χ₁ and the predicted correlation after 8 tanh layers at Guest & Love's two weight scales (width 100)."""
+    from priorlab.theory.meanfield import chi1, correlation_map
 
     # Guest & Love's smoothness setting: inputs at distortion level 19 correlate 1/sqrt(1 + 0.95²) = 0.725
     c0 = 1 / np.sqrt(1 + 0.95**2)
@@ -307,3 +209,22 @@ def _phase_diagram(ctx, config) -> tuple[list[dict], dict[str, float]]:
         metrics[f"gl_{name.replace('-', '')}_chi1"] = x1
         metrics[f"gl_{name.replace('-', '')}_c_layer8"] = c8
     return rows, metrics
+
+
+def _figures(ctx: RunContext, config: Config, settings, empirical: np.ndarray, theory: np.ndarray) -> None:
+    from priorlab.theory.meanfield import chi1, critical_sigma_w
+    from priorlab.viz.theory import plot_correlation_maps, plot_phase_diagram
+
+    title = (
+        f"Random nets (width {config.width}, {config.repeats} nets, q0={config.q0:g}) vs the mean-field "
+        "correlation map"
+    )
+    ctx.save_figure(
+        "correlation_map", plot_correlation_maps(config.activations, settings, config.c0s, empirical, theory, title)
+    )
+    sws = np.geomspace(0.5, 14, 36)
+    sbs = np.linspace(0, 1.5, 16)
+    chi = np.array([[chi1("tanh", sw, sb) for sw in sws] for sb in sbs])
+    sb_line = np.linspace(0, 1.5, 31)
+    tanh_line = np.array([critical_sigma_w("tanh", sb) for sb in sb_line])
+    ctx.save_figure("phase_diagram", plot_phase_diagram(sws, sbs, chi, sb_line, tanh_line, settings))

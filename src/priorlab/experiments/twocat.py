@@ -8,15 +8,14 @@ the same category and between members of different categories, and draw the corr
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from priorlab.config import BaseConfig, UserError
+from priorlab.config import BaseConfig
 from priorlab.context import RunContext
-from priorlab.viz.rdm import plot_rdm_strip
 
 DESCRIPTION = (
     "Guest's two-category toy: within- vs between-category correlation through 20 random tanh layers"
@@ -53,12 +52,19 @@ class Config(BaseConfig):
     )
     bias_std: float = Field(0.0, ge=0, le=100, description="biases N(0, bias_std²); 0 = no bias (the blog)")
     repeats: int = Field(10, ge=1, le=10_000, description="independent networks (seed, seed+1, ...)")
-    strip_layers: list[int] | None = Field(
-        None, description="layers drawn in the RDM strip (0 = input); default: about 7 spread over the depth"
+    strip_layers: list[Annotated[int, Field(ge=0)]] | None = Field(
+        None, description="layers drawn in the RDM strip (0 = input, ≤ depth); default: about 7 spread over the depth"
     )
 
     PRESETS: ClassVar[dict] = {"blog": {"repeats": 1}}
     FULL: ClassVar[dict] = {"repeats": 100}
+
+    @model_validator(mode="after")
+    def _strip_layers_within_depth(self):
+        bad = [layer for layer in self.strip_layers or [] if layer > self.depth]
+        if bad:
+            raise ValueError(f"strip_layers: layer {bad[0]} is outside 0..{self.depth} (0 = input)")
+        return self
 
 
 def items(config: Config, gen: torch.Generator) -> tuple[torch.Tensor, np.ndarray]:
@@ -90,43 +96,8 @@ def default_strip(depth: int, n: int = 7) -> list[int]:
 
 
 def run(config: Config, ctx: RunContext) -> dict[str, float]:
-    from priorlab.nets.deep import deep
-    from priorlab.probe.rdm import compare, rdm
-
     strip = config.strip_layers if config.strip_layers is not None else default_strip(config.depth)
-    bad = [layer for layer in strip if not 0 <= layer <= config.depth]
-    if bad:
-        raise UserError(f"strip_layers: layer {bad[0]} is outside 0..{config.depth} (0 = input)")
-
-    n_layers = config.depth + 1
-    within = np.zeros((config.repeats, n_layers))
-    between = np.zeros((config.repeats, n_layers))
-    rdm_to_input = np.zeros((config.repeats, n_layers))
-    rdm_to_input_within = np.zeros((config.repeats, n_layers))
-    first_rdms = None
-    for r in ctx.progress(range(config.repeats), description="networks"):
-        gen = torch.Generator().manual_seed(ctx.seed + r)
-        x, cats = items(config, gen)
-        net = deep(
-            config.width,
-            config.depth,
-            config.activation,
-            bias=config.bias_std > 0,
-            init="normal",
-            gain=config.weight_std,
-            bias_std=config.bias_std,
-            seed=int(torch.randint(2**62, (1,), generator=gen)),
-        )
-        rdms = [rdm(h.double(), "correlation") for h in layer_representations(net, x)]
-        for layer, d in enumerate(rdms):
-            within[r, layer], between[r, layer] = within_between(1 - d.numpy(), cats)
-            rdm_to_input[r, layer] = compare(d, rdms[0], "spearman")
-            rdm_to_input_within[r, layer] = np.mean(
-                [compare(_block(d, cats, c), _block(rdms[0], cats, c), "spearman") for c in np.unique(cats)]
-            )
-        if first_rdms is None:
-            first_rdms, first_cats = [rdms[layer].numpy() for layer in strip], cats
-
+    within, between, rdm_to_input, rdm_to_input_within, first_rdms, first_cats = _measure(config, ctx, strip)
     ctx.save_arrays(
         within=within,
         between=between,
@@ -135,28 +106,7 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         strip_layers=np.array(strip),
         strip_rdms=np.stack(first_rdms),
     )
-    _plot_correlation(ctx, config, within, between)
-    fig = plot_rdm_strip(first_rdms, [f"layer {layer}" if layer else "input" for layer in strip], first_cats)
-    fig.suptitle(
-        f"RDMs (1 − Pearson r) through a random {config.activation} net, weights "
-        f"{config.weight_std:g}·N(0,1), width {config.width}",
-        y=1.02,
-    )
-    ctx.save_figure("rdm_strip", fig)
-    members = first_cats == first_cats[0]
-    fig = plot_rdm_strip(
-        [d[members][:, members] for d in first_rdms],
-        [f"layer {layer}" if layer else "input" for layer in strip],
-        rank=True,
-    )
-    fig.suptitle(
-        f"Within category 1: RDMs of its {config.members} members (rank-transformed; member i has noise "
-        f"SD {config.noise_step:g}·i)",
-        y=1.02,
-    )
-    ctx.save_figure("within_strip", fig)
-    _plot_rdm_vs_input(ctx, rdm_to_input, rdm_to_input_within)
-
+    _figures(ctx, config, within, between, rdm_to_input, rdm_to_input_within, first_rdms, first_cats, strip)
     ctx.table(
         "Mean correlation per layer (averaged over networks)",
         [
@@ -179,59 +129,62 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     return metrics
 
 
+def _measure(config: Config, ctx: RunContext, strip: list[int]):
+    """Per network and layer: within/between-category r and the RDM's Spearman r with the input's (overall and
+    within each category), [repeats, depth + 1] each; and the first network's RDMs at the strip layers."""
+    from priorlab.nets.deep import deep
+    from priorlab.probe.rdm import compare, rdm
+
+    n_layers = config.depth + 1
+    within = np.zeros((config.repeats, n_layers))
+    between = np.zeros((config.repeats, n_layers))
+    rdm_to_input = np.zeros((config.repeats, n_layers))
+    rdm_to_input_within = np.zeros((config.repeats, n_layers))
+    first_rdms = first_cats = None
+    for r in ctx.progress(range(config.repeats), description="networks"):
+        gen = torch.Generator().manual_seed(ctx.seed + r)
+        x, cats = items(config, gen)
+        net = deep(
+            config.width,
+            config.depth,
+            config.activation,
+            bias=config.bias_std > 0,
+            init="normal",
+            gain=config.weight_std,
+            bias_std=config.bias_std,
+            seed=int(torch.randint(2**62, (1,), generator=gen)),
+        )
+        rdms = [rdm(h.double(), "correlation") for h in layer_representations(net, x)]
+        for layer, d in enumerate(rdms):
+            within[r, layer], between[r, layer] = within_between(1 - d.numpy(), cats)
+            rdm_to_input[r, layer] = compare(d, rdms[0], "spearman")
+            rdm_to_input_within[r, layer] = np.mean(
+                [compare(_block(d, cats, c), _block(rdms[0], cats, c), "spearman") for c in np.unique(cats)]
+            )
+        if first_rdms is None:
+            first_rdms, first_cats = [rdms[layer].numpy() for layer in strip], cats
+    return within, between, rdm_to_input, rdm_to_input_within, first_rdms, first_cats
+
+
 def _block(d: torch.Tensor, cats: np.ndarray, c) -> torch.Tensor:
     idx = torch.from_numpy(np.flatnonzero(cats == c))
     return d[idx][:, idx]
 
 
-def _plot_correlation(ctx: RunContext, config: Config, within: np.ndarray, between: np.ndarray) -> None:
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
+def _figures(ctx, config, within, between, rdm_to_input, rdm_to_input_within, rdms, cats, strip) -> None:
+    from priorlab.viz.twocat import plot_correlation, plot_rdm_vs_input, plot_strips
 
-    layers = np.arange(config.depth + 1)
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for vals, name, colour in (
-        (within, "within category", "tab:green"),
-        (between, "between categories", "tab:purple"),
-    ):
-        m, s = vals.mean(0), vals.std(0)
-        ax.plot(layers, m, "o-", ms=3, color=colour, label=name)
-        ax.fill_between(layers, m - s, m + s, color=colour, alpha=0.15)
-    ax.set(
-        xlabel="layer (0 = input)",
-        ylabel="mean Pearson r between items (band: SD over nets)",
-        title=f"{config.categories} categories × {config.members} members, {config.repeats} random "
-        f"{config.activation} nets",
+    title = f"{config.categories} categories × {config.members} members, {config.repeats} random {config.activation} nets"
+    ctx.save_figure("correlation", plot_correlation(within, between, title))
+    everything, first = plot_strips(
+        rdms,
+        strip,
+        cats,
+        f"RDMs (1 − Pearson r) through a random {config.activation} net, weights "
+        f"{config.weight_std:g}·N(0,1), width {config.width}",
+        f"Within category 1: RDMs of its {config.members} members (rank-transformed; member i has noise "
+        f"SD {config.noise_step:g}·i)",
     )
-    ax.axhline(0, color="k", lw=0.5)
-    ax.legend(frameon=False, loc="center left", bbox_to_anchor=(0, 0.7))
-    m = (1 - within).mean(0)
-    ax2.plot(layers, m, "o-", ms=3, color="tab:green")
-    ax2.set(
-        xlabel="layer (0 = input)",
-        ylabel="mean 1 − r within a category",
-        yscale="log",
-        title="Within-category dissimilarity (log scale)",
-    )
-    for a in (ax, ax2):
-        a.xaxis.set_major_locator(MaxNLocator(integer=True))
-        a.spines[["top", "right"]].set_visible(False)
-    ctx.save_figure("correlation", fig)
-
-
-def _plot_rdm_vs_input(ctx: RunContext, overall: np.ndarray, within: np.ndarray) -> None:
-    import matplotlib.pyplot as plt
-
-    layers = np.arange(overall.shape[1])
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    ax.plot(layers, overall.mean(0), "o-", ms=3, label="all items")
-    ax.plot(layers, within.mean(0), "s-", ms=3, label="within a category (mean over categories)")
-    ax.set(
-        xlabel="layer (0 = input)",
-        ylabel="Spearman r with the input RDM",
-        title="How much of the input's similarity structure each layer keeps",
-        ylim=(-0.05, 1.05),
-    )
-    ax.legend(frameon=False)
-    ax.spines[["top", "right"]].set_visible(False)
-    ctx.save_figure("rdm_vs_input", fig)
+    ctx.save_figure("rdm_strip", everything)
+    ctx.save_figure("within_strip", first)
+    ctx.save_figure("rdm_vs_input", plot_rdm_vs_input(rdm_to_input, rdm_to_input_within))

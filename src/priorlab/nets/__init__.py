@@ -16,8 +16,10 @@ from priorlab.nets.locality import (
     wiring_cost,
 )
 from priorlab.nets.onehidden import OneHidden
+from priorlab.nets.zoo import build, load_weights
 
 __all__ = [
     "DeepNet", "LeNet", "LocalityLinear", "OneHidden", "apply_locality", "deep", "distances", "lenet",
     "locality_prior", "prune_smallest", "raw_weight", "wiring_cost",
+    "build", "load_weights",
 ]

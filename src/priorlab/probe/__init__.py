@@ -1,13 +1,12 @@
 """Look inside networks: capture activations, RDMs and their comparison, CKA, layer-wise analysis in a budget.
 
-Names from `priorlab.probe.topography` and `priorlab.probe.folding` are forwarded lazily too.
-"""
+Folding and topography are the submodules `priorlab.probe.folding` and `priorlab.probe.topography`
+(``from priorlab.probe import topography``); they are not imported here, so that importing `priorlab.probe`
+does not pull in scipy.stats."""
 
 from __future__ import annotations
 
-import importlib
-
-from priorlab.probe.capture import capture, natural_blocks
+from priorlab.probe.capture import Hooks, capture, natural_blocks
 from priorlab.probe.cka import MinibatchCKA, cka, cka_gram, minibatch_cka
 from priorlab.probe.layerwise import (
     LayerwiseResult,
@@ -19,6 +18,7 @@ from priorlab.probe.layerwise import (
 from priorlab.probe.rdm import compare, rdm
 
 __all__ = [
+    "Hooks",
     "LayerwiseResult",
     "MinibatchCKA",
     "capture",
@@ -33,21 +33,3 @@ __all__ = [
     "natural_blocks",
     "rdm",
 ]
-
-_FORWARDED = ("topography", "folding")
-
-
-def __getattr__(name):
-    if name in _FORWARDED:
-        return importlib.import_module(f"priorlab.probe.{name}")
-    for sub in _FORWARDED:
-        try:
-            module = importlib.import_module(f"priorlab.probe.{sub}")
-        except ModuleNotFoundError as e:
-            if e.name != f"priorlab.probe.{sub}":
-                raise
-            continue
-        public = getattr(module, "__all__", None)
-        if (public is None or name in public) and not name.startswith("_") and hasattr(module, name):
-            return getattr(module, name)
-    raise AttributeError(f"module 'priorlab.probe' has no attribute {name!r}")

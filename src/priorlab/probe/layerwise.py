@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from priorlab.probe.capture import forward, iter_outputs, resolve_layers
+from priorlab.probe.capture import Hooks, resolve_layers
 from priorlab.probe.cka import cka_gram
 from priorlab.probe.rdm import METRICS, from_gram, self_gram
 
@@ -114,10 +114,6 @@ class LayerwiseResult:
     features: dict[str, int] = field(default_factory=dict)
 
 
-class _StopForward(Exception):
-    """Raised by the last hook of a pass: the rest of the forward call is not needed."""
-
-
 def _batch(inputs, start: int, stop: int, device: torch.device):
     """Items [start, stop) of a tensor/array, or of each of a tuple of them, on `device`."""
     if isinstance(inputs, (tuple, list)):
@@ -132,22 +128,8 @@ def _n_items(inputs) -> int:
 def _probe_shapes(model: nn.Module, batch, layers: list[str]) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
     """Shape and dtype of every output entry of the layers for one small forward."""
     shapes: dict[str, tuple[tuple[int, ...], torch.dtype]] = {}
-
-    def hook_for(name):
-        def hook(module, args, output):
-            for entry, t in iter_outputs(name, output):
-                shapes.setdefault(entry, (tuple(t.shape), t.dtype))
-
-        return hook
-
-    modules = dict(model.named_modules())
-    handles = [modules[name].register_forward_hook(hook_for(name)) for name in layers]
-    try:
-        with torch.no_grad():
-            forward(model, batch)
-    finally:
-        for h in handles:
-            h.remove()
+    with Hooks(model, layers, sink=lambda entry, t: shapes.setdefault(entry, (tuple(t.shape), t.dtype))) as hooks:
+        hooks.run(batch)
     return shapes
 
 
@@ -214,41 +196,22 @@ def _buffer(n: int, cols: int, dtype: torch.dtype, folder: str | None, i: int) -
 
 
 def _fill(model, inputs, n, units, buffers, names, device, batch_size, tick) -> None:
-    """One pass over the data: copy each unit's columns of its layer's output into its buffer, batch by batch."""
-    modules = dict(model.named_modules())
-    by_layer: dict[str, list[int]] = {}
+    """One pass over the data: copy each unit's columns of its entry into its buffer, batch by batch; each forward
+    call stops once the pass's last entry is out."""
+    by_entry: dict[str, list[int]] = {}
     for i, u in enumerate(units):
-        by_layer.setdefault(_layer_of(u.entry, names), []).append(i)
-    start, fired = 0, set()
+        by_entry.setdefault(u.entry, []).append(i)
+    start = 0
 
-    def hook_for(layer):
-        def hook(module, args, output):
-            if layer in fired:
-                return  # a module called again in the same forward: only its first call counts
-            fired.add(layer)
-            outs = dict(iter_outputs(layer, output))
-            for i in by_layer[layer]:
-                u = units[i]
-                t = outs[u.entry].detach()
-                buffers[i][start : start + t.shape[0]] = t.reshape(t.shape[0], -1)[:, u.c0 : u.c1].cpu()
-            if len(fired) == len(by_layer):
-                raise _StopForward
+    def sink(entry: str, t: torch.Tensor) -> None:
+        for i in by_entry.get(entry, ()):
+            u = units[i]
+            buffers[i][start : start + t.shape[0]] = t.detach().reshape(t.shape[0], -1)[:, u.c0 : u.c1].cpu()
 
-        return hook
-
-    handles = [modules[layer].register_forward_hook(hook_for(layer)) for layer in by_layer]
-    try:
-        with torch.no_grad():
-            for start in range(0, n, batch_size):
-                fired.clear()
-                try:
-                    forward(model, _batch(inputs, start, start + batch_size, device))
-                except _StopForward:
-                    pass
-                tick()
-    finally:
-        for h in handles:
-            h.remove()
+    with Hooks(model, names, sink=sink) as hooks:
+        for start in range(0, n, batch_size):
+            hooks.run(_batch(inputs, start, start + batch_size, device), until=by_entry)
+            tick()
 
 
 def layerwise_analysis(
@@ -267,7 +230,8 @@ def layerwise_analysis(
     """RDMs of every layer's output over all N items of `inputs`, in as many passes as the budget needs.
 
     inputs: a batch-first tensor [N, ...] (or array, np.memmap, or a tuple of them for several positional inputs).
-    layers: module paths (None = natural blocks); tuple outputs count as name.0, name.1, ….
+    layers: module paths (None = natural blocks); outputs are named as by `capture` (one rule, `probe.capture.Hooks`):
+    tuple outputs as name.0, name.1, …, and later calls of a module called several times per forward as name@1, ….
     memory_budget: bytes of activations held at once. device: where the model runs (default: its parameters').
     gram_device: where Gram matrices are formed (default: CUDA when present). memmap_dir: hold activations in
     memory-mapped files there instead of RAM. keep_grams: also return column-centred linear Grams (for CKA).
@@ -321,11 +285,6 @@ def layerwise_analysis(
     return LayerwiseResult(
         list(sizes), metric, n, len(plan), rdms, grams, {e: d for e, (d, _) in sizes.items()}
     )
-
-
-def _layer_of(entry: str, layers: list[str]) -> str:
-    """The layer an output entry belongs to (the longest layer name that is the entry or a prefix of it + '.')."""
-    return max((name for name in layers if entry == name or entry.startswith(name + ".")), key=len)
 
 
 def layerwise_rdms(

@@ -1,0 +1,184 @@
+"""The model zoo: a network from a spec string, and weights from a local file.
+
+    built = build("lenet")                       # or "lstm", "torchvision:resnet18", "module:mynets.py:make"
+    model = built.make()                         # a fresh, untrained nn.Module; built.channels, built.image_size
+    load_weights(model, "resnet18.safetensors")  # safetensors, or a torch state_dict read with weights_only=True
+
+Specs: `lenet` (priorlab.nets.lenet), `lstm` (:class:`RowLSTM`, reading an image row by row),
+`torchvision:<name>` (built with weights=None: nothing is downloaded; auxiliary heads off),
+`module:<file.py or dotted.module>:<factory>` (a function of no arguments returning an nn.Module; the module's
+`input_shape` attribute, (C, H, W), is used when present). Bad specs and files raise UserError naming `model`,
+`weights` or `image_size`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from priorlab.errors import UserError
+
+__all__ = ["Built", "RowLSTM", "build", "load_weights", "min_image_size"]
+
+TORCHVISION_EXTRA = {
+    "googlenet": {"aux_logits": False, "init_weights": False},
+    "inception_v3": {"aux_logits": False, "init_weights": False},
+}
+TORCHVISION_SIZE = {"inception_v3": 299}
+TORCHVISION_MIN_SIZE = {"inception_v3": 75}
+
+
+@dataclass
+class Built:
+    """A network builder and what it expects as input."""
+
+    make: Callable[[], nn.Module]  # a fresh, untrained model per call
+    channels: int
+    image_size: int
+    description: str
+
+
+class Rows(nn.Module):
+    """[N, C, H, W] images -> [N, H, C·W] sequences: one row per time step."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 2, 1, 3).flatten(2)
+
+
+class LastStep(nn.Module):
+    """The LSTM's output sequence [N, T, H] -> its last step [N, H]."""
+
+    def forward(self, out) -> torch.Tensor:
+        return out[0][:, -1] if isinstance(out, tuple) else out[:, -1]
+
+
+class RowLSTM(nn.Module):
+    """Two single-layer LSTMs reading an image row by row, and a linear readout of the last step."""
+
+    def __init__(self, image_size: int = 8, channels: int = 1, hidden: int = 64, n_classes: int = 10):
+        super().__init__()
+        self.rows = Rows()
+        self.lstm1 = nn.LSTM(channels * image_size, hidden, batch_first=True)
+        self.lstm2 = nn.LSTM(hidden, hidden, batch_first=True)
+        self.last = LastStep()
+        self.readout = nn.Linear(hidden, n_classes)
+        self.input_shape = (channels, image_size, image_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, _ = self.lstm1(self.rows(x))
+        h, _ = self.lstm2(h)
+        return self.readout(self.last(h))
+
+
+def build(spec: str, image_size: int | None = None) -> Built:
+    """Parse a model spec into a builder; raises UserError naming `model` (or `image_size`)."""
+    if spec == "lenet":
+        from priorlab.nets.lenet import lenet
+
+        size = image_size or 8
+        return Built(lambda: lenet(image_size=size), 1, size, f"LeNet for {size}×{size} grey images")
+    if spec == "lstm":
+        size = image_size or 8
+        return Built(lambda: RowLSTM(size), 1, size, f"2-layer LSTM reading {size}×{size} images row by row")
+    if spec.startswith("torchvision:"):
+        return _torchvision(spec.removeprefix("torchvision:"), image_size)
+    if spec.startswith("module:"):
+        path, sep, factory_name = spec.removeprefix("module:").rpartition(":")
+        if not sep or not path or not factory_name:
+            raise UserError(f"model: expected module:<file.py or dotted.module>:<factory>, got '{spec}'")
+        factory = _load_factory(path, factory_name)
+        probe = _call_factory(factory, spec)
+        channels, size = 3, 224
+        if hasattr(probe, "input_shape"):
+            channels, size = int(probe.input_shape[0]), int(probe.input_shape[-1])
+        size = image_size or size
+        return Built(lambda: _call_factory(factory, spec), channels, size, f"{factory_name} from {path}")
+    raise UserError(
+        f"invalid model '{spec}' (allowed: lenet, lstm, torchvision:<name>, module:<path>:<factory>)"
+    )
+
+
+def min_image_size(spec: str) -> int:
+    """The smallest input size the spec's network accepts (inception_v3: 75; 0 when any size works)."""
+    return TORCHVISION_MIN_SIZE.get(spec.removeprefix("torchvision:"), 0) if spec.startswith("torchvision:") else 0
+
+
+def _torchvision(name: str, image_size: int | None) -> Built:
+    import torchvision
+
+    if name not in torchvision.models.list_models():
+        raise UserError(
+            f"model: torchvision has no model '{name}' (e.g. googlenet, inception_v3, resnet18, alexnet)"
+        )
+    size = image_size or TORCHVISION_SIZE.get(name, 224)
+    if size < min_image_size(f"torchvision:{name}"):
+        raise UserError(f"image_size: {name} needs at least {TORCHVISION_MIN_SIZE[name]}, got {size}")
+    kw = TORCHVISION_EXTRA.get(name, {})
+    return Built(
+        lambda: torchvision.models.get_model(name, weights=None, **kw),
+        3,
+        size,
+        f"torchvision {name} (weights=None)",
+    )
+
+
+def _load_factory(path: str, name: str):
+    try:
+        if path.endswith(".py"):
+            file = Path(path).expanduser()
+            if not file.is_file():
+                raise UserError(f"model: no such file '{path}'")
+            spec = importlib.util.spec_from_file_location(f"priorlab_user_{file.stem}", file)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(path)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - user code: any failure is the user's input
+        raise UserError(f"model: cannot import '{path}' ({exc.__class__.__name__}: {exc})") from None
+    if not callable(getattr(module, name, None)):
+        raise UserError(f"model: '{path}' has no function '{name}'")
+    return getattr(module, name)
+
+
+def _call_factory(factory, spec: str) -> nn.Module:
+    model = factory()
+    if not isinstance(model, nn.Module):
+        raise UserError(f"model: the factory in '{spec}' returned {type(model).__name__}, not an nn.Module")
+    return model
+
+
+def load_weights(model: nn.Module, path: str) -> None:
+    """Load a local safetensors or torch state_dict file (weights_only) into `model`; UserError naming `weights`."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise UserError(f"weights: no such file '{path}'")
+    try:
+        if file.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(file))
+        else:
+            state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file is bad user input
+        raise UserError(
+            f"weights: cannot read '{path}' as safetensors or a weights-only torch file "
+            f"({exc.__class__.__name__})"
+        ) from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise UserError(f"weights: '{path}' does not hold a state_dict (got {type(state).__name__})")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        lines = str(exc).splitlines() or [""]
+        detail = lines[min(1, len(lines) - 1)].strip()[:200]  # e.g. 'Missing key(s) in state_dict: "conv1.weight", …'
+        raise UserError(f"weights: '{path}' does not fit the model ({detail})") from None
