@@ -12,6 +12,14 @@ drops them, and the next pass takes the next group. A pass stops the forward cal
 
 Peak memory ≈ budget + model + one batch + a few chunks + (1 or 2) × L × N² results.
 
+Layers follow the one naming rule of `priorlab.probe.capture` (repeated calls ``name@k``, recurrent outputs per time
+step ``lstm.0@t5`` with `timesteps`, states ``lstm.h_n.0``). Outputs that equal an earlier output (or the input) item
+by item on the first min(N, 8) items — a Flatten, nn.Identity, Dropout in eval mode — are aliases: they are not
+computed again, and ``res.aliases`` says which entry each one equals. Other similarity measures
+(`priorlab.probe.similarity`: cka, procrustes, cca, svcca, shape) come from the same Gram matrices:
+``measures=[...]`` gives ``res.similarity[measure]``, the [L, L] matrix between every pair of layers, and
+:func:`layerwise_similarity` / :func:`paired_similarity` compare the layers of two results.
+
 Per column slice X_k (all N items × some features) we centre the columns (exact: every item is present) and
 accumulate in float64: C += X̃_k X̃_kᵀ, the row sums r += X̃_k 1, u += X̃_k μ_k, and |μ_k|², Σμ_k, D_k. These sums
 give the column-centred Gram C (for CKA and Euclidean distances), the raw Gram G = C + u1ᵀ + 1uᵀ + |μ|², and the
@@ -33,12 +41,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from priorlab.probe.capture import Hooks, resolve_layers
+from priorlab.probe.capture import Hooks, alias_map, fingerprint, resolve_layers
 from priorlab.probe.cka import cka_gram
 from priorlab.probe.rdm import METRICS, from_gram, self_gram
+from priorlab.probe.similarity import GRAM_MEASURES, NOT_FROM_SPECTRA, from_spectra, gram_spectrum
 
 GiB = 2**30
 Progress = Callable[[int, int, str], None]
+ALIAS_PROBE = 8  # items on which aliases are detected
 
 
 @dataclass
@@ -67,9 +77,11 @@ class _Sums:
             *(torch.zeros(shape, dtype=torch.float64, device=device) for shape in ((n, n), (n,), (n,)))
         )
 
-    def add(self, x: torch.Tensor, device: torch.device, block_bytes: int = 2**26) -> None:
+    def add(
+        self, x: torch.Tensor, device: torch.device, product: torch.dtype | None = None, block_bytes: int = 2**26
+    ) -> None:
         """Add one slice x [N, c], in column chunks of at most `block_bytes` moved to `device` (float64 copies of a
-        chunk are the only extra memory)."""
+        chunk are the only extra memory); the big product in `product` dtype (default: x's)."""
         n, d = x.shape
         cols = max(1, block_bytes // (n * x.element_size()))
         for c0 in range(0, d, cols):
@@ -80,7 +92,7 @@ class _Sums:
             self.u += chunk @ mu
             self.mu2 += float(mu @ mu)
             self.musum += float(mu.sum())
-            self.c += self_gram(chunk.to(x.dtype)).to(torch.float64)  # the big product in the model's dtype
+            self.c += self_gram(chunk.to(product or x.dtype)).to(torch.float64)  # by default in the model's dtype
             self.d += chunk.shape[1]
 
     def centered_gram(self) -> torch.Tensor:
@@ -103,7 +115,10 @@ class _Sums:
 
 @dataclass
 class LayerwiseResult:
-    """RDMs (and optionally column-centred linear Gram matrices) of each captured output, in layer order."""
+    """RDMs (and optionally column-centred linear Gram matrices) of each captured output, in layer order.
+
+    aliases: {skipped entry: the entry (or 'input') it equals}. similarity: {measure: [L, L]} when `measures` were
+    asked for. gram_eps: per entry, the relative precision of its Gram matrix's products (float32's or float64's)."""
 
     names: list[str]
     metric: str
@@ -112,6 +127,9 @@ class LayerwiseResult:
     rdms: dict[str, torch.Tensor]
     grams: dict[str, torch.Tensor] | None = None
     features: dict[str, int] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    similarity: dict[str, torch.Tensor] = field(default_factory=dict)
+    gram_eps: dict[str, float] = field(default_factory=dict)
 
 
 def _batch(inputs, start: int, stop: int, device: torch.device):
@@ -125,40 +143,61 @@ def _n_items(inputs) -> int:
     return len(inputs[0]) if isinstance(inputs, (tuple, list)) else len(inputs)
 
 
-def _probe_shapes(model: nn.Module, batch, layers: list[str]) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
-    """Shape and dtype of every output entry of the layers for one small forward."""
-    shapes: dict[str, tuple[tuple[int, ...], torch.dtype]] = {}
-    with Hooks(model, layers, sink=lambda entry, t: shapes.setdefault(entry, (tuple(t.shape), t.dtype))) as hooks:
+@dataclass
+class _Probe:
+    """What one small forward shows of every output entry: shape, dtype and (optionally) a value fingerprint."""
+
+    n: int
+    shapes: dict[str, tuple[tuple[int, ...], torch.dtype]] = field(default_factory=dict)
+    keys: dict[str, tuple] = field(default_factory=dict)
+
+
+def _probe(model: nn.Module, batch, layers: list[str], timesteps, fingerprints: bool) -> _Probe:
+    probe = _Probe(batch[0].shape[0] if isinstance(batch, tuple) else batch.shape[0])
+
+    def sink(entry: str, t: torch.Tensor) -> None:
+        probe.shapes.setdefault(entry, (tuple(t.shape), t.dtype))
+        if fingerprints:
+            probe.keys.setdefault(entry, fingerprint(t))
+
+    with Hooks(model, layers, sink=sink, timesteps=timesteps) as hooks:
         hooks.run(batch)
-    return shapes
+    return probe
 
 
-def _output_sizes(model: nn.Module, batches: list, layers: list[str]) -> dict[str, tuple[int, torch.dtype]]:
-    """Features per item and dtype of every batch-first float output entry of the layers.
+def _survey(model, inputs, n, layers, device, timesteps, skip_aliases):
+    """Features per item and dtype of every batch-first float output entry of the layers, less the aliases;
+    and {alias: entry it equals}.
 
-    Probed with batches of different sizes: an entry is batch-first when its first dimension follows the batch
-    size in every probe (an LSTM's h_n of shape [num_layers, N, H] can match one batch size by coincidence).
-    """
-    probes = []
-    for batch in batches:
-        n = batch[0].shape[0] if isinstance(batch, tuple) else batch.shape[0]
-        probes.append((n, _probe_shapes(model, batch, layers)))
+    Probed with batches of 2 and min(N, 8) items: an entry is batch-first when its first dimension follows the batch
+    size in both (an LSTM's h_n of shape [num_layers, N, H] can match one batch size by coincidence); aliases are
+    found on the larger probe."""
+    small = _probe(model, _batch(inputs, 0, 2, device), layers, timesteps, False)
+    large_batch = _batch(inputs, 0, min(n, ALIAS_PROBE), device)
+    large = _probe(model, large_batch, layers, timesteps, skip_aliases)
     sizes: dict[str, tuple[int, torch.dtype]] = {}
     skipped = []
-    for entry, (shape, dtype) in probes[0][1].items():
+    for entry, (shape, dtype) in large.shapes.items():
         ok = dtype.is_floating_point and all(
-            entry in shapes and len(shapes[entry][0]) > 0 and shapes[entry][0][0] == n for n, shapes in probes
+            entry in p.shapes and len(p.shapes[entry][0]) > 0 and p.shapes[entry][0][0] == p.n for p in (small, large)
         )
         if ok:
             sizes[entry] = (math.prod(shape[1:]), dtype)
         else:
-            skipped.append(f"{entry} {shape}")
+            skipped.append(f"{entry} (shape {list(shape)} for {large.n} items)")
     if skipped:
         warnings.warn(
-            f"layerwise: skipping outputs that are not batch-first float tensors: {', '.join(skipped)}",
+            "layerwise: skipping outputs that are not one row per item (first dimension = the number of items) "
+            f"or not floating point: {', '.join(skipped)}",
             stacklevel=3,
         )
-    return sizes
+    aliases = {}
+    if skip_aliases:
+        first = fingerprint(large_batch) if isinstance(large_batch, torch.Tensor) else None
+        aliases = alias_map(((e, large.keys[e]) for e in sizes), first)
+        for entry in aliases:
+            del sizes[entry]
+    return sizes, aliases
 
 
 def plan_passes(sizes: dict[str, tuple[int, torch.dtype]], n: int, budget: int) -> list[list[Unit]]:
@@ -195,7 +234,7 @@ def _buffer(n: int, cols: int, dtype: torch.dtype, folder: str | None, i: int) -
     )
 
 
-def _fill(model, inputs, n, units, buffers, names, device, batch_size, tick) -> None:
+def _fill(model, inputs, n, units, buffers, names, device, batch_size, tick, timesteps) -> None:
     """One pass over the data: copy each unit's columns of its entry into its buffer, batch by batch; each forward
     call stops once the pass's last entry is out."""
     by_entry: dict[str, list[int]] = {}
@@ -208,7 +247,7 @@ def _fill(model, inputs, n, units, buffers, names, device, batch_size, tick) -> 
             u = units[i]
             buffers[i][start : start + t.shape[0]] = t.detach().reshape(t.shape[0], -1)[:, u.c0 : u.c1].cpu()
 
-    with Hooks(model, names, sink=sink) as hooks:
+    with Hooks(model, names, sink=sink, timesteps=timesteps) as hooks:
         for start in range(0, n, batch_size):
             hooks.run(_batch(inputs, start, start + batch_size, device), until=by_entry)
             tick()
@@ -226,6 +265,10 @@ def layerwise_analysis(
     memmap_dir: str | Path | None = None,
     keep_grams: bool = False,
     progress: Progress | None = None,
+    timesteps=None,
+    measures: Sequence[str] | None = None,
+    skip_aliases: bool = True,
+    gram_dtype: torch.dtype | None = None,
 ) -> LayerwiseResult:
     """RDMs of every layer's output over all N items of `inputs`, in as many passes as the budget needs.
 
@@ -236,6 +279,12 @@ def layerwise_analysis(
     gram_device: where Gram matrices are formed (default: CUDA when present). memmap_dir: hold activations in
     memory-mapped files there instead of RAM. keep_grams: also return column-centred linear Grams (for CKA).
     progress: called as progress(step, total, description) after every batch.
+    timesteps: recurrent layers' sequence output whole (None), or per time step: "last", "all", a list of indices.
+    measures: names of `priorlab.probe.similarity` (cka, procrustes, cca, svcca, shape) for ``res.similarity``, the
+    [L, L] matrix between every pair of layers (from the Gram matrices; pwcca needs the units and is refused).
+    skip_aliases: leave out outputs equal to an earlier one (listed in ``res.aliases``).
+    gram_dtype: dtype of the Gram products (default: the model's; float64 when a measure other than cka is asked
+    for, which needs small directions resolved).
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
@@ -246,16 +295,18 @@ def layerwise_analysis(
         device = param.device if param is not None else "cpu"
     device = torch.device(device)
     gram_device = torch.device(gram_device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    measures = _check_measures(measures)
+    if gram_dtype is None and any(m != "cka" for m in measures):
+        gram_dtype = torch.float64
     names = resolve_layers(model, layers)
     n = _n_items(inputs)
-    if n < 2:
-        raise ValueError(f"inputs: need at least 2 items, got {n}")
+    if n < 3:
+        raise ValueError(f"inputs: an RDM needs at least 3 items, got {n}")
 
-    probe_sizes = (2, 3) if n >= 3 else (n,)
-    sizes = _output_sizes(model, [_batch(inputs, 0, k, device) for k in probe_sizes], names)
+    sizes, aliases = _survey(model, inputs, n, names, device, timesteps, skip_aliases)
     plan = plan_passes(sizes, n, memory_budget)
     sums: dict[str, _Sums] = {}
-    rdms, grams = {}, ({} if keep_grams else None)
+    rdms, grams = {}, ({} if keep_grams or measures else None)
     total = len(plan) * math.ceil(n / batch_size)
     steps = itertools.count(1)
 
@@ -269,22 +320,27 @@ def layerwise_analysis(
 
         with tempfile.TemporaryDirectory(dir=memmap_dir) if memmap_dir else nullcontext() as folder:
             buffers = [_buffer(n, u.c1 - u.c0, sizes[u.entry][1], folder, i) for i, u in enumerate(units)]
-            _fill(model, inputs, n, units, buffers, names, device, batch_size, tick)
+            _fill(model, inputs, n, units, buffers, names, device, batch_size, tick, timesteps)
             for i, u in enumerate(units):
                 if u.entry not in sums:
                     sums[u.entry] = _Sums.zeros(n, gram_device)
-                sums[u.entry].add(buffers[i], gram_device)
+                sums[u.entry].add(buffers[i], gram_device, gram_dtype)
                 buffers[i] = None  # free this slice before the next one is centred
                 if u.c1 == sizes[u.entry][0]:  # the entry's last columns: its statistics are complete
                     s = sums.pop(u.entry)
                     # results in float32, or float64 for float64 models
                     dtype = torch.promote_types(sizes[u.entry][1], torch.float32)
                     rdms[u.entry] = from_gram(s.prepared_gram(metric), metric, s.d).to("cpu", dtype)
-                    if keep_grams:
+                    if grams is not None:
                         grams[u.entry] = s.centered_gram().to("cpu", dtype)
-    return LayerwiseResult(
-        list(sizes), metric, n, len(plan), rdms, grams, {e: d for e, (d, _) in sizes.items()}
+    res = LayerwiseResult(
+        list(sizes), metric, n, len(plan), rdms, grams, {e: d for e, (d, _) in sizes.items()}, aliases,
+        gram_eps={e: torch.finfo(gram_dtype or d).eps for e, (_, d) in sizes.items()},
     )
+    res.similarity = {m: layerwise_similarity(res, None, m, device=gram_device) for m in measures}
+    if not keep_grams:
+        res.grams = None
+    return res
 
 
 def layerwise_rdms(
@@ -299,21 +355,77 @@ def layerwise_grams(model: nn.Module, inputs, layers=None, **kw) -> dict[str, to
     return layerwise_analysis(model, inputs, layers, keep_grams=True, **kw).grams
 
 
-def layerwise_cka(
-    a: LayerwiseResult | dict[str, torch.Tensor],
-    b: LayerwiseResult | dict[str, torch.Tensor] | None = None,
-    debiased: bool = False,
-) -> torch.Tensor:
-    """Linear CKA between every layer of `a` and every layer of `b` (default: `a` itself), from their Grams.
+def _check_measures(measures: Sequence[str] | None) -> list[str]:
+    measures = [measures] if isinstance(measures, str) else list(measures or [])
+    for m in measures:
+        if m in NOT_FROM_SPECTRA and m != "cka":
+            raise ValueError(NOT_FROM_SPECTRA[m])
+        if m not in GRAM_MEASURES:
+            raise ValueError(f"measures: unknown '{m}' (allowed: {', '.join(GRAM_MEASURES)})")
+    return measures
 
-    Entry [i, j] compares a's i-th and b's j-th layer; `a`/`b` are results of `layerwise_analysis(..., keep_grams=True)`
-    or dicts of Gram matrices."""
-    ga = a.grams if isinstance(a, LayerwiseResult) else a
-    gb = ga if b is None else (b.grams if isinstance(b, LayerwiseResult) else b)
-    if ga is None or gb is None:
-        raise ValueError("layerwise_cka needs Gram matrices: call layerwise_analysis(..., keep_grams=True)")
-    out = torch.empty(len(ga), len(gb), dtype=torch.float64)
-    for i, x in enumerate(ga.values()):
-        for j, y in enumerate(gb.values()):
-            out[i, j] = cka_gram(x.double(), y.double(), debiased)
+
+def _grams(res: LayerwiseResult | dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    """A result's (or a dict's) Gram matrices and their precision."""
+    if isinstance(res, LayerwiseResult):
+        if res.grams is None:
+            raise ValueError("layer-wise similarity needs Gram matrices: call layerwise_analysis(..., keep_grams=True)")
+        return res.grams, res.gram_eps
+    return res, {}
+
+
+class _Layers:
+    """The layers of one result, with their spectra computed once (on `device`) when a measure needs them."""
+
+    def __init__(self, res, device):
+        self.grams, self.eps = _grams(res)
+        self.device = device
+        self._spectra = {}
+
+    def gram(self, name: str) -> torch.Tensor:
+        return self.grams[name].double()
+
+    def spectrum(self, name: str):
+        if name not in self._spectra:
+            eps = self.eps.get(name, torch.finfo(self.grams[name].dtype).eps)
+            self._spectra[name] = gram_spectrum(self.gram(name).to(self.device), eps)
+        return self._spectra[name]
+
+    def measure(self, other: _Layers, a: str, b: str, measure: str, options: dict) -> float:
+        if measure == "cka":
+            return cka_gram(self.gram(a).to(self.device), other.gram(b).to(self.device), options.get("debiased", False))
+        return from_spectra(self.spectrum(a), other.spectrum(b), measure, **options)
+
+
+def _layers_pair(a, b, measure: str, device) -> tuple[_Layers, _Layers]:
+    _check_measures([measure])
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    la = _Layers(a, device)
+    return la, (la if b is None else _Layers(b, device))
+
+
+def layerwise_similarity(a, b=None, measure: str = "cka", device=None, **options) -> torch.Tensor:
+    """The measure between every layer of `a` and every layer of `b` (default: `a` itself), from their Grams.
+
+    Entry [i, j] compares a's i-th and b's j-th layer; `a`/`b` are results of `layerwise_analysis(...,
+    keep_grams=True)` or dicts of column-centred Gram matrices. measure: cka (option ``debiased``), procrustes, cca,
+    svcca (``keep``), shape (``alpha``, ``eps``) — the definitions of `priorlab.probe.similarity`, computed on
+    `device` (default: CUDA when present)."""
+    la, lb = _layers_pair(a, b, measure, device)
+    out = torch.empty(len(la.grams), len(lb.grams), dtype=torch.float64)
+    for i, x in enumerate(la.grams):
+        for j, y in enumerate(lb.grams):
+            out[i, j] = la.measure(lb, x, y, measure, options)
     return out
+
+
+def paired_similarity(a, b, measure: str = "cka", device=None, **options) -> dict[str, float]:
+    """{layer: the measure between a's and b's layer of that name}, for the layers both have (in a's order): two
+    networks of one architecture compared layer by layer."""
+    la, lb = _layers_pair(a, b, measure, device)
+    return {name: la.measure(lb, name, name, measure, options) for name in la.grams if name in lb.grams}
+
+
+def layerwise_cka(a, b=None, debiased: bool = False) -> torch.Tensor:
+    """Linear CKA between every layer of `a` and every layer of `b`: ``layerwise_similarity(a, b, "cka")``."""
+    return layerwise_similarity(a, b, "cka", debiased=debiased)

@@ -72,10 +72,13 @@ def from_gram(g: torch.Tensor, metric: str, n_features: int) -> torch.Tensor:
 
 
 def rdm(x, metric: str = "correlation") -> torch.Tensor:
-    """The [N, N] RDM of the N rows of `x` ([N, ...]) under `metric`."""
+    """The [N, N] RDM of the N ≥ 3 rows of `x` ([N, ...]) under `metric` (fewer items: ValueError naming the count;
+    with 2 there is a single dissimilarity, nothing an RDM comparison can use)."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
     x = as_matrix(x)
+    if x.shape[0] < 3:
+        raise ValueError(f"an RDM needs at least 3 items (rows of x), got {x.shape[0]}")
     return from_gram(gram(x, metric), metric, x.shape[1])
 
 
