@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from priorlab.probe import capture, natural_blocks
+from priorlab.probe import capture, find_aliases, natural_blocks
 
 
 class ConvBNInplaceReLU(nn.Module):
@@ -55,19 +55,46 @@ class Recurrent(nn.Module):
         return self.head(out[:, -1])
 
 
-def test_lstm_tuple_outputs_are_stored_by_index():
+def test_lstm_outputs_are_named_sequence_and_states():
     torch.manual_seed(0)
     model = Recurrent()
     x = torch.randn(3, 4, 5)
     acts = capture(model, x)
     with torch.no_grad():
         out, (h, c) = model.lstm(x)
-    assert set(acts) == {"lstm.0", "lstm.1.0", "lstm.1.1", "head"}
-    assert (
-        torch.equal(acts["lstm.0"], out)
-        and torch.equal(acts["lstm.1.0"], h)
-        and torch.equal(acts["lstm.1.1"], c)
-    )
+    assert list(acts) == ["lstm.0", "lstm.h_n.0", "lstm.c_n.0", "head"]
+    assert torch.equal(acts["lstm.0"], out) and torch.equal(acts["lstm.h_n.0"], h[0])
+    assert torch.equal(acts["lstm.c_n.0"], c[0])
+    flat = capture(model, x, flatten=True)  # states are [N, H] per layer: flattening keeps one row per item
+    assert flat["lstm.h_n.0"].shape == (3, 7) and flat["lstm.0"].shape == (3, 4 * 7)
+
+
+def test_time_steps_of_sequence_first_and_bidirectional_modules():
+    torch.manual_seed(0)
+    gru = nn.GRU(5, 3, num_layers=2, bidirectional=True)  # [T, N, F] in, h_n [2 layers · 2 directions, N, H]
+    x = torch.randn(6, 4, 5)
+    with torch.no_grad():
+        out, h = gru(x)
+    acts = capture(gru, x, timesteps=[0, -1])
+    assert list(acts) == ["0@t0", "0@t5", "h_n.0", "h_n.1", "h_n.2", "h_n.3"]  # the model itself is module ''
+    assert torch.equal(acts["0@t5"], out[5]) and acts["0@t0"].shape == (4, 6)
+    assert all(torch.equal(acts[f"h_n.{k}"], h[k]) for k in range(4))
+    assert list(capture(gru, x, timesteps="last"))[:1] == ["0@t5"]
+    assert len(capture(gru, x, timesteps="all")) == 6 + 4
+    assert torch.equal(capture(gru, x)["0"], out.transpose(0, 1))  # the whole sequence, batch-first
+    for bad, message in ((["a"], "integers"), ("first", "expected 'last'"), ([9], "step 9 is outside")):
+        with pytest.raises(ValueError, match=message):
+            capture(gru, x, timesteps=bad)
+
+
+def test_find_aliases_names_what_each_copy_equals():
+    model = nn.Sequential(nn.Identity(), nn.Conv2d(1, 2, 3), nn.Flatten(), nn.ReLU(), nn.Dropout(0.2)).eval()
+    x = torch.randn(4, 1, 6, 6)
+    acts = capture(model, x)
+    assert find_aliases(acts, x) == {"0": "input", "2": "1", "4": "3"}
+    assert find_aliases(acts) == {"2": "1", "4": "3"}
+    assert find_aliases({"a": torch.tensor([[0.0, 1.0]]), "b": torch.tensor([[-0.0, 1.0]])}) == {"b": "a"}
+    assert find_aliases({"a": torch.zeros(2, 3), "b": torch.zeros(2, 3, dtype=torch.float64)}) == {}
 
 
 class Block(nn.Module):
@@ -111,6 +138,48 @@ def test_natural_blocks_recurse_into_containers_only():
     assert all(name in names for name in natural_blocks(model))
     acts = capture(model, torch.randn(2, 4))
     assert list(acts) == natural_blocks(model)
+
+
+class StackOfBlocks(nn.Module):
+    """A custom encoder: one ModuleList of repeated blocks, plus a norm."""
+
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block() for _ in range(3)])
+        self.norm = nn.LayerNorm(4)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+
+class Branches(nn.Module):
+    """Parallel branches (as in GoogLeNet's Inception): two Sequentials of repeated blocks, not a stack."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
+        self.b = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
+
+    def forward(self, x):
+        return self.a(x) + self.b(x)
+
+
+def test_natural_blocks_open_transformers_and_stacks_of_blocks():
+    layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
+    model = nn.Module()
+    model.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+    model.custom = StackOfBlocks()
+    model.branches = Branches()
+    assert natural_blocks(model) == [
+        "encoder.layers.0", "encoder.layers.1", "custom.blocks.0", "custom.blocks.1", "custom.blocks.2",
+        "custom.norm", "branches",
+    ]
+    decoder = nn.Transformer(8, 2, num_encoder_layers=1, num_decoder_layers=2, dim_feedforward=16, batch_first=True)
+    assert natural_blocks(decoder) == [
+        "encoder.layers.0", "encoder.norm", "decoder.layers.0", "decoder.layers.1", "decoder.norm"
+    ]
 
 
 def test_flatten_and_batching():

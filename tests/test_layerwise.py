@@ -114,13 +114,20 @@ def test_plan_fits_the_budget_and_covers_every_column_once():
         assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
 
 
+class ItemMean(nn.Module):
+    """An output that is not one row per item: the mean over the items."""
+
+    def forward(self, x):
+        return x.mean(0)
+
+
 def test_outputs_that_are_not_batch_first_are_skipped_with_a_warning():
-    lstm = nn.Sequential(nn.LSTM(3, 4, batch_first=True))
-    x = torch.randn(6, 5, 3)
-    with pytest.warns(UserWarning, match=r"0\.1\.0"):
-        res = layerwise_analysis(lstm, x)
-    assert res.names == ["0.0"]
-    assert torch.allclose(res.rdms["0.0"], rdm(capture(lstm, x)["0.0"]), atol=1e-6)
+    model = nn.Sequential(nn.Linear(3, 4), ItemMean())
+    x = torch.randn(6, 3)
+    with pytest.warns(UserWarning, match=r"1 \(shape \[4\] for 6 items\)"):
+        res = layerwise_analysis(model, x)
+    assert res.names == ["0"]
+    assert torch.allclose(res.rdms["0"], rdm(capture(model, x)["0"]), atol=1e-6)
 
 
 def test_budget_too_small_for_one_feature_is_an_error():
@@ -129,22 +136,119 @@ def test_budget_too_small_for_one_feature_is_an_error():
         layerwise_analysis(model, x, memory_budget=10)
 
 
-def test_two_layer_lstm_state_is_not_mistaken_for_batch_first():
-    """h_n and c_n of a 2-layer LSTM are [2, N, H]: with 2 items they look batch-first; with 3 they do not."""
+class Seq(nn.Module):
+    def __init__(self, cell=nn.LSTM):
+        super().__init__()
+        self.rnn = cell(4, 6, num_layers=2, batch_first=True)
 
-    class Seq(nn.Module):
+    def forward(self, x):
+        return self.rnn(x)
+
+
+def test_recurrent_states_are_split_by_layer_and_never_flattened_across_items():
+    """h_n and c_n of a 2-layer LSTM are [2, N, H]: one [N, H] entry per layer, not one [2, N·H] row."""
+    torch.manual_seed(0)
+    model, x = Seq().double().eval(), torch.randn(7, 5, 4, dtype=torch.float64)
+    res = layerwise_analysis(model, x, layers=["rnn"], metric="euclidean")
+    assert res.names == ["rnn.0", "rnn.h_n.0", "rnn.h_n.1", "rnn.c_n.0", "rnn.c_n.1"]
+    with torch.no_grad():
+        out, (h, c) = model.rnn(x)
+    assert res.features == {"rnn.0": 5 * 6, "rnn.h_n.0": 6, "rnn.h_n.1": 6, "rnn.c_n.0": 6, "rnn.c_n.1": 6}
+    assert torch.allclose(res.rdms["rnn.h_n.0"], rdm(h[0], "euclidean"), atol=1e-9)
+    assert torch.allclose(res.rdms["rnn.c_n.1"], rdm(c[1], "euclidean"), atol=1e-9)
+    assert torch.allclose(res.rdms["rnn.0"], rdm(out, "euclidean"), atol=1e-9)
+
+
+@pytest.mark.parametrize("cell", [nn.GRU, nn.LSTM])
+def test_per_time_step_rdms_and_the_last_state_as_an_alias(cell):
+    torch.manual_seed(0)
+    model, x = Seq(cell).double().eval(), torch.randn(9, 5, 4, dtype=torch.float64)
+    with torch.no_grad():
+        out, state = model.rnn(x)
+    h = state[0] if cell is nn.LSTM else state
+    res = layerwise_analysis(model, x, timesteps="all", batch_size=4)
+    steps = [f"rnn.0@t{t}" for t in range(5)]
+    states = ["rnn.h_n.0"] + (["rnn.c_n.0", "rnn.c_n.1"] if cell is nn.LSTM else [])
+    assert res.names == steps + states
+    assert res.aliases == {"rnn.h_n.1": "rnn.0@t4"}  # the top layer's final state is the last step's output
+    for t in range(5):
+        assert torch.allclose(res.rdms[f"rnn.0@t{t}"], rdm(out[:, t]), atol=1e-9)
+    assert torch.allclose(res.rdms["rnn.h_n.0"], rdm(h[0]), atol=1e-9)
+    picked = layerwise_analysis(model, x, timesteps=[0, -2], skip_aliases=False)
+    assert picked.names[:2] == ["rnn.0@t0", "rnn.0@t3"] and "rnn.h_n.1" in picked.names
+    with pytest.raises(ValueError, match="timesteps: step 7"):
+        layerwise_analysis(model, x, timesteps=[7])
+
+
+def test_aliases_are_skipped_and_listed():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Identity(), nn.Linear(6, 5), nn.Flatten(), nn.Dropout(0.5), nn.ReLU(), nn.Flatten(), nn.Linear(5, 3)
+    ).eval()
+    x = torch.randn(12, 6)
+    res = layerwise_analysis(model, x)
+    assert res.names == ["1", "4", "6"]
+    assert res.aliases == {"0": "input", "2": "1", "3": "1", "5": "4"}
+    kept = layerwise_analysis(model, x, skip_aliases=False)
+    assert kept.names == [str(i) for i in range(7)] and kept.aliases == {}
+
+
+def test_one_layer_per_transformer_encoder_block():
+    class Encoder(nn.Module):
         def __init__(self):
             super().__init__()
-            self.lstm = nn.LSTM(4, 6, num_layers=2, batch_first=True)
+            self.embed = nn.Linear(4, 16)
+            block = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+            self.encoder = nn.TransformerEncoder(block, 3, norm=nn.LayerNorm(16), enable_nested_tensor=False)
+            self.head = nn.Linear(16, 2)
 
         def forward(self, x):
-            return self.lstm(x)
+            return self.head(self.encoder(self.embed(x))[:, 0])
 
     torch.manual_seed(0)
-    x = torch.randn(7, 5, 4)
-    with pytest.warns(UserWarning, match="lstm.1.0"):
-        res = layerwise_analysis(Seq().eval(), x, layers=["lstm"], metric="correlation")
-    assert res.names == ["lstm.0"]
+    model, x = Encoder().double().eval(), torch.randn(10, 5, 4, dtype=torch.float64)
+    res = layerwise_analysis(model, x)
+    blocks = ["encoder.layers.0", "encoder.layers.1", "encoder.layers.2"]
+    assert res.names == ["embed", *blocks, "encoder.norm", "head"]
+    acts = capture(model, x)
+    for name in res.names:
+        assert torch.allclose(res.rdms[name], rdm(acts[name]), atol=1e-9), name
+
+
+def test_measures_from_grams_equal_the_measures_on_activations():
+    from priorlab.probe import layerwise_similarity, paired_similarity, similarity
+
+    model, x = model_and_inputs(torch.float32)
+    acts = capture(model, x, flatten=True)
+    names = list(acts)
+    res = layerwise_analysis(model, x, measures=["procrustes", "cca", "svcca", "shape"], memory_budget=37 * 4 * 200)
+    assert res.grams is None and set(res.similarity) == {"procrustes", "cca", "svcca", "shape"}
+    for measure, matrix in res.similarity.items():
+        assert matrix.shape == (len(names), len(names))
+        for i, j in ((0, 2), (2, 5), (6, 3)):
+            want = similarity(acts[names[i]].double(), acts[names[j]].double(), measure)
+            assert matrix[i, j].item() == pytest.approx(want, abs=1e-6), (measure, i, j)
+    # two networks layer by layer
+    other = SmallNet().eval()
+    a = layerwise_analysis(model, x, keep_grams=True, gram_dtype=torch.float64)
+    b = layerwise_analysis(other, x, keep_grams=True, gram_dtype=torch.float64)
+    theirs = capture(other, x, flatten=True)
+    shape = paired_similarity(a, b, "shape", alpha=0.5)
+    assert list(shape) == names
+    for name in names[:3]:
+        want = similarity(acts[name].double(), theirs[name].double(), "shape", alpha=0.5)
+        assert shape[name] == pytest.approx(want, abs=1e-6)
+    assert torch.allclose(layerwise_similarity(a, b, "cka"), layerwise_cka(a, b))
+    with pytest.raises(ValueError, match="pwcca"):
+        layerwise_analysis(model, x, measures=["pwcca"])
+    with pytest.raises(ValueError, match="unknown 'foo'"):
+        layerwise_analysis(model, x, measures=["foo"])
+
+
+def test_fewer_than_three_items_is_an_error():
+    model, x = model_and_inputs(torch.float32)
+    with pytest.raises(ValueError, match="at least 3 items, got 2"):
+        layerwise_analysis(model, x[:2])
 
 
 class SharedReLU(nn.Module):

@@ -64,6 +64,13 @@ def test_rdm_flattens_items_and_is_a_proper_rdm():
     assert torch.allclose(d, rdm(x.reshape(10, -1), "euclidean"))
 
 
+def test_fewer_than_three_items_is_an_error_naming_the_count():
+    for n in (1, 2):
+        with pytest.raises(ValueError, match=f"at least 3 items .*got {n}"):
+            rdm(torch.randn(n, 5))
+    assert rdm(torch.randn(3, 5)).shape == (3, 3)
+
+
 def test_bad_metric_names_the_choices():
     with pytest.raises(ValueError, match="metric must be one of correlation"):
         rdm(torch.randn(4, 3), "manhattan")

@@ -1,4 +1,5 @@
-"""Look inside networks: capture activations, RDMs and their comparison, CKA, layer-wise analysis in a budget.
+"""Look inside networks: capture activations, RDMs and their comparison, CKA and other similarity measures,
+layer-wise analysis in a budget.
 
 Folding and topography are the submodules `priorlab.probe.folding` and `priorlab.probe.topography`
 (``from priorlab.probe import topography``); they are not imported here, so that importing `priorlab.probe`
@@ -6,7 +7,7 @@ does not pull in scipy.stats."""
 
 from __future__ import annotations
 
-from priorlab.probe.capture import Hooks, capture, natural_blocks
+from priorlab.probe.capture import Hooks, capture, find_aliases, natural_blocks
 from priorlab.probe.cka import MinibatchCKA, cka, cka_gram, minibatch_cka
 from priorlab.probe.layerwise import (
     LayerwiseResult,
@@ -14,8 +15,11 @@ from priorlab.probe.layerwise import (
     layerwise_cka,
     layerwise_grams,
     layerwise_rdms,
+    layerwise_similarity,
+    paired_similarity,
 )
 from priorlab.probe.rdm import compare, rdm
+from priorlab.probe.similarity import gram_similarity, similarity
 
 __all__ = [
     "Hooks",
@@ -25,11 +29,16 @@ __all__ = [
     "cka",
     "cka_gram",
     "compare",
+    "find_aliases",
+    "gram_similarity",
     "layerwise_analysis",
     "layerwise_cka",
     "layerwise_grams",
     "layerwise_rdms",
+    "layerwise_similarity",
     "minibatch_cka",
     "natural_blocks",
+    "paired_similarity",
     "rdm",
+    "similarity",
 ]

@@ -331,8 +331,8 @@ def layerwise_analysis(
                     # results in float32, or float64 for float64 models
                     dtype = torch.promote_types(sizes[u.entry][1], torch.float32)
                     rdms[u.entry] = from_gram(s.prepared_gram(metric), metric, s.d).to("cpu", dtype)
-                    if grams is not None:
-                        grams[u.entry] = s.centered_gram().to("cpu", dtype)
+                    if grams is not None:  # as precise as its products
+                        grams[u.entry] = s.centered_gram().to("cpu", torch.promote_types(dtype, gram_dtype or dtype))
     res = LayerwiseResult(
         list(sizes), metric, n, len(plan), rdms, grams, {e: d for e, (d, _) in sizes.items()}, aliases,
         gram_eps={e: torch.finfo(gram_dtype or d).eps for e, (_, d) in sizes.items()},
