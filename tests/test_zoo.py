@@ -72,6 +72,56 @@ def test_load_weights_state_dict_and_safetensors(tmp_path):
         assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), target.state_dict().values()))
 
 
+def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
+def test_load_weights_checkpoint_forms_and_prefixes(tmp_path):
+    from safetensors.torch import save_file
+
+    source = build("lenet").make()
+    state = source.state_dict()
+    optimizer = torch.optim.SGD(source.parameters(), lr=0.1, momentum=0.9)
+    prefixed = {f"module.{k}": v for k, v in state.items()}
+    variants = {
+        "model_state_dict.pt": {"model_state_dict": state, "optimizer_state_dict": optimizer.state_dict(), "epoch": 3},
+        "model.pt": {"model": state, "step": 10},
+        "net.pt": {"net": state},
+        "nested.pt": {"checkpoint": 1, "model": {"state_dict": state}},
+        "dataparallel.pt": prefixed,  # nn.DataParallel(model).state_dict()
+        "lightning.pt": {"state_dict": {f"model.{k}": v for k, v in state.items()}, "epoch": 1},
+        "both.pt": {"state_dict": {f"module.model.{k}": v for k, v in state.items()}},
+    }
+    for name, obj in variants.items():
+        torch.save(obj, tmp_path / name)
+    save_file(prefixed, str(tmp_path / "prefixed.safetensors"))
+    for name in [*variants, "prefixed.safetensors"]:
+        target = build("lenet").make()
+        load_weights(target, str(tmp_path / name))
+        assert _same(source, target), name
+
+
+def test_load_weights_refuses_a_whole_pickled_model_with_the_fix(tmp_path, cli):
+    torch.save(build("lenet").make(), tmp_path / "whole.pt")
+    torch.save({"model": build("lenet").make(), "epoch": 2}, tmp_path / "inside.pt")
+    for name in ("whole.pt", "inside.pt"):
+        with pytest.raises(UserError, match=r"whole pickled model.*torch\.save\(model\.state_dict\(\), path\)"):
+            load_weights(build("lenet").make(), str(tmp_path / name))
+    res = cli(["run", "compare", "--set", f"weights={tmp_path / 'whole.pt'}"])
+    assert res.code == 2 and len(res.err.strip().splitlines()) == 1
+    assert "weights:" in res.err and "torch.save(model.state_dict(), path)" in res.err
+
+
+def test_load_weights_names_what_does_not_fit(tmp_path):
+    torch.save({"epoch": 3, "optimizer": {"lr": 0.1}}, tmp_path / "nostate.pt")
+    with pytest.raises(UserError, match="none under state_dict, model_state_dict, model, net"):
+        load_weights(build("lenet").make(), str(tmp_path / "nostate.pt"))
+    state = {k.replace("fc1.", "fc1.parametrizations."): v for k, v in build("lenet").make().state_dict().items()}
+    torch.save(state, tmp_path / "regime.pt")
+    with pytest.raises(UserError, match="does not fit the model.*parametrizations"):
+        load_weights(build("lenet").make(), str(tmp_path / "regime.pt"))
+
+
 def test_load_weights_refuses_pickled_objects(tmp_path):
     import argparse
 

@@ -2,13 +2,18 @@
 
     built = build("lenet")                       # or "lstm", "torchvision:resnet18", "module:mynets.py:make"
     model = built.make()                         # a fresh, untrained nn.Module; built.channels, built.image_size
-    load_weights(model, "resnet18.safetensors")  # safetensors, or a torch state_dict read with weights_only=True
+    load_weights(model, "resnet18.safetensors")  # safetensors, or a torch state_dict/checkpoint (weights_only=True)
 
 Specs: `lenet` (priorlab.nets.lenet), `lstm` (:class:`RowLSTM`, reading an image row by row),
 `torchvision:<name>` (built with weights=None: nothing is downloaded; auxiliary heads off),
 `module:<file.py or dotted.module>:<factory>` (a function of no arguments returning an nn.Module; the module's
 `input_shape` attribute, (C, H, W), is used when present). Bad specs and files raise UserError naming `model`,
 `weights` or `image_size`.
+
+Weights (:func:`load_weights`, public as `priorlab.nets.load_weights`): safetensors, or torch files read with
+``weights_only=True`` — a state_dict, or a checkpoint holding it under ``state_dict``, ``model_state_dict``, ``model``
+or ``net``; ``module.``/``model.`` key prefixes are stripped when that makes the keys fit. A whole pickled model is
+refused with how to save a state_dict (``torch.save(model.state_dict(), path)``).
 """
 
 from __future__ import annotations
@@ -155,30 +160,101 @@ def _call_factory(factory, spec: str) -> nn.Module:
     return model
 
 
+CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net")  # where checkpoints keep the weights
+PREFIXES = ("module.", "model.")  # added by DataParallel/DistributedDataParallel and by Lightning-style wrappers
+SAVE_HINT = "torch.save(model.state_dict(), path)"
+
+
 def load_weights(model: nn.Module, path: str) -> None:
-    """Load a local safetensors or torch state_dict file (weights_only) into `model`; UserError naming `weights`."""
+    """Load a local weights file into `model`; every problem is a one-line UserError naming `weights`.
+
+    Reads safetensors, or a torch file with ``torch.load(weights_only=True)`` (nothing in it is executed): a
+    state_dict, or a checkpoint dict holding one under ``state_dict``, ``model_state_dict``, ``model`` or ``net``
+    (nested too). Key prefixes ``module.`` (DataParallel) and ``model.`` are stripped when that makes the keys match
+    the model's. A whole pickled model (``torch.save(model)``) is refused with how to save its state_dict instead."""
     file = Path(path).expanduser()
     if not file.is_file():
         raise UserError(f"weights: no such file '{path}'")
-    try:
-        if file.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(file))
-        else:
-            state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file is bad user input
-        raise UserError(
-            f"weights: cannot read '{path}' as safetensors or a weights-only torch file "
-            f"({exc.__class__.__name__})"
-        ) from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise UserError(f"weights: '{path}' does not hold a state_dict (got {type(state).__name__})")
+    state = _unwrap(_read(file, path), path)
+    state = _strip_prefixes(state, set(model.state_dict()))
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
         lines = str(exc).splitlines() or [""]
         detail = lines[min(1, len(lines) - 1)].strip()[:200]  # e.g. 'Missing key(s) in state_dict: "conv1.weight", …'
-        raise UserError(f"weights: '{path}' does not fit the model ({detail})") from None
+        hint = ""
+        if any(".parametrizations." in k for k in state):
+            hint = "; it was saved with parametrizations (a regime): bake them first with priorlab.regimes.remove"
+        raise UserError(f"weights: '{path}' does not fit the model ({detail}){hint}") from None
+
+
+def _read(file: Path, path: str):
+    try:
+        if file.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(file))
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file is bad user input
+        if _holds_a_module(file):
+            raise UserError(
+                f"weights: '{path}' holds a whole pickled model, which cannot be loaded safely (weights_only); "
+                f"save its weights instead: {SAVE_HINT}"
+            ) from None
+        raise UserError(
+            f"weights: cannot read '{path}' as safetensors or a weights-only torch file "
+            f"({exc.__class__.__name__})"
+        ) from None
+
+
+def _holds_a_module(file: Path) -> bool:
+    """Whether a torch zip file pickles an nn.Module: its pickle names a module's `_modules` and `_parameters`
+    (read with pickletools, nothing is executed)."""
+    import pickletools
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(file) as z:
+            data = z.read(next(n for n in z.namelist() if n.endswith("data.pkl")))
+        strings = {arg for _, arg, _ in pickletools.genops(data) if isinstance(arg, str)}
+    except Exception:  # noqa: BLE001 - not a torch zip file: not a pickled module either
+        return False
+    return {"_modules", "_parameters"} <= strings
+
+
+def _is_state(obj) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+
+
+def _unwrap(obj, path: str) -> dict:
+    """The state_dict inside a checkpoint dict (under one of CHECKPOINT_KEYS, at any depth)."""
+    while isinstance(obj, dict) and not _is_state(obj):
+        inner = next((obj[k] for k in CHECKPOINT_KEYS if isinstance(obj.get(k), dict)), None)
+        if inner is None:
+            break
+        obj = inner
+    if not isinstance(obj, dict):
+        raise UserError(f"weights: '{path}' does not hold a state_dict (got {type(obj).__name__})")
+    if not _is_state(obj):
+        keys = ", ".join(map(str, list(obj)[:6]))
+        raise UserError(
+            f"weights: '{path}' holds a dict that is not a state_dict and has none under "
+            f"{', '.join(CHECKPOINT_KEYS)} (keys: {keys})"
+        )
+    return obj
+
+
+def _strip_prefixes(state: dict, wanted: set[str]) -> dict:
+    """`state` with module./model. prefixes removed (up to 3 deep, e.g. module.model.) when that makes more of its
+    keys match `wanted`; the fewest removals win a tie."""
+    candidates, frontier = [state], [state]
+    for _ in range(3):
+        frontier = [
+            stripped
+            for s in frontier
+            for prefix in PREFIXES
+            if any(k.startswith(prefix) for k in s)
+            and len(stripped := {k.removeprefix(prefix): v for k, v in s.items()}) == len(s)
+        ]
+        candidates += frontier
+    return max(candidates, key=lambda s: len(wanted & set(s)))
