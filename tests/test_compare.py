@@ -77,9 +77,86 @@ def test_module_factory_lstm(tmp_path):
     path.write_text(LSTM_FACTORY)
     run = _run(tmp_path, model=f"module:{path}:make", n_stimuli=12)
     assert run.status == "done"
+    # the last step of the sequence, then each layer's final states ([N, H] each); the top layer's h_n is the last
+    # step's output, so it is skipped as an alias and the report says so
     assert list(run.arrays()["layers"]) == [
-        "lstm.0"
-    ]  # h_n, c_n are [layers, N, H]: not per-stimulus, skipped
+        "lstm.0@t7", "lstm.h_n.0", "lstm.h_n.1", "lstm.c_n.0", "lstm.c_n.1", "lstm.c_n.2"
+    ]
+    assert "lstm.h_n.2 (= lstm.0@t7)" in (run.path / "report.html").read_text()
+
+
+RECURRENT_FACTORY = """
+from torch import nn
+
+class Reader(nn.Module):
+    def __init__(self, cell):
+        super().__init__()
+        self.rnn = cell(3, 8, num_layers=2, batch_first=True)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1])
+
+def gru():
+    return Reader(nn.GRU)
+
+def lstm():
+    return Reader(nn.LSTM)
+"""
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_recurrent_nets_on_a_sequence_file_through_the_cli(cli, tmp_path, cell):
+    """Issue 15, acceptance 2: per-time-step RDMs, h_n states named, nothing flattened across items."""
+    from priorlab.runner import load_run
+
+    (tmp_path / "nets.py").write_text(RECURRENT_FACTORY)
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["up", "down", "flat"], 4)
+    x = rng.standard_normal((12, 6, 3)) + (labels == "up")[:, None, None] * np.linspace(0, 2, 6)[None, :, None]
+    np.savez(tmp_path / "seqs.npz", x=x, labels=labels)
+    out = tmp_path / "run"
+    res = cli(["run", "compare", "--set", f"model=module:{tmp_path / 'nets.py'}:{cell}", "--set",
+               f"stimuli=sequences:{tmp_path / 'seqs.npz'}", "--set", "timesteps=all", "--out", out, "--quiet"])
+    assert res.code == 0, res.err
+    run = load_run(out)
+    a = run.arrays()
+    steps = [f"rnn.0@t{t}" for t in range(6)]
+    states = ["rnn.h_n.0"] + (["rnn.c_n.0", "rnn.c_n.1"] if cell == "lstm" else [])
+    assert list(a["layers"]) == [*steps, *states, "head"]
+    assert "rnn.h_n.1 (= rnn.0@t5)" in (out / "report.html").read_text()
+    assert sorted(set(a["labels"])) == ["down", "flat", "up"] and list(a["labels"]) == sorted(a["labels"])
+    assert run.metrics["layers"] == len(a["layers"]) and all(np.isfinite(v) for v in run.metrics.values())
+    # each step's RDM is over the 12 sequences: the same numbers as capture + rdm on the random network
+    model = priorlab.randomize(build(f"module:{tmp_path / 'nets.py'}:{cell}").make(), seed=0).eval()
+    order = np.argsort(labels, kind="stable")
+    xs = torch.from_numpy(x[order]).float()
+    acts = capture(model, xs, timesteps="all")
+    assert acts["rnn.h_n.0"].shape == (12, 8)
+    direct = [compare_rdms(rdm(acts[n].double()), rdm(xs.double())) for n in [*steps, *states]]
+    np.testing.assert_allclose(a["rdm_vs_input_random"][: len(direct)], direct, atol=1e-6)
+
+
+def test_table_stimuli_measures_and_the_last_step(tmp_path):
+    (tmp_path / "mlp.py").write_text(
+        "from torch import nn\n"
+        "def make():\n"
+        "    return nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Flatten(), nn.Linear(16, 8), nn.ReLU())\n"
+    )
+    rows = np.random.default_rng(1).standard_normal((30, 5))
+    lines = ["a,b,c,d,e,label"] + [",".join(f"{v:.6f}" for v in r) + f",{'ab'[i % 2]}" for i, r in enumerate(rows)]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    run = _run(tmp_path, model=f"module:{tmp_path / 'mlp.py'}:make", stimuli=f"table:{tmp_path / 't.csv'}",
+               n_stimuli=20, measures=["procrustes", "cca", "svcca", "shape"], shape_alpha=1.0)
+    a, m = run.arrays(), run.metrics
+    assert list(a["layers"]) == ["0", "1", "3", "4"]  # "2" (Flatten) equals "1": an alias
+    assert len(a["labels"]) == 20 and m["layers"] == 4
+    for name in ("procrustes", "cca", "svcca", "shape"):
+        assert a[name].shape == (4,) and m[f"{name}_last"] == pytest.approx(a[name][-1])
+    # the shape metric at α = 1 is the angular form of the Procrustes distance
+    np.testing.assert_allclose(np.cos(a["shape"]), 1 - a["procrustes"] ** 2 / 2, atol=1e-9)
+    assert np.all((a["cca"] > 0) & (a["cca"] <= 1 + 1e-12))
 
 
 def test_in_place_relu_does_not_corrupt_hooked_outputs():
@@ -115,6 +192,9 @@ def test_weights_file_is_the_reference(tmp_path):
         (["layers=conv1,nolayer"], "layers"),
         (["model=torchvision:inception_v3", "image_size=32"], "image_size"),
         (["train_epochs=3"], "renamed to 'epochs'"),
+        (["stimuli=sequences:/no/such.npz"], "stimuli: no such file"),
+        (["timesteps=first"], "timesteps"),
+        (["measures=pwcca"], "measures"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_key(cli, sets, key):
@@ -124,6 +204,13 @@ def test_bad_input_is_one_line_naming_the_key(cli, sets, key):
     res = cli(args)
     assert res.code == 2, res.err
     assert key in res.err and len(res.err.strip().splitlines()) == 1
+
+
+def test_a_model_that_cannot_take_the_stimuli_is_one_line(cli, tmp_path):
+    np.savez(tmp_path / "s.npz", x=np.zeros((5, 4, 3)))
+    res = cli(["run", "compare", "--set", f"stimuli=sequences:{tmp_path / 's.npz'}"])  # LeNet takes images
+    assert res.code == 2 and len(res.err.strip().splitlines()) == 1
+    assert "stimuli: LeNet" in res.err and "cannot take these stimuli ([4, 3] per item)" in res.err
 
 
 def test_unreadable_weights_file(cli, tmp_path):

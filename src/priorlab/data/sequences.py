@@ -2,6 +2,7 @@
 
     x, labels = load_sequences("trials.npz")     # x [N, T, F] float32; labels: list of N strings, or None
     x, labels = load_table("features.csv")       # x [N, F]; a column named `label` gives the labels
+    x, labels, description = file_stimuli("sequences:trials.npz", n=100, seed=0)   # a stimulus spec
 
 - ``load_sequences``: ``.npy`` holding an [N, T, F] array (no labels), or ``.npz`` with the array under ``x`` and
   optional ``labels`` (N values: numbers or strings).
@@ -11,7 +12,9 @@
 
 Arrays are read with ``np.load(allow_pickle=False)``: nothing in a file is executed. Every problem (missing file,
 wrong suffix or number of dimensions, no ``x``, text among the numbers, ragged rows, NaN or inf, labels of the wrong
-length) is a one-line UserError naming `stimuli` and the file. Items keep the file's order.
+length) is a one-line UserError naming `stimuli` and the file. The loaders keep the file's order;
+:func:`file_stimuli` (the specs ``sequences:<file>`` and ``table:<file>``) takes a seeded subset of `n` items when
+the file holds more, and sorts them by label (stably), as image stimuli are sorted by category.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ import torch
 
 from priorlab.errors import UserError
 
-__all__ = ["load_sequences", "load_table"]
+__all__ = ["FILE_KINDS", "file_stimuli", "load_sequences", "load_table"]
+
+FILE_KINDS = ("sequences:", "table:")
 
 
 def _fail(path, what: str) -> UserError:
@@ -149,3 +154,25 @@ def _read_csv(file: Path, path) -> tuple[torch.Tensor, list[str] | None]:
         raise _fail(path, "has no numeric columns")
     x = torch.tensor(values, dtype=torch.float32)
     return x, (labels if label_col is not None else None)
+
+
+def file_stimuli(spec: str, n: int, seed: int = 0) -> tuple[torch.Tensor, list[str] | None, str]:
+    """(x, labels, description) for ``sequences:<file>`` or ``table:<file>``: at most `n` items (a seeded subset in
+    file order when there are more), sorted by label; fewer than 3 items is a UserError (an RDM needs 3)."""
+    kind, _, path = spec.partition(":")
+    if f"{kind}:" not in FILE_KINDS or not path:
+        raise UserError(f"stimuli: expected sequences:<file.npy|.npz> or table:<file.npy|.csv>, got '{spec}'")
+    x, labels = (load_sequences if kind == "sequences" else load_table)(path)
+    total = len(x)
+    if total < 3:
+        raise _fail(path, f"holds {total} items; an RDM needs at least 3")
+    idx = np.arange(total)
+    if total > n:
+        idx = np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
+    if labels is not None:
+        idx = idx[np.argsort(np.array(labels)[idx], kind="stable")]
+        labels = [labels[i] for i in idx]
+    shape = " × ".join(map(str, x.shape[1:]))
+    what = "sequences" if kind == "sequences" else "rows"
+    description = f"{len(idx)} of the {total} {what} in {path} ({shape} per item{', labelled' if labels else ''})"
+    return x[torch.from_numpy(idx)], labels, description

@@ -10,6 +10,11 @@ seconds); otherwise it is the same architecture under another random seed, and t
 
 Models come from the zoo, `priorlab.nets.zoo.build`: `lenet`, `lstm`, `torchvision:<name>` (weights=None: nothing
 is downloaded), `module:<file.py or dotted.module>:<factory>`; weights from `priorlab.nets.zoo.load_weights`.
+Stimuli are images (`priorlab.data.stimuli`), or sequences [N, T, F] and tables [N, F] from files
+(`priorlab.data.sequences`). Layers follow the one naming rule of `priorlab.probe.capture` (repeated calls `relu@1`,
+recurrent outputs per time step `lstm.0@t7`, states `lstm.h_n.0`); outputs that equal another layer's (a Flatten,
+nn.Identity, the last h_n) are skipped as aliases and the report says of which. Further similarity measures
+(`measures`: procrustes, cca, svcca, shape) come from the same Gram matrices as CKA.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+import torch
+from pydantic import Field, field_validator, model_validator
 from torch import nn
 
-from priorlab.config import BaseConfig, UserError
+from priorlab.config import BaseConfig, Fraction, UserError, unique_list
 from priorlab.context import RunContext
 from priorlab.nets.zoo import Built, build, load_weights, min_image_size
 
@@ -47,7 +53,11 @@ class Config(BaseConfig):
     weights: str | None = Field(
         None, description="local weights file (safetensors or a torch state_dict) for the reference"
     )
-    stimuli: str = Field("digits", description="digits | samples | images:<folder>")
+    stimuli: str = Field(
+        "digits",
+        description="digits | samples | images:<folder> | sequences:<file.npy|.npz> ([N, T, F]) | "
+        "table:<file.npy|.csv> ([N, F])",
+    )
     n_stimuli: int = Field(100, ge=4, le=100_000, description="number of stimuli (N of the N×N RDMs)")
     image_size: int | None = Field(
         None, ge=4, le=2048, description="input size; default: the model's own (8, 224, 299)"
@@ -64,11 +74,26 @@ class Config(BaseConfig):
     heatmap_layers: list[str] | None = Field(
         None, description="layers whose RDMs are drawn; default: 4 spread over depth"
     )
+    timesteps: Literal["last", "all"] | unique_list(int, ge=-100_000, le=100_000) = Field(
+        "last",
+        description="recurrent layers (RNN/LSTM/GRU) per time step: last, all, or a list of steps (negative: "
+        "from the end); entries lstm.0@t5",
+    )
+    measures: unique_list(Literal["cka", "procrustes", "cca", "svcca", "shape"], min_length=0) = Field(
+        [], description="similarity measures of each reference layer vs its random self beyond CKA and RDM "
+        "correlation (always there); priorlab.probe.similarity"
+    )
+    shape_alpha: Fraction = Field(0.5, description="the shape metric's α (0: CCA-like, 1: Procrustes)")
     batch_size: int = Field(32, ge=1, le=4096, description="stimuli per forward pass")
     memory_budget_gb: float = Field(4.0, gt=0, le=1024, description="activations held at once (GiB)")
 
     FULL: ClassVar[dict] = {"n_stimuli": 1000}
     RENAMED: ClassVar[dict] = {"train_epochs": "epochs"}
+
+    @field_validator("timesteps", mode="before")
+    @classmethod
+    def _one_step_is_a_list(cls, v):
+        return [v] if isinstance(v, int) and not isinstance(v, bool) else v
 
     @model_validator(mode="after")
     def _image_size_fits_the_model(self):
@@ -89,17 +114,18 @@ class Curves:
     rho_rnd: np.ndarray
     cka: np.ndarray  # linear CKA(reference layer, random layer)
     ref_vs_rnd: np.ndarray  # Spearman r between the two networks' RDMs
+    measures: dict[str, np.ndarray]  # further measures (config.measures), reference layer vs random layer
 
 
 def run(config: Config, ctx: RunContext) -> dict[str, float]:
-    from priorlab.data.stimuli import stimuli
     from priorlab.randomization import randomize
 
     built = build(config.model, config.image_size)
-    stim = stimuli(config.stimuli, config.n_stimuli, built.image_size, built.channels, seed=ctx.seed)
+    stim = _stimuli(config, built, ctx.seed)
     reference = built.make()
     if config.layers is not None:  # check the names before any training
         _check_layers(reference, config.layers)
+    _check_forward(reference, stim.x, built)
 
     metrics, ref_label = _make_reference(reference, built, config, ctx)
     random_net = randomize(built.make(), init=config.init, seed=ctx.seed)
@@ -108,8 +134,10 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     )
 
     ref, rnd = _analyse(reference, stim.x, config, ctx), _analyse(random_net, stim.x, config, ctx)
-    curves = _measure(ref, rnd, stim.x)
+    curves = _measure(ref, rnd, stim.x, config)
+    _note_aliases(ctx, ref, rnd)
     heat = _heatmap_layers(config, curves.names)
+    labels = {} if stim.labels is None else {"labels": np.array(stim.labels)}
     ctx.save_arrays(
         layers=np.array(curves.names),
         rdm_vs_input_reference=curves.rho_ref,
@@ -117,7 +145,8 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         cka=curves.cka,
         rdm_reference_vs_random=curves.ref_vs_rnd,
         input_rdm=curves.input_rdm.numpy(),
-        labels=np.array(stim.labels),
+        **labels,
+        **curves.measures,
         **{f"rdm_reference/{n}": ref.rdms[n].numpy() for n in heat},
         **{f"rdm_random/{n}": rnd.rdms[n].numpy() for n in heat},
     )
@@ -134,10 +163,38 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         cka_last=curves.cka[-1],
         reference_is_trained=float(ref_label == "trained"),
     )
+    for m, values in curves.measures.items():
+        metrics.update({f"{m}_mean": values.mean(), f"{m}_last": values[-1]})
     return metrics
 
 
 # ---------------------------------------------------------------------------------------------- prepare
+def _stimuli(config: Config, built: Built, seed: int):
+    """Images from priorlab.data.stimuli, or sequences/tables from a file (priorlab.data.sequences)."""
+    from priorlab.data.sequences import FILE_KINDS, file_stimuli
+    from priorlab.data.stimuli import Stimuli, stimuli
+
+    if config.stimuli.startswith(FILE_KINDS):
+        return Stimuli(*file_stimuli(config.stimuli, config.n_stimuli, seed))
+    return stimuli(config.stimuli, config.n_stimuli, built.image_size, built.channels, seed=seed)
+
+
+def _check_forward(model: nn.Module, x, built: Built) -> None:
+    """One forward of two stimuli, so that a model/stimulus mismatch is a one-line error before any training."""
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(x[:2])
+    except Exception as exc:  # noqa: BLE001 - user model and user data: any failure is a mismatch
+        first = (str(exc).splitlines() or [""])[0][:200]
+        raise UserError(
+            f"stimuli: {built.description} cannot take these stimuli ({list(x.shape[1:])} per item): "
+            f"{exc.__class__.__name__}: {first}"
+        ) from None
+    finally:
+        model.train(was_training)
+
+
 def _check_layers(model: nn.Module, layers: list[str]) -> None:
     from priorlab.probe.capture import resolve_layers
 
@@ -197,6 +254,9 @@ def _analyse(model: nn.Module, x, config: Config, ctx: RunContext):
                 memory_budget=int(config.memory_budget_gb * 2**30),
                 batch_size=config.batch_size,
                 device=ctx.device,
+                timesteps=config.timesteps,
+                # measures beyond CKA need small directions resolved: float64 Gram products
+                gram_dtype=torch.float64 if set(config.measures) - {"cka"} else None,
             )
         except ValueError as exc:
             if "layers" in str(exc):
@@ -207,14 +267,20 @@ def _analyse(model: nn.Module, x, config: Config, ctx: RunContext):
     return res
 
 
-def _measure(ref, rnd, x) -> Curves:
+def _measure(ref, rnd, x, config: Config) -> Curves:
     from priorlab.probe.cka import cka_gram
+    from priorlab.probe.layerwise import paired_similarity
     from priorlab.probe.rdm import compare, rdm
 
     names = [n for n in ref.rdms if n in rnd.rdms]
     if not names:
         raise UserError("layers: none of the chosen layers gives a batch-first output to compare")
     input_rdm = rdm(x.double())
+    measures = {}
+    for m in config.measures:
+        if m != "cka":
+            values = paired_similarity(ref, rnd, m, **({"alpha": config.shape_alpha} if m == "shape" else {}))
+            measures[m] = np.array([values[n] for n in names])
     return Curves(
         names,
         input_rdm,
@@ -222,7 +288,16 @@ def _measure(ref, rnd, x) -> Curves:
         rho_rnd=np.array([compare(rnd.rdms[n], input_rdm) for n in names]),
         cka=np.array([cka_gram(ref.grams[n].double(), rnd.grams[n].double()) for n in names]),
         ref_vs_rnd=np.array([compare(ref.rdms[n], rnd.rdms[n]) for n in names]),
+        measures=measures,
     )
+
+
+def _note_aliases(ctx: RunContext, ref, rnd) -> None:
+    """Say which outputs were skipped because they equal another layer's (in either network)."""
+    aliases = {**rnd.aliases, **ref.aliases}
+    if aliases:
+        said = ", ".join(f"{a} (= {b})" for a, b in aliases.items())
+        ctx.note(f"Skipped as aliases, the same values as an earlier layer or the input: {said}.")
 
 
 def _heatmap_layers(config: Config, names: list[str]) -> list[str]:
@@ -262,7 +337,8 @@ def _table(ctx: RunContext, c: Curves, features: dict, ref_label: str) -> None:
                 "RDM vs input: random": b,
                 "CKA(reference, random)": k,
                 "RDM reference vs random": d,
+                **{f"{m}(reference, random)": values[i] for m, values in c.measures.items()},
             }
-            for n, a, b, k, d in zip(c.names, c.rho_ref, c.rho_rnd, c.cka, c.ref_vs_rnd)
+            for i, (n, a, b, k, d) in enumerate(zip(c.names, c.rho_ref, c.rho_rnd, c.cka, c.ref_vs_rnd))
         ],
     )
