@@ -148,11 +148,11 @@ def test_table_stimuli_measures_and_the_last_step(tmp_path):
     lines = ["a,b,c,d,e,label"] + [",".join(f"{v:.6f}" for v in r) + f",{'ab'[i % 2]}" for i, r in enumerate(rows)]
     (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
     run = _run(tmp_path, model=f"module:{tmp_path / 'mlp.py'}:make", stimuli=f"table:{tmp_path / 't.csv'}",
-               n_stimuli=20, measures=["procrustes", "cca", "svcca", "shape"], shape_alpha=1.0)
+               n_stimuli=20, measures=["procrustes", "cca", "svcca", "pwcca", "shape"], shape_alpha=1.0)
     a, m = run.arrays(), run.metrics
     assert list(a["layers"]) == ["0", "1", "3", "4"]  # "2" (Flatten) equals "1": an alias
     assert len(a["labels"]) == 20 and m["layers"] == 4
-    for name in ("procrustes", "cca", "svcca", "shape"):
+    for name in ("procrustes", "cca", "svcca", "pwcca", "shape"):
         assert a[name].shape == (4,) and m[f"{name}_last"] == pytest.approx(a[name][-1])
     # the shape metric at α = 1 is the angular form of the Procrustes distance
     np.testing.assert_allclose(np.cos(a["shape"]), 1 - a["procrustes"] ** 2 / 2, atol=1e-9)
@@ -194,7 +194,7 @@ def test_weights_file_is_the_reference(tmp_path):
         (["train_epochs=3"], "renamed to 'epochs'"),
         (["stimuli=sequences:/no/such.npz"], "stimuli: no such file"),
         (["timesteps=first"], "timesteps"),
-        (["measures=pwcca"], "measures"),
+        (["measures=cca,rsa"], "measures"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_key(cli, sets, key):

@@ -216,7 +216,7 @@ def test_one_layer_per_transformer_encoder_block():
 
 
 def test_measures_from_grams_equal_the_measures_on_activations():
-    from priorlab.probe import layerwise_similarity, paired_similarity, similarity
+    from priorlab.probe import layerwise_similarity, paired_pwcca, paired_similarity, similarity
 
     model, x = model_and_inputs(torch.float32)
     acts = capture(model, x, flatten=True)
@@ -239,6 +239,10 @@ def test_measures_from_grams_equal_the_measures_on_activations():
         want = similarity(acts[name].double(), theirs[name].double(), "shape", alpha=0.5)
         assert shape[name] == pytest.approx(want, abs=1e-6)
     assert torch.allclose(layerwise_similarity(a, b, "cka"), layerwise_cka(a, b))
+    # pwcca weighs the units: one more pass over the first network, in several passes of a small budget
+    pw = paired_pwcca(model, x, a, b, memory_budget=37 * 4 * 50, batch_size=8)
+    for name in names:
+        assert pw[name] == pytest.approx(similarity(acts[name].double(), theirs[name].double(), "pwcca"), abs=1e-6)
     with pytest.raises(ValueError, match="pwcca"):
         layerwise_analysis(model, x, measures=["pwcca"])
     with pytest.raises(ValueError, match="unknown 'foo'"):

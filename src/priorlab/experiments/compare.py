@@ -14,7 +14,8 @@ Stimuli are images (`priorlab.data.stimuli`), or sequences [N, T, F] and tables 
 (`priorlab.data.sequences`). Layers follow the one naming rule of `priorlab.probe.capture` (repeated calls `relu@1`,
 recurrent outputs per time step `lstm.0@t7`, states `lstm.h_n.0`); outputs that equal another layer's (a Flatten,
 nn.Identity, the last h_n) are skipped as aliases and the report says of which. Further similarity measures
-(`measures`: procrustes, cca, svcca, shape) come from the same Gram matrices as CKA.
+(`measures`: procrustes, cca, svcca, shape) come from the same Gram matrices as CKA; pwcca takes one more pass over
+the reference for its weights on the units.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from torch import nn
 
 from priorlab.config import BaseConfig, Fraction, UserError, unique_list
 from priorlab.context import RunContext
-from priorlab.nets.zoo import Built, build, load_weights, min_image_size
+from priorlab.nets.zoo import Built, build, check_input, load_weights, min_image_size
 
 DESCRIPTION = "Any network vs its random-weight self: layer-wise RDM correlation with the input, and CKA"
 ORDER = 23
@@ -79,7 +80,7 @@ class Config(BaseConfig):
         description="recurrent layers (RNN/LSTM/GRU) per time step: last, all, or a list of steps (negative: "
         "from the end); entries lstm.0@t5",
     )
-    measures: unique_list(Literal["cka", "procrustes", "cca", "svcca", "shape"], min_length=0) = Field(
+    measures: unique_list(Literal["cka", "procrustes", "cca", "svcca", "pwcca", "shape"], min_length=0) = Field(
         [], description="similarity measures of each reference layer vs its random self beyond CKA and RDM "
         "correlation (always there); priorlab.probe.similarity"
     )
@@ -125,7 +126,7 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     reference = built.make()
     if config.layers is not None:  # check the names before any training
         _check_layers(reference, config.layers)
-    _check_forward(reference, stim.x, built)
+    check_input(reference, stim.x, built.description)
 
     metrics, ref_label = _make_reference(reference, built, config, ctx)
     random_net = randomize(built.make(), init=config.init, seed=ctx.seed)
@@ -134,7 +135,7 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     )
 
     ref, rnd = _analyse(reference, stim.x, config, ctx), _analyse(random_net, stim.x, config, ctx)
-    curves = _measure(ref, rnd, stim.x, config)
+    curves = _measure(ref, rnd, stim.x, _measures(reference, stim.x, ref, rnd, config, ctx))
     _note_aliases(ctx, ref, rnd)
     heat = _heatmap_layers(config, curves.names)
     labels = {} if stim.labels is None else {"labels": np.array(stim.labels)}
@@ -179,22 +180,6 @@ def _stimuli(config: Config, built: Built, seed: int):
     return stimuli(config.stimuli, config.n_stimuli, built.image_size, built.channels, seed=seed)
 
 
-def _check_forward(model: nn.Module, x, built: Built) -> None:
-    """One forward of two stimuli, so that a model/stimulus mismatch is a one-line error before any training."""
-    was_training = model.training
-    try:
-        with torch.no_grad():
-            model.eval()(x[:2])
-    except Exception as exc:  # noqa: BLE001 - user model and user data: any failure is a mismatch
-        first = (str(exc).splitlines() or [""])[0][:200]
-        raise UserError(
-            f"stimuli: {built.description} cannot take these stimuli ({list(x.shape[1:])} per item): "
-            f"{exc.__class__.__name__}: {first}"
-        ) from None
-    finally:
-        model.train(was_training)
-
-
 def _check_layers(model: nn.Module, layers: list[str]) -> None:
     from priorlab.probe.capture import resolve_layers
 
@@ -237,27 +222,32 @@ def _make_reference(reference: nn.Module, built: Built, config: Config, ctx: Run
 
 
 # ---------------------------------------------------------------------------------------------- measure
-def _analyse(model: nn.Module, x, config: Config, ctx: RunContext):
-    """Layer-wise RDMs and Gram matrices within the memory budget; skipped outputs are logged."""
+def _analysis(config: Config, ctx: RunContext) -> dict:
+    """The keyword arguments of every layer-wise pass (the same for both networks)."""
+    return dict(
+        layers=config.layers,
+        memory_budget=int(config.memory_budget_gb * 2**30),
+        batch_size=config.batch_size,
+        device=ctx.device,
+        timesteps=config.timesteps,
+        # measures beyond CKA need small directions resolved: float64 Gram products
+        gram_dtype=torch.float64 if set(config.measures) - {"cka"} else None,
+    )
+
+
+def _analyse(model: nn.Module, x, config: Config, ctx: RunContext, fn=None, **extra):
+    """Layer-wise RDMs and Gram matrices within the memory budget (or `fn`, another pass over the layers with the
+    same arguments); skipped outputs are logged."""
     from priorlab.probe.layerwise import layerwise_analysis
 
     model.to(ctx.device).eval()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            res = layerwise_analysis(
-                model,
-                x,
-                layers=config.layers,
-                metric="correlation",
-                keep_grams=True,
-                memory_budget=int(config.memory_budget_gb * 2**30),
-                batch_size=config.batch_size,
-                device=ctx.device,
-                timesteps=config.timesteps,
-                # measures beyond CKA need small directions resolved: float64 Gram products
-                gram_dtype=torch.float64 if set(config.measures) - {"cka"} else None,
-            )
+            if fn is None:
+                res = layerwise_analysis(model, x, metric="correlation", keep_grams=True, **_analysis(config, ctx))
+            else:
+                res = fn(model, x, **extra, **_analysis(config, ctx))
         except ValueError as exc:
             if "layers" in str(exc):
                 raise UserError(str(exc).splitlines()[0]) from None
@@ -267,20 +257,27 @@ def _analyse(model: nn.Module, x, config: Config, ctx: RunContext):
     return res
 
 
-def _measure(ref, rnd, x, config: Config) -> Curves:
+def _measures(reference: nn.Module, x, ref, rnd, config: Config, ctx: RunContext) -> dict[str, dict[str, float]]:
+    """{measure: {layer: value}} of each reference layer vs its random self, for config.measures beyond CKA."""
+    from priorlab.probe.layerwise import paired_pwcca, paired_similarity
+
+    out = {}
+    for m in config.measures:
+        if m == "pwcca":  # weights on the reference's units: one more pass over the reference
+            out[m] = _analyse(reference, x, config, ctx, paired_pwcca, a=ref, b=rnd)
+        elif m != "cka":
+            out[m] = paired_similarity(ref, rnd, m, **({"alpha": config.shape_alpha} if m == "shape" else {}))
+    return out
+
+
+def _measure(ref, rnd, x, measures: dict[str, dict[str, float]]) -> Curves:
     from priorlab.probe.cka import cka_gram
-    from priorlab.probe.layerwise import paired_similarity
     from priorlab.probe.rdm import compare, rdm
 
     names = [n for n in ref.rdms if n in rnd.rdms]
     if not names:
         raise UserError("layers: none of the chosen layers gives a batch-first output to compare")
     input_rdm = rdm(x.double())
-    measures = {}
-    for m in config.measures:
-        if m != "cka":
-            values = paired_similarity(ref, rnd, m, **({"alpha": config.shape_alpha} if m == "shape" else {}))
-            measures[m] = np.array([values[n] for n in names])
     return Curves(
         names,
         input_rdm,
@@ -288,7 +285,7 @@ def _measure(ref, rnd, x, config: Config) -> Curves:
         rho_rnd=np.array([compare(rnd.rdms[n], input_rdm) for n in names]),
         cka=np.array([cka_gram(ref.grams[n].double(), rnd.grams[n].double()) for n in names]),
         ref_vs_rnd=np.array([compare(ref.rdms[n], rnd.rdms[n]) for n in names]),
-        measures=measures,
+        measures={m: np.array([values[n] for n in names]) for m, values in measures.items()},
     )
 
 

@@ -29,7 +29,7 @@ from torch import nn
 
 from priorlab.errors import UserError
 
-__all__ = ["Built", "RowLSTM", "build", "load_weights", "min_image_size"]
+__all__ = ["Built", "RowLSTM", "build", "check_input", "load_weights", "min_image_size"]
 
 TORCHVISION_EXTRA = {
     "googlenet": {"aux_logits": False, "init_weights": False},
@@ -158,6 +158,23 @@ def _call_factory(factory, spec: str) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise UserError(f"model: the factory in '{spec}' returned {type(model).__name__}, not an nn.Module")
     return model
+
+
+def check_input(model: nn.Module, x: torch.Tensor, description: str) -> None:
+    """One forward of two items of `x` in eval mode (the model's mode is restored), so that a model/stimulus mismatch
+    is a one-line UserError naming `stimuli` before any work."""
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(x[:2])
+    except Exception as exc:  # noqa: BLE001 - user model and user data: any failure is a mismatch
+        first = (str(exc).splitlines() or [""])[0][:200]
+        raise UserError(
+            f"stimuli: {description} cannot take these stimuli ({list(x.shape[1:])} per item): "
+            f"{exc.__class__.__name__}: {first}"
+        ) from None
+    finally:
+        model.train(was_training)
 
 
 CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net")  # where checkpoints keep the weights

@@ -16,6 +16,7 @@ from priorlab.probe.layerwise import (
     layerwise_grams,
     layerwise_rdms,
     layerwise_similarity,
+    paired_pwcca,
     paired_similarity,
 )
 from priorlab.probe.rdm import compare, rdm
@@ -38,6 +39,7 @@ __all__ = [
     "layerwise_similarity",
     "minibatch_cka",
     "natural_blocks",
+    "paired_pwcca",
     "paired_similarity",
     "rdm",
     "similarity",

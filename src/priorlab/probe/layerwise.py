@@ -44,7 +44,14 @@ from torch import nn
 from priorlab.probe.capture import Hooks, alias_map, fingerprint, resolve_layers
 from priorlab.probe.cka import cka_gram
 from priorlab.probe.rdm import METRICS, from_gram, self_gram
-from priorlab.probe.similarity import GRAM_MEASURES, NOT_FROM_SPECTRA, from_spectra, gram_spectrum
+from priorlab.probe.similarity import (
+    GRAM_MEASURES,
+    NOT_FROM_SPECTRA,
+    canonical_directions,
+    from_spectra,
+    gram_spectrum,
+    pwcca_weighted,
+)
 
 GiB = 2**30
 Progress = Callable[[int, int, str], None]
@@ -70,6 +77,8 @@ class _Sums:
     mu2: float = 0.0
     musum: float = 0.0
     d: int = 0
+    h: torch.Tensor | None = None  # item-space directions [N, r] to project the centred columns on
+    p: torch.Tensor | None = None  # Σ over columns j of |hᵀ x̃_j|
 
     @classmethod
     def zeros(cls, n: int, device: torch.device) -> _Sums:
@@ -94,6 +103,8 @@ class _Sums:
             self.musum += float(mu.sum())
             self.c += self_gram(chunk.to(product or x.dtype)).to(torch.float64)  # by default in the model's dtype
             self.d += chunk.shape[1]
+            if self.h is not None:
+                self.p = (self.h.T @ chunk).abs().sum(1) + (0 if self.p is None else self.p)
 
     def centered_gram(self) -> torch.Tensor:
         return self.c
@@ -130,6 +141,7 @@ class LayerwiseResult:
     aliases: dict[str, str] = field(default_factory=dict)
     similarity: dict[str, torch.Tensor] = field(default_factory=dict)
     gram_eps: dict[str, float] = field(default_factory=dict)
+    projections: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def _batch(inputs, start: int, stop: int, device: torch.device):
@@ -269,6 +281,7 @@ def layerwise_analysis(
     measures: Sequence[str] | None = None,
     skip_aliases: bool = True,
     gram_dtype: torch.dtype | None = None,
+    projections: dict[str, torch.Tensor] | None = None,
 ) -> LayerwiseResult:
     """RDMs of every layer's output over all N items of `inputs`, in as many passes as the budget needs.
 
@@ -285,6 +298,8 @@ def layerwise_analysis(
     skip_aliases: leave out outputs equal to an earlier one (listed in ``res.aliases``).
     gram_dtype: dtype of the Gram products (default: the model's; float64 when a measure other than cka is asked
     for, which needs small directions resolved).
+    projections: {entry: item-space directions h [N, r]}: also gives ``res.projections[entry]``, Σ_j |hᵀ x̃_j| over
+    the entry's centred columns x̃_j (PWCCA's weights, see :func:`paired_pwcca`).
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}; got {metric!r}")
@@ -306,7 +321,7 @@ def layerwise_analysis(
     sizes, aliases = _survey(model, inputs, n, names, device, timesteps, skip_aliases)
     plan = plan_passes(sizes, n, memory_budget)
     sums: dict[str, _Sums] = {}
-    rdms, grams = {}, ({} if keep_grams or measures else None)
+    rdms, grams, projected = {}, ({} if keep_grams or measures else None), {}
     total = len(plan) * math.ceil(n / batch_size)
     steps = itertools.count(1)
 
@@ -324,6 +339,8 @@ def layerwise_analysis(
             for i, u in enumerate(units):
                 if u.entry not in sums:
                     sums[u.entry] = _Sums.zeros(n, gram_device)
+                    if projections and u.entry in projections:
+                        sums[u.entry].h = projections[u.entry].to(gram_device, torch.float64)
                 sums[u.entry].add(buffers[i], gram_device, gram_dtype)
                 buffers[i] = None  # free this slice before the next one is centred
                 if u.c1 == sizes[u.entry][0]:  # the entry's last columns: its statistics are complete
@@ -333,9 +350,11 @@ def layerwise_analysis(
                     rdms[u.entry] = from_gram(s.prepared_gram(metric), metric, s.d).to("cpu", dtype)
                     if grams is not None:  # as precise as its products
                         grams[u.entry] = s.centered_gram().to("cpu", torch.promote_types(dtype, gram_dtype or dtype))
+                    if s.p is not None:
+                        projected[u.entry] = s.p.cpu()
     res = LayerwiseResult(
         list(sizes), metric, n, len(plan), rdms, grams, {e: d for e, (d, _) in sizes.items()}, aliases,
-        gram_eps={e: torch.finfo(gram_dtype or d).eps for e, (_, d) in sizes.items()},
+        gram_eps={e: torch.finfo(gram_dtype or d).eps for e, (_, d) in sizes.items()}, projections=projected,
     )
     res.similarity = {m: layerwise_similarity(res, None, m, device=gram_device) for m in measures}
     if not keep_grams:
@@ -424,6 +443,22 @@ def paired_similarity(a, b, measure: str = "cka", device=None, **options) -> dic
     networks of one architecture compared layer by layer."""
     la, lb = _layers_pair(a, b, measure, device)
     return {name: la.measure(lb, name, name, measure, options) for name in la.grams if name in lb.grams}
+
+
+def paired_pwcca(model: nn.Module, inputs, a: LayerwiseResult, b: LayerwiseResult, device=None, **analysis):
+    """{layer: PWCCA(a's layer, b's layer)} for the layers both have, `a` being `model`'s analysis of `inputs`.
+
+    PWCCA weights the canonical directions by how much of a's units they carry, so beyond the two results' Grams it
+    needs a's activations: one more pass over `model` (``analysis``: the keyword arguments `a` was made with —
+    layers, timesteps, memory_budget, batch_size, …)."""
+    la, lb = _layers_pair(a, b, "cca", device)
+    directions, rhos = {}, {}
+    for name in la.grams:
+        if name in lb.grams:
+            directions[name], rhos[name] = canonical_directions(la.spectrum(name), lb.spectrum(name))
+    analysis.setdefault("gram_device", la.device)
+    res = layerwise_analysis(model, inputs, projections=directions, **analysis)
+    return {name: pwcca_weighted(res.projections[name], rho) for name, rho in rhos.items()}
 
 
 def layerwise_cka(a, b=None, debiased: bool = False) -> torch.Tensor:

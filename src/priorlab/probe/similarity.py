@@ -22,7 +22,9 @@ All measures but PWCCA depend on a representation only through its centred Gram 
 :class:`Spectrum` (the item-space singular vectors U and singular values s of the centred X): :func:`spectrum` takes it
 from the activations (an SVD), :func:`gram_spectrum` from a Gram matrix (an eigendecomposition, as
 `priorlab.probe.layerwise` keeps them), and :func:`from_spectra` computes the measure from two spectra — one formula
-for both routes. PWCCA also needs the units themselves, so it takes activations only.
+for both routes. PWCCA also needs the units themselves: its canonical directions come from the spectra
+(:func:`canonical_directions`), its weights from the activations (`priorlab.probe.paired_pwcca` makes one more pass
+over a network for them).
 """
 
 from __future__ import annotations
@@ -38,12 +40,13 @@ MEASURES = ("cka", "procrustes", "cca", "svcca", "pwcca", "shape")
 DISTANCES = ("procrustes", "shape")
 GRAM_MEASURES = tuple(m for m in MEASURES if m != "pwcca")  # computable from Gram matrices
 NOT_FROM_SPECTRA = {
-    "pwcca": "measure: pwcca weights the units of x, which a Gram matrix does not keep; "
-    "use similarity(x, y, 'pwcca') on the activations",
+    "pwcca": "measure: pwcca weights the units of x, which a Gram matrix does not keep; use similarity(x, y, "
+    "'pwcca') on activations, or priorlab.probe.paired_pwcca for two networks' layers",
     "cka": "measure: cka from Gram matrices is priorlab.probe.cka_gram (or gram_similarity(gx, gy, 'cka'))",
 }
 
-__all__ = ["DISTANCES", "GRAM_MEASURES", "MEASURES", "Spectrum", "canonical_correlations", "cca", "from_spectra",
+__all__ = ["DISTANCES", "GRAM_MEASURES", "MEASURES", "Spectrum", "canonical_correlations", "canonical_directions",
+           "cca", "from_spectra", "pwcca_weighted",
            "gram_similarity", "gram_spectrum", "procrustes", "pwcca", "shape_distance", "similarity", "spectrum",
            "svcca"]
 
@@ -208,16 +211,24 @@ def svcca(x, y, keep: float = 0.99) -> float:
     return from_spectra(spectrum(x, centred=True), spectrum(y, centred=True), "svcca", keep=keep)
 
 
+def canonical_directions(a: Spectrum, b: Spectrum) -> tuple[torch.Tensor, torch.Tensor]:
+    """(h [N, r], ρ [r]): x's canonical variates (unit-norm item-space directions) and the canonical correlations."""
+    left, rho, _ = torch.linalg.svd(a.u.T @ b.u.to(a.u.device), full_matrices=False)
+    return a.u @ left[:, : rho.numel()], rho.clamp(0.0, 1.0)
+
+
+def pwcca_weighted(weights: torch.Tensor, rho: torch.Tensor) -> float:
+    """PWCCA from the weights Σ_j |⟨h_i, x_j⟩| of the canonical directions and their correlations."""
+    weights = weights.to(rho.device, rho.dtype)
+    return (weights @ rho / weights.sum()).item()
+
+
 def pwcca(x, y) -> float:
     """Projection-weighted CCA (Morcos et al. 2018): canonical correlations weighted by Σ_j |⟨h_i, x_j⟩|,
     h_i the canonical variates of x and x_j its centred columns."""
     x, y = _pair(x, y)
-    bx, by = spectrum(x, centred=True).u, spectrum(y, centred=True).u
-    a, rho, _ = torch.linalg.svd(bx.T @ by, full_matrices=False)
-    r = rho.numel()
-    h = bx @ a[:, :r]  # canonical variates of x, unit norm
-    weights = (h.T @ x).abs().sum(1)
-    return (weights @ rho.clamp(0.0, 1.0) / weights.sum()).item()
+    h, rho = canonical_directions(spectrum(x, centred=True), spectrum(y, centred=True))
+    return pwcca_weighted((h.T @ x).abs().sum(1), rho)
 
 
 def shape_distance(x, y, alpha: float = 1.0, eps: float = 1e-12) -> float:
