@@ -82,7 +82,9 @@ def test_time_steps_of_sequence_first_and_bidirectional_modules():
     assert list(capture(gru, x, timesteps="last"))[:1] == ["0@t5"]
     assert len(capture(gru, x, timesteps="all")) == 6 + 4
     assert torch.equal(capture(gru, x)["0"], out.transpose(0, 1))  # the whole sequence, batch-first
-    for bad, message in ((["a"], "integers"), ("first", "expected 'last'"), ([9], "step 9 is outside")):
+    assert list(capture(gru, x, timesteps="0,-1")) == list(acts) and list(capture(gru, x, timesteps=2))[0] == "0@t2"
+    for bad, message in ((["a"], "step indices"), ("first", "expected 'last'"), ([9], "step 9 is outside"),
+                         ([1, 1], "distinct"), ([0.5], "step indices"), ([], "step indices")):
         with pytest.raises(ValueError, match=message):
             capture(gru, x, timesteps=bad)
 

@@ -75,10 +75,10 @@ class Config(BaseConfig):
     heatmap_layers: list[str] | None = Field(
         None, description="layers whose RDMs are drawn; default: 4 spread over depth"
     )
-    timesteps: Literal["last", "all"] | unique_list(int, ge=-100_000, le=100_000) = Field(
+    timesteps: str = Field(
         "last",
-        description="recurrent layers (RNN/LSTM/GRU) per time step: last, all, or a list of steps (negative: "
-        "from the end); entries lstm.0@t5",
+        description="recurrent layers (RNN/LSTM/GRU) per time step: last | all | distinct steps, e.g. 0,5,-1 "
+        "(negative: from the end); entries lstm.0@t5",
     )
     measures: unique_list(Literal["cka", "procrustes", "cca", "svcca", "pwcca", "shape"], min_length=0) = Field(
         [], description="similarity measures of each reference layer vs its random self beyond CKA and RDM "
@@ -93,8 +93,12 @@ class Config(BaseConfig):
 
     @field_validator("timesteps", mode="before")
     @classmethod
-    def _one_step_is_a_list(cls, v):
-        return [v] if isinstance(v, int) and not isinstance(v, bool) else v
+    def _steps_as_text(cls, v):
+        """last, all, or steps (--set timesteps=0,5,-1 gives a list), kept as the text 0,5,-1."""
+        from priorlab.probe.capture import check_timesteps
+
+        steps = check_timesteps(v)
+        return steps if isinstance(steps, str) else ",".join(map(str, steps))
 
     @model_validator(mode="after")
     def _image_size_fits_the_model(self):

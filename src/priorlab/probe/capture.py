@@ -43,7 +43,7 @@ CONTAINERS = (
     nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.Transformer, nn.TransformerEncoder, nn.TransformerDecoder
 )
 STACKS = (nn.ModuleList, nn.Sequential)
-Timesteps = str | Sequence[int] | None
+Timesteps = str | int | Sequence[int] | None
 
 
 def _is_stack(module: nn.Module) -> bool:
@@ -93,15 +93,24 @@ def resolve_layers(model: nn.Module, layers: Sequence[str] | str | None) -> list
     return list(layers)
 
 
-def check_timesteps(timesteps: Timesteps) -> Timesteps:
-    """None, "last", "all" or a list of ints; anything else is a ValueError naming `timesteps`."""
+def check_timesteps(timesteps) -> str | list[int] | None:
+    """None, "last", "all", or distinct step indices: an int, a list of ints, or text such as "0,5,-1" (a list);
+    anything else is a ValueError naming `timesteps`."""
     if timesteps is None or timesteps in ("last", "all"):
         return timesteps
-    if isinstance(timesteps, str) or not isinstance(timesteps, Sequence) or not timesteps:
-        raise ValueError(f"timesteps: expected 'last', 'all' or a list of step indices, got {timesteps!r}")
-    if not all(isinstance(t, int) and not isinstance(t, bool) for t in timesteps):
-        raise ValueError(f"timesteps: step indices must be integers, got {list(timesteps)!r}")
-    return list(timesteps)
+    items = timesteps.split(",") if isinstance(timesteps, str) else timesteps
+    items = list(items) if isinstance(items, Sequence) else [items]
+    try:
+        if not items or any(isinstance(t, bool | float) for t in items):
+            raise ValueError
+        steps = [int(t) for t in items]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"timesteps: expected 'last', 'all' or step indices such as 0,5,-1, got {timesteps!r}"
+        ) from None
+    if len(set(steps)) != len(steps):
+        raise ValueError(f"timesteps: the steps must be distinct, got {steps}")
+    return steps
 
 
 def time_indices(timesteps: Timesteps, steps: int) -> list[int]:
