@@ -82,3 +82,23 @@ def test_bad_sequence_files(tmp_path):
     ]:
         with pytest.raises(UserError, match=message):
             load_sequences(tmp_path / name)
+
+
+def test_file_stimuli_subset_order_and_limits(tmp_path):
+    from priorlab.data.sequences import file_stimuli
+
+    x = np.arange(10 * 2 * 1, dtype=float).reshape(10, 2, 1)
+    labels = np.array(list("bababababa"))
+    np.savez(tmp_path / "s.npz", x=x, labels=labels)
+    got, lab, description = file_stimuli(f"sequences:{tmp_path / 's.npz'}", n=100)
+    assert lab == sorted(labels.tolist()) and got.shape == (10, 2, 1)
+    assert got[:, 0, 0].tolist() == [2, 6, 10, 14, 18, 0, 4, 8, 12, 16]  # sorted by label, file order kept within
+    assert description.startswith("10 of the 10 sequences") and "2 × 1 per item, labelled" in description
+    sub, _, _ = file_stimuli(f"sequences:{tmp_path / 's.npz'}", n=4, seed=3)
+    again, _, _ = file_stimuli(f"sequences:{tmp_path / 's.npz'}", n=4, seed=3)
+    assert sub.shape == (4, 2, 1) and torch.equal(sub, again)
+    np.save(tmp_path / "t.npy", np.zeros((2, 3)))
+    with pytest.raises(UserError, match="holds 2 items; an RDM needs at least 3"):
+        file_stimuli(f"table:{tmp_path / 't.npy'}", n=10)
+    with pytest.raises(UserError, match="expected sequences:"):
+        file_stimuli("sequences:", n=10)
