@@ -277,7 +277,7 @@ def layerwise_analysis(
     memmap_dir: str | Path | None = None,
     keep_grams: bool = False,
     progress: Progress | None = None,
-    timesteps=None,
+    timesteps: str | int | Sequence[int] | None = None,
     measures: Sequence[str] | None = None,
     skip_aliases: bool = True,
     gram_dtype: torch.dtype | None = None,
@@ -287,14 +287,16 @@ def layerwise_analysis(
 
     inputs: a batch-first tensor [N, ...] (or array, np.memmap, or a tuple of them for several positional inputs).
     layers: module paths (None = natural blocks); outputs are named as by `capture` (one rule, `probe.capture.Hooks`):
-    tuple outputs as name.0, name.1, …, and later calls of a module called several times per forward as name@1, ….
+    tuple outputs as name.0, name.1, …, later calls of a module called several times per forward as name@1, …,
+    recurrent modules' time steps as name.0@t5 and final states per layer as name.h_n.0, name.c_n.0.
     memory_budget: bytes of activations held at once. device: where the model runs (default: its parameters').
     gram_device: where Gram matrices are formed (default: CUDA when present). memmap_dir: hold activations in
     memory-mapped files there instead of RAM. keep_grams: also return column-centred linear Grams (for CKA).
     progress: called as progress(step, total, description) after every batch.
     timesteps: recurrent layers' sequence output whole (None), or per time step: "last", "all", a list of indices.
     measures: names of `priorlab.probe.similarity` (cka, procrustes, cca, svcca, shape) for ``res.similarity``, the
-    [L, L] matrix between every pair of layers (from the Gram matrices; pwcca needs the units and is refused).
+    [L, L] matrix between every pair of layers, from the Gram matrices (pwcca needs the units: it is refused here;
+    :func:`paired_pwcca` compares two networks' layers).
     skip_aliases: leave out outputs equal to an earlier one (listed in ``res.aliases``).
     gram_dtype: dtype of the Gram products (default: the model's; float64 when a measure other than cka is asked
     for, which needs small directions resolved).
