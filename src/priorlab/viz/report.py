@@ -1,4 +1,9 @@
-"""Self-contained HTML pages: one per run (figures embedded) and an index of all runs."""
+"""Self-contained HTML pages: one per run (figures embedded) and an index of all runs.
+
+The pieces other pages are built from (the sweep page, :mod:`priorlab.viz.sweep`): :func:`html_table` (rows of
+dicts), :func:`fmt_num`, :func:`html_page` (the page around a body, with the stylesheet) and :func:`write_page`
+(written atomically).
+"""
 
 from __future__ import annotations
 
@@ -45,7 +50,8 @@ def _img_tag(path: Path) -> str:
     return f'<img src="data:{mime};base64,{data}" alt="{_esc(path.stem)}">'
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
+def html_table(rows: list[dict[str, Any]]) -> str:
+    """An HTML table of ``rows`` (the union of their keys as columns, numbers right-aligned and formatted)."""
     if not rows:
         return "<p>(empty)</p>"
     cols = list(rows[0])
@@ -63,12 +69,22 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def _page(title: str, body: str) -> str:
+def html_page(title: str, body: str) -> str:
+    """A complete HTML document around ``body`` (the shared stylesheet inlined)."""
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<meta name='viewport' content='width=device-width,initial-scale=1'><title>{_esc(title)}</title>"
         f"<style>{CSS}</style></head><body>{body}</body></html>"
     )
+
+
+def write_page(path: Path, title: str, body: str) -> Path:
+    """Write the page ``title`` with ``body`` to ``path`` through a temporary file (never half-written)."""
+    path = Path(path)
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(html_page(title, body))
+    os.replace(tmp, path)
+    return path
 
 
 def write_run_report(folder: Path, module, config: dict, metrics: dict, env: dict, ctx) -> Path:
@@ -88,10 +104,10 @@ def write_run_report(folder: Path, module, config: dict, metrics: dict, env: dic
     for n in ctx.notes:
         parts.append(f"<p>{_esc(n)}</p>")
     parts.append("<h2>Metrics</h2>")
-    parts.append(_table([{"metric": k, "value": v} for k, v in metrics.items()]))
+    parts.append(html_table([{"metric": k, "value": v} for k, v in metrics.items()]))
     for title, rows in ctx.tables:
         parts.append(f"<h2>{_esc(title)}</h2>")
-        parts.append(_table(rows))
+        parts.append(html_table(rows))
     figs = [folder / "figures" / f for f in ctx.figures if (folder / "figures" / f).exists()]
     if figs:
         parts.append("<h2>Figures</h2><div class='grid'>")
@@ -101,15 +117,11 @@ def write_run_report(folder: Path, module, config: dict, metrics: dict, env: dic
             parts.append(f"<figure>{_img_tag(f)}<figcaption>{_esc(cap)}</figcaption></figure>")
         parts.append("</div>")
     parts.append("<h2>Config</h2>")
-    parts.append(_table([{"key": k, "value": _short(v)} for k, v in config.items()]))
+    parts.append(html_table([{"key": k, "value": _short(v)} for k, v in config.items()]))
     parts.append("<h2>Environment</h2>")
     keep = ("priorlab", "python", "torch", "numpy", "torch_threads", "device", "git_commit", "command")
-    parts.append(_table([{"key": k, "value": _short(env.get(k))} for k in keep]))
-    path = folder / "report.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(_page(f"priorlab {name} {env.get('run_id')}", "\n".join(parts)))
-    os.replace(tmp, path)
-    return path
+    parts.append(html_table([{"key": k, "value": _short(env.get(k))} for k in keep]))
+    return write_page(folder / "report.html", f"priorlab {name} {env.get('run_id')}", "\n".join(parts))
 
 
 def _caption(captions: dict[str, str], f: Path) -> str:
@@ -175,9 +187,5 @@ def write_index(root: Path, runs: list[dict[str, Any]], sweeps: list[dict[str, A
     )
     body.extend(rows)
     body.append("</table>")
-    path = root / "index.html"
     root.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(_page("priorlab runs", "\n".join(body)))
-    os.replace(tmp, path)
-    return path
+    return write_page(root / "index.html", "priorlab runs", "\n".join(body))
