@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import priorlab
-from priorlab.experiments.multitask import Config, balanced_weights, task_net, train_task
-from priorlab.nets.onelayer import UnitMask, one_hidden
+from priorlab.experiments.multitask import Config, balanced_weights, train_task
+from priorlab.nets.onelayer import UnitMask, one_hidden, task_net
 
 
 def test_balanced_weights_give_the_mean_of_per_class_losses():

@@ -9,7 +9,8 @@ start (Williams et al. 2024). For each width N and regime the same initial netwo
     full_matched  a fully trained network narrow enough to have as many trainable parameters as bias_only (N + C)
 
 Training is full-batch Adam. When W1 is frozen its product with the training inputs never changes, so it is
-computed once (`priorlab.nets.onelayer.FrozenFirstLayer`): the forward pass is the same function, an order of magnitude cheaper.
+computed once (`priorlab.nets.onelayer.FrozenFirstLayer`): the forward pass is the same function, an order of
+magnitude cheaper.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 import numpy as np
 import torch
@@ -47,7 +48,8 @@ FIGURES = {
 }
 DEMO = [{}]
 
-REGIMES = ("bias_only", "readout", "full", "full_matched")
+Regime = Literal["bias_only", "readout", "full", "full_matched"]
+REGIMES = get_args(Regime)
 # default full-batch Adam steps: (bias_only and readout by Adam, full and full_matched)
 TASK_STEPS = {"digits": (300, 100), "fit1d": (3000, 3000)}
 
@@ -57,9 +59,7 @@ class Config(BaseConfig):
         "digits", description="digits: classify 8x8 digits; fit1d: fit target(x)"
     )
     widths: Widths = Field([16, 128, 1024], max_length=16, description="hidden widths N")
-    regimes: unique_list(Literal["bias_only", "readout", "full", "full_matched"], max_length=4) = Field(
-        list(REGIMES), description="regimes to compare"
-    )
+    regimes: unique_list(Regime, max_length=4) = Field(list(REGIMES), description="regimes to compare")
     repeats: int = Field(1, ge=1, le=100, description="seeds per (width, regime): seed, seed+1, ...")
     steps: int | None = Field(
         None,
@@ -142,9 +142,16 @@ def score(net: nn.Module, task: Task) -> float:
     return nn.functional.mse_loss(out, task.y_test).item()
 
 
+def schedule(cfg: Config, regime: str) -> tuple[int, float]:
+    """Adam steps and learning rate of a regime (null steps: the task's default)."""
+    default_steps, default_steps_full = TASK_STEPS[cfg.task]
+    if regime in ("full", "full_matched"):
+        return cfg.steps_full or default_steps_full, cfg.lr
+    return cfg.steps or default_steps, cfg.lr_bias if regime == "bias_only" else cfg.lr
+
+
 def run_member(cfg: Config, task: Task, regime: str, width: int, seed: int) -> tuple[float, int, int]:
     """Train one network; returns (test score, trainable parameters, hidden width used)."""
-    default_steps, default_steps_full = TASK_STEPS[cfg.task]
     if regime == "full_matched":
         width = matched_width(width, task.inputs, task.outputs)
     net = one_hidden(task.inputs, width, task.outputs, seed).to(task.x_train.device)
@@ -155,10 +162,7 @@ def run_member(cfg: Config, task: Task, regime: str, width: int, seed: int) -> t
             targets = nn.functional.one_hot(task.y_train, task.outputs).float()
         fit_readout(net, task.x_train, targets, lam=cfg.ridge)
     else:
-        if regime in ("full", "full_matched"):
-            steps, lr = cfg.steps_full or default_steps_full, cfg.lr
-        else:
-            steps, lr = cfg.steps or default_steps, cfg.lr_bias if regime == "bias_only" else cfg.lr
+        steps, lr = schedule(cfg, regime)
         forward, criterion = full_batch(net, task.x_train), loss_fn(task)
         fit(net, lambda _: criterion(forward(), task.y_train), steps, lr=lr)
     return score(net, task), summary(net).trainable, width

@@ -24,8 +24,7 @@ from priorlab.config import BaseConfig, Widths, unique_list
 from priorlab.context import RunContext
 from priorlab.data.digits import digits
 from priorlab.experiments import biasonly
-from priorlab.nets.onelayer import UnitMask, full_batch, one_hidden
-from priorlab.regimes import apply
+from priorlab.nets.onelayer import full_batch, one_hidden, task_net
 from priorlab.train.loop import fit
 from priorlab.viz.regimes import task_switch
 
@@ -67,21 +66,6 @@ class Config(BaseConfig):
     keep: float = Field(0.5, gt=0, lt=1, description="mask: fraction of hidden units kept on")
 
     FULL: ClassVar[dict] = {"widths": [64, 256, 1024, 4096]}
-
-
-def task_net(
-    method: str, width: int, classes: int, shared: torch.Tensor, seed: int, keep: float
-) -> nn.Sequential:
-    """A one-hidden-layer net on the frozen first-layer weight `shared` [width, d], with its own zero hidden bias
-    and its own random frozen head; only this task's biases (or mask scores) and output bias learn."""
-    net = one_hidden(shared.shape[1], width, classes, seed)
-    net[0].weight = shared
-    if method == "bias":
-        return apply(net, "bias_only")
-    net = apply(nn.Sequential(net[0], net[1], UnitMask(width, keep, seed), net[2]), "frozen")
-    net[2].scores.requires_grad_(True)
-    net[3].bias.requires_grad_(True)
-    return net
 
 
 def balanced_weights(y: torch.Tensor, classes: int) -> torch.Tensor:

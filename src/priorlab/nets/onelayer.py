@@ -3,6 +3,7 @@
     net = one_hidden(64, 1024, 10, seed=0)       # W1 ~ N(0, 1/d), W2 ~ N(0, 1/N), biases 0
     forward = full_batch(net, x)                 # net(x); x W1ᵀ computed once while W1 is frozen
     UnitMask(1024, keep=0.5, seed=0)             # a learned on/off mask over hidden units (straight-through)
+    task_net("bias", 1024, 10, shared_w1, seed=1, keep=0.5)   # one task's net on a shared frozen W1 (multitask)
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import torch
 from torch import nn
 
 from priorlab.randomization import randomize
+from priorlab.regimes import apply
 
-__all__ = ["FrozenFirstLayer", "UnitMask", "full_batch", "matched_width", "one_hidden"]
+__all__ = ["FrozenFirstLayer", "UnitMask", "full_batch", "matched_width", "one_hidden", "task_net"]
 
 
 def one_hidden(inputs: int, width: int, outputs: int, seed: int) -> nn.Sequential:
@@ -61,3 +63,19 @@ class UnitMask(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return h * self.mask()
+
+
+def task_net(
+    method: str, width: int, classes: int, shared: torch.Tensor, seed: int, keep: float
+) -> nn.Sequential:
+    """A one-hidden-layer net on the frozen first-layer weight `shared` [width, d], with its own zero hidden bias
+    and its own random frozen head. method ``bias``: b1 and b2 learn; ``mask``: the scores of a :class:`UnitMask`
+    after the ReLU (the top `keep` fraction of units on) and b2 learn, b1 stays 0."""
+    net = one_hidden(shared.shape[1], width, classes, seed)
+    net[0].weight = shared
+    if method == "bias":
+        return apply(net, "bias_only")
+    net = apply(nn.Sequential(net[0], net[1], UnitMask(width, keep, seed), net[2]), "frozen")
+    net[2].scores.requires_grad_(True)
+    net[3].bias.requires_grad_(True)
+    return net
