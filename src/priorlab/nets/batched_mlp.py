@@ -108,7 +108,7 @@ def stages(model: BatchedMLP, s: int, x: torch.Tensor) -> list[torch.Tensor]:
 
 
 def stage_names(model: BatchedMLP) -> list[str]:
-    """Names of the :func:`stages`: ``input``, ``layer l: affine``, ``layer l: <activation>``, …, the output logits."""
+    """Names of the :func:`stages`: ``input``, ``layer l: affine``, ``layer l: <activation>``, …, output logits."""
     act = model.activation
     names = ["input"]
     for l in range(1, model.depth):
