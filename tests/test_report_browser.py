@@ -47,7 +47,7 @@ def _open(page_path: Path, shot: Path) -> dict:
 
 
 def test_run_report_and_index_render(home, tmp_path):
-    run = priorlab.run("fit1d", preset="blog", iterations=50, frames=4)
+    run = priorlab.run("fit1d", preset="blog", steps=50, frames=4)
     n_figs = len(list((run.path / "figures").iterdir()))
     res = _open(run.path / "report.html", tmp_path / "report.png")
     assert res["errors"] == []

@@ -16,7 +16,7 @@ import yaml
 import priorlab
 from priorlab.store import Store
 
-QUICK = dict(iterations=40, frames=4)
+QUICK = dict(steps=40, frames=4)
 
 
 def test_run_folder_has_every_file(home):
@@ -69,7 +69,7 @@ def test_same_seed_same_metrics_twice(home):
 def test_sigkill_mid_training_leaves_nothing_finished(home):
     env = dict(os.environ, PRIORLAB_HOME=str(home))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "priorlab.cli", "run", "fit1d", "--set", "iterations=1000000", "--quiet"],
+        [sys.executable, "-m", "priorlab.cli", "run", "fit1d", "--set", "steps=1000000", "--quiet"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:

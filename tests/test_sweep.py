@@ -18,7 +18,7 @@ from priorlab.sweep import results
 from priorlab.sweep.plan import expand, parse_grid, parse_seeds, trial_key
 
 # the cheapest fit1d trial that still writes a complete run folder
-CHEAP = ["--set", "iterations=20", "--set", "frames=2", "--set", "n_eval=10"]
+CHEAP = ["--set", "steps=20", "--set", "frames=2", "--set", "n_eval=10"]
 
 
 def test_parse_seeds_and_grid():
@@ -41,10 +41,10 @@ def test_parse_seeds_and_grid():
 
 
 def test_expand_is_the_full_product_with_unique_keys():
-    trials = expand({"iterations": 5}, {"activation": ["cos", "relu"], "hidden": [3, 10, 100]}, [0, 1])
+    trials = expand({"steps": 5}, {"activation": ["cos", "relu"], "hidden": [3, 10, 100]}, [0, 1])
     assert len(trials) == 2 * 3 * 2
     assert len({t.key for t in trials}) == len(trials)
-    assert trials[0].values == {"iterations": 5, "activation": "cos", "hidden": 3, "seed": 0}
+    assert trials[0].values == {"steps": 5, "activation": "cos", "hidden": 3, "seed": 0}
     assert trial_key({"seed": 1, "hidden": 3}) == trial_key({"hidden": 3, "seed": 1}) == "hidden=3,seed=1"
 
 
