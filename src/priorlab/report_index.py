@@ -117,8 +117,42 @@ def _sweep_rows(store: Store) -> list[dict[str, Any]]:
     return out
 
 
+def claim_rows(store: Store) -> list[dict[str, Any]]:
+    """One row per claim of the latest finished run of each experiment (from its verdict.json)."""
+    from priorlab.viz.report import read_verdicts
+
+    latest: dict[str, dict[str, Any]] = {}
+    for r in store.runs():
+        if r["status"] == "done" and not r.get("sweep_id"):
+            latest[r["experiment"]] = r  # runs come oldest first
+    rows = []
+    for exp, r in latest.items():
+        for v in read_verdicts(Path(r["path"])):
+            rows.append({"experiment": exp, "run": r["id"], "path": r["path"], **v})
+    return rows
+
+
+def print_claims(rows: list[dict[str, Any]]) -> None:
+    """The dashboard as a terminal table (plain text when stdout is not a terminal)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from priorlab.viz.report import dashboard_summary, fmt_expected, fmt_num
+
+    table = Table(title="Reproduction dashboard", show_lines=False)
+    for col in ("experiment", "claim", "expected", "ours", "verdict"):
+        table.add_column(col, overflow="fold")
+    style = {"reproduces": "green", "differs": "red"}
+    for r in rows:
+        table.add_row(r["experiment"], r["claim"], fmt_expected(r["expected"], r.get("tolerance")),
+                      fmt_num(r.get("ours")), f"[{style.get(r['verdict'], 'yellow')}]{r['verdict']}[/]")
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    console.print(table)
+    console.print(dashboard_summary(rows))
+
+
 def write() -> Path:
     from priorlab.viz.report import write_index
 
     store = Store()
-    return write_index(store.root, store.runs(), _sweep_rows(store))
+    return write_index(store.root, store.runs(), _sweep_rows(store), claim_rows(store))
