@@ -114,8 +114,10 @@ def null_distribution(
     the natural blocks; tuple outputs become name.0, name.1, ...). target: the [N, N] RDM the layers are compared
     with (default: the inputs' own RDM under `metric`). mode: "eval" or "train" (the module mode of the forward
     pass). batch_size: run the inputs through the model in batches. progress(k, K, description) after each draw."""
-    if not callable(model_factory):
-        raise UserError("model_factory: expected a callable that returns an nn.Module")
+    if isinstance(model_factory, nn.Module) or not callable(model_factory):
+        raise UserError(
+            f"model_factory: expected a callable that returns an nn.Module, got {type(model_factory).__name__}"
+        )
     n_items = _n_items(inputs)
     if n_items < 3:
         raise UserError(f"inputs: a null distribution of RDM comparisons needs N >= 3 stimuli, got N = {n_items}")
