@@ -34,6 +34,28 @@ def test_each_draw_is_a_fresh_randomized_model(mode):
     assert len({tuple(row) for row in null.values.round(8)}) == 3  # the draws differ
 
 
+class Drifting(nn.Module):
+    """Adds a buffer to its input and increments the buffer on every forward (state a forward pass changes)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("offset", torch.zeros(()))
+
+    def forward(self, x):
+        self.offset += 1
+        return x + self.offset
+
+
+def test_buffers_changed_by_a_forward_pass_are_restored_before_each_draw():
+    def drifting():
+        return nn.Sequential(nn.Linear(6, 4), Drifting())
+
+    null = null_distribution(drifting, stimuli(), n=3, layers=["1"], measure=lambda out, t: float(out.mean()))
+    for k in range(3):
+        fresh = randomize(drifting(), seed=k).eval()
+        assert null.values[k, 0] == pytest.approx(float(capture(fresh, stimuli())["1"].mean()), abs=1e-6)
+
+
 def test_named_and_callable_measures_and_a_given_target():
     x = stimuli()
     target = rdm(torch.randn(15, 3, generator=torch.Generator().manual_seed(1)))

@@ -6,8 +6,9 @@
     t.p, t.band_low, t.band_high
 
 Draw k is `randomize(model_factory(), init=init, seed=seeds[k])`. The factory is called once: before every draw
-the model's initial state is restored and then re-initialised in place, which gives the same weights as a fresh
-model without building K of them. The default measure is the Spearman correlation of each layer's RDM (metric
+the model's buffers are restored to their initial values (a forward pass changes no parameter, but may change
+buffers such as running statistics) and the model is re-initialised in place, which gives the same weights as a
+fresh model without building K of them. The default measure is the Spearman correlation of each layer's RDM (metric
 `metric`, default correlation distance) with the target RDM (default: the RDM of the inputs themselves); `measure`
 may name another `priorlab.probe.compare` method or be a callable `measure(layer_output, target) -> float`.
 A layer whose RDM is undefined (a constant output under correlation distance) gives NaN for that draw.
@@ -138,10 +139,12 @@ def null_distribution(
     if not isinstance(model, nn.Module):
         raise UserError(f"model_factory: returned {type(model).__name__}, not an nn.Module")
     model.to(_device(inputs)).train(mode == "train")
-    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    buffers = {path: b.detach().clone() for path, b in model.named_buffers()}
     rows, names = [], None
     for k, seed in enumerate(draws):
-        model.load_state_dict(initial)
+        with torch.no_grad():  # a forward pass may change buffers (running statistics), never parameters
+            for path, saved in buffers.items():
+                model.get_buffer(path).copy_(saved)
         randomize(model, init=init, seed=seed, gain=gain)
         outputs = capture(model, inputs, layers, batch_size=batch_size)
         if names is None:
