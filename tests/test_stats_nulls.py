@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from priorlab import randomize
+from priorlab.errors import UserError
 from priorlab.probe import capture, compare, rdm
 from priorlab.stats import NullDistribution, compare_to_null, null_distribution
 
@@ -108,3 +109,15 @@ def test_compare_to_null_p_band_and_layers():
     np.testing.assert_allclose(t.band_high, np.percentile(values, 97.5, axis=0))
     np.testing.assert_allclose(null.band()[0], t.band_low)
     np.testing.assert_allclose(t.null_mean, [50.0, -50.0])
+
+
+class Constant(nn.Module):
+    def forward(self, x):
+        return torch.ones(x.shape[0], 3)
+
+
+def test_an_undefined_layer_rdm_is_nan_and_compare_to_null_names_it():
+    null = null_distribution(lambda: nn.Sequential(nn.Linear(6, 4), Constant()), stimuli(), n=3)
+    assert np.isfinite(null.values[:, 0]).all() and np.isnan(null.values[:, 1]).all()
+    with pytest.raises(UserError, match="layer.s. 1"):
+        compare_to_null([0.0, 0.0], null)

@@ -72,12 +72,12 @@ def _seeds(n, seeds) -> list[int]:
     return seeds
 
 
-def _scorer(measure, target, metric: str) -> tuple[str, Callable[[torch.Tensor], float]]:
+def _scorer(measure, target, metric: str, device: torch.device) -> tuple[str, Callable[[torch.Tensor], float]]:
     """(name, function of one layer output) for the measure against the target."""
     if callable(measure):
         return getattr(measure, "__name__", "custom"), lambda out: float(measure(out, target))
     method = checks.method(measure)
-    target = checks.rdm_matrix(target, "target")
+    target = checks.rdm_matrix(target, "target", device=device)
     checks.check_comparable(target, "target", method)
     i, j = upper_indices(target.shape[0], target.device)
     if method == "kendall_a":
@@ -87,9 +87,10 @@ def _scorer(measure, target, metric: str) -> tuple[str, Callable[[torch.Tensor],
     def score(out: torch.Tensor) -> float:
         d = rdm(out, metric).to(torch.float64)
         v = d[i, j]
-        if not bool(torch.isfinite(v).all()) or bool((v == v[0]).all()):
+        undefined = bool((v == 0).all()) if method == "cosine" else bool((v == v[0]).all())
+        if undefined or not bool(torch.isfinite(v).all()):
             return float("nan")
-        return float(prepared(v, method) @ reference.to(v.device))
+        return float(prepared(v, method) @ reference)
 
     return method, score
 
@@ -134,7 +135,7 @@ def null_distribution(
         t = torch.as_tensor(target)
         if t.ndim == 2 and t.shape[0] == t.shape[1] and t.shape[0] != n_items:
             raise UserError(f"target: an RDM of {t.shape[0]} stimuli, but the inputs hold {n_items}")
-    name, score = _scorer(measure, target, metric)
+    name, score = _scorer(measure, target, metric, _device(inputs))
     model = model_factory()
     if not isinstance(model, nn.Module):
         raise UserError(f"model_factory: returned {type(model).__name__}, not an nn.Module")

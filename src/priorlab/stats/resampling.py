@@ -85,12 +85,35 @@ def _distinct(idx: torch.Tensor) -> torch.Tensor:
     return (s[:, 1:] != s[:, :-1]).sum(1) + 1
 
 
+def _value_keys(d: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """([N, N] int64 matrix of each pair's dense rank among the upper-triangle values, number of distinct values)."""
+    n = d.shape[0]
+    i, j = upper_indices(n, d.device)
+    distinct, keys = torch.unique(d[i, j], return_inverse=True)
+    square = torch.zeros(n, n, dtype=torch.int64, device=d.device)
+    square[i, j], square[j, i] = keys, keys
+    return square.reshape(-1), distinct.numel()
+
+
+def _resampled_ranks(keys: torch.Tensor, n_keys: int, valid: torch.Tensor) -> torch.Tensor:
+    """Average ranks (1..m) of each row's valid entries, from their values' dense ranks `keys` [B, M].
+
+    A histogram of the keys per row replaces sorting: rank = #(smaller) + (#(equal) + 1) / 2."""
+    counts = torch.zeros(keys.shape[0], n_keys, dtype=torch.float64, device=keys.device)
+    counts.scatter_add_(1, keys, valid.to(torch.float64))
+    below = torch.cumsum(counts, 1) - counts
+    return (below + (counts + 1) / 2).gather(1, keys)
+
+
 def resampled(a: torch.Tensor, b: torch.Tensor, idx: torch.Tensor, method: str) -> torch.Tensor:
     """[B] comparisons of a and b restricted to each row of `idx` (pairs of a stimulus with its copy dropped)."""
     n = a.shape[0]
     idx = idx.to(a.device)
     i, j = upper_indices(idx.shape[1], a.device)
-    flat_a, flat_b = a.reshape(-1), b.reshape(-1)
+    if method == "spearman":  # gather each pair's dense rank instead of its value
+        (flat_a, distinct_a), (flat_b, distinct_b) = _value_keys(a), _value_keys(b)
+    else:
+        flat_a, flat_b = a.reshape(-1), b.reshape(-1)
     out = []
     for chunk in _chunks(idx, i.numel()):
         left, right = chunk[:, i], chunk[:, j]
@@ -106,8 +129,7 @@ def resampled(a: torch.Tensor, b: torch.Tensor, idx: torch.Tensor, method: str) 
             )
         else:
             if method == "spearman":
-                inf = torch.tensor(float("inf"), dtype=torch.float64, device=a.device)
-                va, vb = rank_rows(torch.where(valid, va, inf)), rank_rows(torch.where(valid, vb, inf))
+                va, vb = _resampled_ranks(va, distinct_a, valid), _resampled_ranks(vb, distinct_b, valid)
             r = _weighted_corr(va, vb, valid.to(torch.float64), centre=method != "cosine")
         out.append(torch.where(_distinct(chunk) >= 3, r, torch.nan))
     return torch.cat(out) if out else torch.empty(0, dtype=torch.float64, device=a.device)
