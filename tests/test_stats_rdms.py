@@ -38,10 +38,13 @@ def test_rank_rows_equals_scipy_rankdata_with_ties():
     assert np.array_equal(rank_rows(torch.from_numpy(v)).numpy(), expected)
 
 
+@pytest.mark.parametrize("tied", [False, True])
 @pytest.mark.parametrize("ours,theirs", RSA_METHODS)
-def test_each_resample_equals_rsatoolbox_subsample_pattern(ours, theirs):
+def test_each_resample_equals_rsatoolbox_subsample_pattern(ours, theirs, tied):
     """Same stimulus indices: our batched resample = rsatoolbox's subsample_pattern + compare (duplicates dropped)."""
     a, b = data_rdms(25, 0.7, seed=1)
+    if tied:  # few distinct dissimilarities: ties in the ranks
+        a, b = np.round(a * 2), np.round(b)
     idx = bootstrap_indices(25, 12, torch.Generator().manual_seed(3))
     got = resampled(torch.from_numpy(a), torch.from_numpy(b), idx, ours).numpy()
     ra, rb = rsa_rdms(a), rsa_rdms(b)
