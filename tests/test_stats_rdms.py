@@ -163,3 +163,12 @@ def test_p_has_the_plus_one_correction():
     assert compare_rdms(a, b, n_boot=0, n_perm=99, alternative="greater").p == pytest.approx(0.01)
     assert compare_rdms(a, b, n_boot=0, n_perm=99).p == pytest.approx(0.02)
     assert compare_rdms(a, b, n_boot=0, n_perm=99, alternative="less").p == pytest.approx(1.0)
+
+
+def test_chunking_does_not_change_the_numbers(monkeypatch):
+    import priorlab.stats.resampling as resampling
+
+    a, b = data_rdms(12, 0.5, seed=2)
+    whole = compare_rdms(a, b, n_boot=50, n_perm=50, seed=1)
+    monkeypatch.setitem(resampling.CHUNK_ENTRIES, "cpu", 100)  # one or two resamples per chunk
+    assert compare_rdms(a, b, n_boot=50, n_perm=50, seed=1) == whole

@@ -8,7 +8,9 @@
 
 `a` and `b` are float64 symmetric [N, N] tensors on one device (see `checks.rdm_matrix`); index tensors are drawn on
 the CPU from a seeded `torch.Generator` (the same numbers on every device) and moved to the RDMs' device. Work is done
-in chunks of resamples so that no intermediate exceeds a few million entries.
+in chunks of resamples so that no intermediate exceeds a few million entries (`CHUNK_ENTRIES`). Spearman ranks of a
+resample come from a histogram of its pairs' precomputed dense ranks (no sort per resample); under a permutation the
+ranks are only reordered, so they are computed once.
 
 A bootstrap resample keeps stimulus k at every position it was drawn to; the pair of two positions holding the same
 stimulus is dropped (its dissimilarity would be the trivial 0 on the diagonal), while pairs of distinct stimuli are
@@ -24,7 +26,7 @@ import torch
 
 from priorlab.probe.rdm import kendall_tau_a, rankdata
 
-CHUNK_ENTRIES = {"cpu": 2**22, "cuda": 2**25}  # entries of one [chunk, M] intermediate
+CHUNK_ENTRIES = {"cpu": 2**22, "cuda": 2**24}  # entries of one [chunk, M] intermediate
 TOLERANCE = 1e-12  # relative: null values this close to the observed one count as ties (floating-point noise)
 
 
