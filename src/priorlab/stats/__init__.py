@@ -9,6 +9,7 @@ noise ceilings, corrections across layers, and intervals for repeated runs.
     nc = stats.noise_ceiling(subject_rdms)                          # lower, upper (Nili et al. 2014)
     stats.correct(p_per_layer, "holm")                              # or "fdr_bh"
     stats.wilson(k, n); stats.mean_ci(per_seed_values)
+    stats.evaluate([stats.Claim(...)], metrics)                     # a study's claims judged from a run's numbers
 
 Every function checks its input and raises a one-line `priorlab.errors.UserError` naming the problem.
 """
@@ -16,12 +17,14 @@ Every function checks its input and raises a one-line `priorlab.errors.UserError
 from __future__ import annotations
 
 from priorlab.stats.ceiling import NoiseCeiling, noise_ceiling
+from priorlab.stats.claims import Claim, evaluate
 from priorlab.stats.corrections import correct
 from priorlab.stats.intervals import Interval, mean_ci, wilson
 from priorlab.stats.nulls import NullDistribution, NullTest, compare_to_null, null_distribution
 from priorlab.stats.rdms import Comparison, PairedDifference, compare_rdms, paired_difference
 
 __all__ = [
+    "Claim",
     "Comparison",
     "Interval",
     "NoiseCeiling",
@@ -31,6 +34,7 @@ __all__ = [
     "compare_rdms",
     "compare_to_null",
     "correct",
+    "evaluate",
     "mean_ci",
     "noise_ceiling",
     "null_distribution",
