@@ -2,7 +2,7 @@
 
 A trial's wall time in a sweep = the experiment's own time (``seconds`` in its env.json: training, figures, files)
 + the sweep's overhead (worker start-up, planning, index rows, folder renames, the sweep page). The experiment is
-fit1d at its cheapest (1 iteration, 2 animation frames), run one trial at a time (``batch=False``), so the
+fit1d at its cheapest (1 step, 2 animation frames), run one trial at a time (``batch=False``), so the
 overhead is what remains.
 
     python bench/sweep_overhead.py --trials 40 --workers 1
@@ -20,7 +20,7 @@ from pathlib import Path
 from priorlab.store import Store
 from priorlab.sweep import sweep
 
-BASE = {"iterations": 1, "frames": 2, "n_eval": 10}
+BASE = {"steps": 1, "frames": 2, "n_eval": 10}
 
 
 def main():

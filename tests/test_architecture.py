@@ -34,3 +34,32 @@ def test_forbidden_import_is_caught(tmp_path):
     out = _lint(tmp_path)
     assert out.returncode != 0
     assert "BROKEN" in out.stdout and "priorlab.probe.rdm -> priorlab.store" in out.stdout
+
+
+def test_experiments_are_thin():
+    """Experiments compose library pieces: no file over 350 lines, no function over 80 lines."""
+    import ast
+
+    too_long = []
+    for path in sorted((ROOT / "src" / "priorlab" / "experiments").glob("*.py")):
+        text = path.read_text()
+        if len(text.splitlines()) > 350:
+            too_long.append(f"{path.name}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                n = node.end_lineno - node.lineno + 1
+                if n > 80:
+                    too_long.append(f"{path.name}:{node.name}: {n} lines")
+    assert not too_long, too_long
+
+
+def test_one_training_loop():
+    """Experiments train one model through priorlab.train.loop.fit, not a hand-written optimizer loop."""
+    import re
+
+    offenders = []
+    for path in sorted((ROOT / "src" / "priorlab" / "experiments").glob("*.py")):
+        text = path.read_text()
+        if re.search(r"\.backward\(\)|torch\.optim\.", text):
+            offenders.append(path.name)
+    assert not offenders, offenders

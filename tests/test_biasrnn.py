@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import priorlab
-from priorlab.experiments.biasrnn import BiasRNN, Config, jacobian_eigenvalues, nmse, train_generator
+from priorlab.experiments.biasrnn import Config, nmse, train_generator
+from priorlab.nets.biasrnn import BiasRNN, jacobian_eigenvalues
 from priorlab.regimes import apply, summary
 
 
@@ -45,7 +46,7 @@ def test_generator_acceptance():
     """Issue 4, acceptance 5: 200 units, period 25, NMSE < 0.1 over the 4 periods after the training window."""
     cfg = Config()
     assert cfg.units == 200 and cfg.period == 25
-    net, out = train_generator(cfg, seed=0, progress=lambda it, description="": it)
+    net, out = train_generator(cfg, seed=0, progress=lambda it, **_: it)
     assert out["gen_nmse"] < 0.1
     assert len(out["output"]) - out["n_train"] == 100
     # the weights never moved
@@ -65,6 +66,10 @@ def test_bad_config_names_the_key(cli):
     assert r.code == 2 and "warmup" in r.err
     r = cli(["run", "biasrnn", "--set", "systems=duffing"])
     assert r.code == 2 and "systems" in r.err
+    r = cli(["run", "biasrnn", "--set", "systems=lorenz,lorenz"])
+    assert r.code == 2 and "systems" in r.err
+    r = cli(["run", "biasrnn", "--set", "batch=8"])
+    assert r.code == 2 and "renamed to 'batch_size'" in r.err
 
 
 @pytest.mark.slow

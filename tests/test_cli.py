@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_subprocess
 
-FAST = ["--set", "iterations=30", "--set", "frames=3", "--quiet"]
+FAST = ["--set", "steps=30", "--set", "frames=3", "--quiet"]
 
 
 def test_list_names_fit1d(cli):
@@ -100,7 +100,7 @@ def test_out_dir_not_empty(cli, tmp_path):
 
 def test_config_file_and_set_precedence(cli, home, tmp_path):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("hidden: 4\nactivation: tanh\niterations: 30\nframes: 3\n")
+    cfg.write_text("hidden: 4\nactivation: tanh\nsteps: 30\nframes: 3\n")
     r = cli(["run", "fit1d", "--config", cfg, "--set", "hidden=5", "--quiet", "--seed", "3"])
     assert r.code == 0, r.err
     from priorlab.store import Store
@@ -128,7 +128,7 @@ def test_run_runs_show_report_cycle(cli, home):
 
 def test_diverged_run_is_failed_and_kept_apart(cli, home):
     r = cli(["run", "fit1d", "--set", "optimizer=sgd", "--set", "lr=10", "--set", "activation=relu",
-             "--set", "hidden=100", "--set", "iterations=300", "--quiet"])
+             "--set", "hidden=100", "--set", "steps=300", "--quiet"])
     assert r.code == 1
     assert "failed: diverged at step" in r.out
     from priorlab.store import Store

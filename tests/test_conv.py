@@ -100,3 +100,7 @@ def test_conv_bad_config(home):
 
     with pytest.raises(UserError, match="strides"):
         priorlab.run("conv", strides=[0, 1])
+    with pytest.raises(UserError, match="paddings"):
+        priorlab.run("conv", paddings=[-1])
+    with pytest.raises(UserError, match="dilations"):
+        priorlab.run("conv", dilations=[1, 1])

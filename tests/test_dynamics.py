@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.integrate import solve_ivp
 
-from priorlab.data.dynamics import cosine, lorenz, rk4, trajectory, van_der_pol
+from priorlab.data.dynamics import RandomWindows, cosine, lorenz, rk4, trajectory, van_der_pol
 
 
 def _scipy(system, y0, t_end):
@@ -65,3 +65,20 @@ def test_cosine_period():
     c = cosine(100, period=25)
     np.testing.assert_allclose(c[:75].numpy(), c[25:].numpy(), atol=1e-12)
     assert c[0] == 1 and math.isclose(c[12].item(), math.cos(2 * math.pi * 12 / 25))
+
+
+def test_random_windows_are_consecutive_samples_within_the_series():
+    xs = torch.arange(40.0)[:, None].expand(40, 2)  # sample t holds t
+    windows = RandomWindows(xs, 7, 5, 30, torch.Generator().manual_seed(0))
+    batches = list(windows)
+    assert len(windows) == len(batches) == 30
+    for seq in batches:
+        assert seq.shape == (7, 5, 2)
+        start = seq[0, :, 0]
+        assert torch.equal(seq[:, :, 1], seq[:, :, 0])
+        assert torch.equal(seq[:, :, 0], start + torch.arange(7.0)[:, None])  # consecutive
+        assert start.min() >= 0 and start.max() + 6 <= 39 - 1  # starts drawn from 0 .. T - length - 1
+    again = list(RandomWindows(xs, 7, 5, 30, torch.Generator().manual_seed(0)))
+    assert all(torch.equal(a, b) for a, b in zip(batches, again))
+    with pytest.raises(ValueError, match="samples"):
+        RandomWindows(xs, 40, 5, 1, torch.Generator())

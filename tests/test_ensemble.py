@@ -72,7 +72,7 @@ def test_fit1d_train_many_equals_train_one(float64):
     class Ctx:
         progress = Progress(True)
 
-    cfgs = [fit1d.Config(seed=s, activation="cos", hidden=h, iterations=120, frames=4) for h, s in [(3, 0), (10, 1)]]
+    cfgs = [fit1d.Config(seed=s, activation="cos", hidden=h, steps=120, frames=4) for h, s in [(3, 0), (10, 1)]]
     datas = [fit1d.make_data(c, c.seed) for c in cfgs]
     grid = torch.linspace(cfgs[0].x_min, cfgs[0].x_max, 40)
     fits = fit1d.train_many(cfgs, datas, grid, torch.device("cpu"))
@@ -133,7 +133,7 @@ def test_per_member_data_and_divergence_is_isolated(float64):
 
 
 def test_fit1d_train_many_reports_divergence():
-    cfgs = [fit1d.Config(seed=s, activation="relu", hidden=50, iterations=60, frames=2, optimizer="sgd", lr=lr)
+    cfgs = [fit1d.Config(seed=s, activation="relu", hidden=50, steps=60, frames=2, optimizer="sgd", lr=lr)
             for s, lr in [(0, 0.01), (1, 10.0)]]
     datas = [fit1d.make_data(c, c.seed) for c in cfgs]
     fits = fit1d.train_many(cfgs, datas, torch.linspace(-1, 1, 10), torch.device("cpu"))

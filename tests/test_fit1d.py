@@ -45,13 +45,13 @@ def test_cli_run_equals_library_training(home):
 
 
 def test_blog_preset_suffixes_and_matches_single_runs(home):
-    run = priorlab.run("fit1d", preset="blog", seed=0, iterations=60, frames=3)
+    run = priorlab.run("fit1d", preset="blog", seed=0, steps=60, frames=3)
     for net in ("sigmoid10", "relu100", "cos3"):
         for m in ("train_mse", "interp_mse", "extrap_mse"):
             assert f"{m}_{net}" in run.metrics
     assert "dead_units_relu100" in run.metrics
     assert (run.path / "figures" / "compare.png").exists()
-    single = priorlab.run("fit1d", activation="relu", hidden=100, seed=0, iterations=60, frames=3)
+    single = priorlab.run("fit1d", activation="relu", hidden=100, seed=0, steps=60, frames=3)
     assert single.metrics["extrap_mse"] == pytest.approx(run.metrics["extrap_mse_relu100"], rel=1e-6)
 
 
@@ -131,3 +131,8 @@ def test_target_expression_values():
     f = parse_expression("sin(2*x) + 0.3*x^2 - abs(x)/pi")
     x = torch.linspace(-3, 3, 11, dtype=torch.float64)
     assert torch.allclose(f(x), torch.sin(2 * x) + 0.3 * x**2 - x.abs() / math.pi)
+
+
+def test_iterations_is_renamed_steps(home):
+    with pytest.raises(UserError, match="renamed to 'steps'"):
+        priorlab.run("fit1d", iterations=10)

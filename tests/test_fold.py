@@ -4,21 +4,21 @@ import pytest
 import torch
 from PIL import Image
 
-from priorlab.experiments import fold
-from priorlab.train.batched_mlp import BatchedMLP
+from priorlab.nets.batched_mlp import BatchedMLP, stage_names, stages
+from priorlab.viz.planes import layer_strip, position_colors, projector
 
 
 @pytest.mark.parametrize("hidden", [1, 4])
 def test_stages_follow_the_network(hidden):
     m = BatchedMLP([2] + [3] * hidden + [2], seeds=2)
     x = torch.randn(7, 2)
-    st = fold.stages(m, 1, x)
-    names = fold.stage_names(m)
+    st = stages(m, 1, x)
+    names = stage_names(m)
     assert len(st) == len(names) == 2 * hidden + 2
     torch.testing.assert_close(st[-1], m.to_sequential(1)(x))
     torch.testing.assert_close(st[2], torch.relu(st[1]))  # post = relu(pre)
     lines = torch.randn(4, 9, 2)
-    assert fold.stages(m, 0, lines)[1].shape == (4, 9, 3)
+    assert stages(m, 0, lines)[1].shape == (4, 9, 3)
 
 
 def test_strip_has_one_column_per_layer():
@@ -29,22 +29,22 @@ def test_strip_has_one_column_per_layer():
     m = BatchedMLP([2] + [4] * hidden + [2], seeds=1)
     x, y = torch.randn(30, 2), torch.arange(30) % 2
     lines = torch.randn(4, 20, 2)
-    ps, ls = fold.stages(m, 0, x), fold.stages(m, 0, lines)
-    views = [fold.projector(p, "pca", [0, 1]) for p in ps]
+    ps, ls = stages(m, 0, x), stages(m, 0, lines)
+    views = [projector(p, "pca", [0, 1]) for p in ps]
     metrics = {
-        "accuracy": 1.0,
+        "acc": 1.0,
         **{f"folds_layer{l}": 0.0 for l in range(1, hidden + 2)},
         **{f"dead_fraction_layer{l}": 0.0 for l in range(1, hidden + 1)},
     }
-    fig = fold._strip(
+    fig = layer_strip(
         m,
-        fold.stage_names(m),
+        stage_names(m),
         views,
         [f(p) for (f, _), p in zip(views, ps)],
         [f(p) for (f, _), p in zip(views, ls)],
         y,
-        fold.position_colors(x.numpy()),
-        fold.position_colors(lines.numpy()),
+        position_colors(x.numpy()),
+        position_colors(lines.numpy()),
         metrics,
     )
     drawn = [ax for ax in fig.axes if ax.collections]
@@ -55,10 +55,10 @@ def test_strip_has_one_column_per_layer():
 
 def test_pca_projection_keeps_most_variance_and_units_pick_columns():
     h = torch.randn(200, 5) * torch.tensor([5.0, 3.0, 0.1, 0.1, 0.1])
-    f, labels = fold.projector(h, "pca", [0, 1])
+    f, labels = projector(h, "pca", [0, 1])
     assert f(h).shape == (200, 2) and "PC 1" in labels[0]
     assert f(h).var(0).sum() > 0.99 * h.var(0).sum()
-    g, labels = fold.projector(h, "units", [3, 1])
+    g, labels = projector(h, "units", [3, 1])
     torch.testing.assert_close(g(h), h[:, [3, 1]])
     assert labels == ("unit 4", "unit 2")
 
@@ -67,11 +67,11 @@ def test_fold_run_small(tmp_path, home):
     import priorlab
 
     run = priorlab.run(
-        "fold", out=tmp_path / "f", n_points=120, epochs=200, restarts=2, snapshots=3, hidden_layers=3
+        "fold", out=tmp_path / "f", n_points=120, steps=200, repeats=2, snapshots=3, hidden_layers=3
     )
     assert run.status == "done"
     m = run.metrics
-    assert 0 <= m["accuracy"] <= 1
+    assert 0 <= m["acc"] <= 1 and 0 <= m["train_acc"] <= 1 and 0 <= m["median_train_acc"] <= 1
     assert {f"folds_layer{l}" for l in range(1, 5)} <= set(m) and "folds_layer5" not in m
     assert {f"dead_fraction_layer{l}" for l in range(1, 4)} <= set(m) and "dead_fraction_layer4" not in m
     names = {p.name for p in run.figures}
@@ -101,8 +101,8 @@ def test_fold_wide_network_with_chosen_units(tmp_path, home):
         view="units",
         units=[2, 0],
         n_points=80,
-        epochs=50,
-        restarts=1,
+        steps=50,
+        repeats=1,
         snapshots=2,
         hidden_layers=2,
         activation="tanh",
@@ -116,3 +116,9 @@ def test_fold_bad_units(home):
 
     with pytest.raises(UserError, match="units"):
         priorlab.run("fold", view="units", units=[0, 5])
+    with pytest.raises(UserError, match="units"):
+        priorlab.run("fold", units=[1, 1])
+    with pytest.raises(UserError, match="renamed to 'repeats'"):
+        priorlab.run("fold", restarts=2)
+    with pytest.raises(UserError, match="renamed to 'steps'"):
+        priorlab.run("fold", epochs=2)

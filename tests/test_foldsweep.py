@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from priorlab.data.planes import plane
-from priorlab.train.batched_mlp import BatchedMLP, accuracy, train_classifier
+from priorlab.nets.batched_mlp import BatchedMLP, accuracy, cross_entropy
+from priorlab.train.loop import fit
+
+
+def _train(model, x, y, steps, lr=0.01):
+    """Full-batch Adam on the sum of the networks' losses, as fold and foldsweep train."""
+    fit(model, lambda _: cross_entropy(model(x), y).sum(), steps, lr=lr)
 
 
 def test_init_matches_nn_linear_bounds_and_is_per_seed():
@@ -32,8 +38,8 @@ def test_networks_train_independently():
     x, y = plane("moons", 64, seed=0)
     together = BatchedMLP([2, 4, 4, 2], seeds=3, seed=5)
     alone = BatchedMLP([2, 4, 4, 2], seeds=1, seed=6)
-    train_classifier(together, x, y, epochs=30, lr=0.05)
-    train_classifier(alone, x, y, epochs=30, lr=0.05)
+    _train(together, x, y, steps=30, lr=0.05)
+    _train(alone, x, y, steps=30, lr=0.05)
     for a, b in zip(alone.parameters(), together.parameters()):
         torch.testing.assert_close(a[0], b[1], atol=1e-5, rtol=1e-5)
 
@@ -41,7 +47,7 @@ def test_networks_train_independently():
 def test_trains_an_easy_task():
     x, y = plane("gaussians", 200, seed=0)
     m = BatchedMLP([2, 8, 2], "tanh", seeds=2)
-    train_classifier(m, x, y, epochs=200, lr=0.05)
+    _train(m, x, y, steps=200, lr=0.05)
     assert (accuracy(m(x), y) > 0.9).all()
 
 
@@ -53,14 +59,14 @@ def test_diverged_loss_raises():
     with torch.no_grad():
         m.weights[0].fill_(float("nan"))
     with pytest.raises(Diverged):
-        train_classifier(m, x, y, epochs=3)
+        _train(m, x, y, steps=3)
 
 
 def test_foldsweep_small(tmp_path, home):
     import priorlab
 
     run = priorlab.run(
-        "foldsweep", out=tmp_path / "fs", widths=[2, 8], depths=[2], repeats=4, epochs=150, n_points=100
+        "foldsweep", out=tmp_path / "fs", widths=[2, 8], depths=[2], repeats=4, steps=150, n_points=100
     )
     assert run.status == "done"
     m = run.metrics
@@ -70,8 +76,8 @@ def test_foldsweep_small(tmp_path, home):
     assert "dead_fraction_failed" in m and "dead_fraction_succeeded" in m
     assert {"success.png", "dead.png"} <= {p.name for p in run.figures}
     a = run.arrays()
-    assert a["accuracy_relu_w2_d2"].shape == (4,)
-    assert m["success_rate_relu_w2_d2"] == pytest.approx((a["accuracy_relu_w2_d2"] >= 0.9).mean())
+    assert a["train_acc_relu_w2_d2"].shape == (4,)
+    assert m["success_rate_relu_w2_d2"] == pytest.approx((a["train_acc_relu_w2_d2"] >= 0.9).mean())
 
 
 @pytest.mark.slow
@@ -91,3 +97,7 @@ def test_foldsweep_bad_config(home):
 
     with pytest.raises(UserError, match="widths"):
         priorlab.run("foldsweep", widths=[0, 2])
+    with pytest.raises(UserError, match="widths"):
+        priorlab.run("foldsweep", widths=[2, 2])
+    with pytest.raises(UserError, match="renamed to 'steps'"):
+        priorlab.run("foldsweep", epochs=2)

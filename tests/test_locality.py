@@ -11,8 +11,8 @@ import pytest
 import priorlab
 
 METRICS = {
-    "acc_control", "acc_locality", "spatial_var_control", "spatial_var_locality", "t", "p",
-    "smoothness_control", "smoothness_locality",
+    "acc_control", "acc_locality", "spatial_var_control", "spatial_var_locality", "t_images", "p_images",
+    "t_classmeans", "p_classmeans", "smoothness_control", "smoothness_locality",
 }
 SMALL = {"repeats": 2, "epochs": 1, "train_limit": 200, "test_limit": 120, "sweep_repeats": 1,
          "sweep_costs": ["linear", "sqrt"], "sweep_strengths": [1.0], "keep_fractions": [1.0, 0.1]}
@@ -23,7 +23,8 @@ def test_lenet_on_digits_writes_metrics_figures_and_report(home):
     assert run.status == "done"
     assert METRICS <= set(run.metrics)
     assert all(np.isfinite(run.metrics[k]) for k in METRICS)
-    assert 0 <= run.metrics["p"] <= 1
+    assert 0 <= run.metrics["p_images"] <= 1 and 0 <= run.metrics["p_classmeans"] <= 1
+    assert all(0 <= run.metrics[f"acc_{k}"] <= 1 for k in ("control", "locality"))  # a fraction
     names = {f.stem for f in run.figures}
     assert {"class_maps", "prior", "spatial_variance", "smoothness", "sparsity", "sweep"} <= names
     report = (run.path / "report.html").read_text()
@@ -89,6 +90,9 @@ def test_alexnet_fc6_on_an_image_folder(home, tmp_path):
         (["--set", "model=alexnet-fc6"], "data=images"),
         (["--set", "cost=cubic"], "cost"),
         (["--set", "repeats=0"], "repeats"),
+        (["--set", "keep_fractions=1,1.5"], "keep_fractions"),
+        (["--set", "sweep_strengths=1,11"], "sweep_strengths"),
+        (["--set", "data=images:/tmp/x"], "data=images"),
         (["--set", "data=mnist:/nonexistent/folder"], "nonexistent"),
     ],
 )
@@ -104,5 +108,5 @@ def test_acceptance_digits_five_seeds(home):
     run = priorlab.run("locality", repeats=5, sweep_repeats=0)
     m = run.metrics
     print(json.dumps(m, indent=1))
-    assert abs(m["acc_locality"] - m["acc_control"]) <= 2.0
-    assert m["spatial_var_locality"] < m["spatial_var_control"] and m["t"] < 0 and m["p"] < 0.01
+    assert abs(m["acc_locality"] - m["acc_control"]) <= 0.02
+    assert m["spatial_var_locality"] < m["spatial_var_control"] and m["t_images"] < 0 and m["p_images"] < 0.01

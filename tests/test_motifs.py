@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from priorlab.data.motifs import MOTIF, letters, motif_sequences
-from priorlab.experiments.motifs import SlidingDetector, classify_by_templates, template_detections
+from priorlab.nets.motifs import SlidingDetector, classify_by_templates, template_detections
 
 
 def test_motif_planted_only_in_class_one():
@@ -79,3 +79,5 @@ def test_motifs_bad_config(home):
 
     with pytest.raises(UserError, match="length"):
         priorlab.run("motifs", length=5)
+    with pytest.raises(UserError, match="train_sizes"):
+        priorlab.run("motifs", train_sizes=[1, 8])

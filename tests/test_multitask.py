@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import priorlab
-from priorlab.experiments.biasonly import one_hidden, train
-from priorlab.experiments.multitask import UnitMask, balanced_weights, task_net
+from priorlab.experiments.multitask import Config, balanced_weights, train_task
+from priorlab.nets.onelayer import UnitMask, one_hidden, task_net
 
 
 def test_balanced_weights_give_the_mean_of_per_class_losses():
@@ -38,7 +38,7 @@ def test_tasks_share_one_frozen_weight_and_own_their_biases(method):
     x = torch.randn(40, 8)
     for net, c in zip(nets, (3, 2)):
         heads = net[-1].weight.detach().clone()
-        train(net, x, torch.randint(0, c, (40,)), 20, 0.05, torch.nn.functional.cross_entropy)
+        train_task(net, x, torch.randint(0, c, (40,)), c, Config(steps=20, lr=0.05))
         assert torch.equal(net[-1].weight, heads)  # heads are random and frozen
     assert torch.equal(shared, w0)
     if method == "bias":

@@ -22,7 +22,7 @@ def test_every_regime_reported_with_hand_counted_parameters(small_run):
     m = small_run.metrics
     assert small_run.status == "done"
     for r in ALL_REGIMES:
-        assert {f"test_acc_{r}", f"test_mse_{r}", f"trainable_{r}", f"seconds_digits_{r}"} <= set(m)
+        assert {f"acc_{r}", f"mse_{r}", f"trainable_{r}", f"seconds_digits_{r}"} <= set(m)
     # 64 -> 16 -> 16 -> 10 with biases, counted by hand
     full = (64 * 16 + 16) + (16 * 16 + 16) + (16 * 10 + 10)
     assert m["trainable_full"] == full
@@ -37,9 +37,9 @@ def test_every_regime_reported_with_hand_counted_parameters(small_run):
 
 def test_learning_beats_initialisation(small_run):
     m = small_run.metrics
-    assert m["test_acc_full"] > m["test_acc_frozen"] + 0.3  # digits: 10 classes
-    assert m["test_mse_full"] < m["test_mse_frozen"]
-    assert m["test_mse_readout_ridge"] < m["test_mse_frozen"]
+    assert m["acc_full"] > m["acc_frozen"] + 0.3  # digits: 10 classes
+    assert m["mse_full"] < m["mse_frozen"]
+    assert m["mse_readout_ridge"] < m["mse_frozen"]
 
 
 def test_bad_regime_is_a_user_error():
@@ -47,6 +47,8 @@ def test_bad_regime_is_a_user_error():
         priorlab.run("regimes", regimes=["full", "bogus"])
     with pytest.raises(UserError, match="target"):
         priorlab.run("regimes", target="import os")
+    with pytest.raises(UserError, match="regimes"):
+        priorlab.run("regimes", regimes=["full", "full"])
 
 
 def test_cli_rejects_bad_width(cli):
@@ -58,4 +60,4 @@ def test_cli_rejects_bad_width(cli):
 def test_default_run(tmp_path):
     run = priorlab.run("regimes", out=tmp_path / "run", root=tmp_path / "home")
     assert run.status == "done"
-    assert run.metrics["test_acc_full"] > 0.9
+    assert run.metrics["acc_full"] > 0.9

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -41,13 +42,24 @@ def _open(page_path: Path, shot: Path) -> dict:
             "[src],[href]", "els => els.map(e => e.getAttribute('src') || e.getAttribute('href'))"
         )
         text = page.inner_text("body")
+        layout = page.evaluate("""() => {
+            const body = document.body, cs = getComputedStyle(body);
+            const content = body.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+            const blocks = ['question', 'setup', 'expected', 'ours', 'verdict'].map(id => {
+                const el = document.getElementById(id);
+                return el ? el.getBoundingClientRect().top + window.scrollY : null; });
+            const imgs = [...document.querySelectorAll('img')].map(e => ({
+                natural: e.naturalWidth, shown: e.getBoundingClientRect().width,
+                top: e.getBoundingClientRect().top + window.scrollY, key: !!e.closest('figure.key')}));
+            return {content, blocks, imgs, dashboard: document.querySelectorAll('#dashboard tr').length};
+        }""")
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
-    return {"errors": errors, "imgs": imgs, "links": links, "refs": external, "text": text}
+    return {"errors": errors, "imgs": imgs, "links": links, "refs": external, "text": text, "layout": layout}
 
 
 def test_run_report_and_index_render(home, tmp_path):
-    run = priorlab.run("fit1d", preset="blog", iterations=50, frames=4)
+    run = priorlab.run("fit1d", preset="blog", steps=50, frames=4)
     n_figs = len(list((run.path / "figures").iterdir()))
     res = _open(run.path / "report.html", tmp_path / "report.png")
     assert res["errors"] == []
@@ -57,6 +69,14 @@ def test_run_report_and_index_render(home, tmp_path):
     assert not [r for r in res["refs"] if r and r.startswith(("http:", "https:", "//"))]
     assert "extrap_mse_cos3" in res["text"] and "Source study" in res["text"]
     assert (tmp_path / "report.png").stat().st_size > 10_000
+    lay = res["layout"]
+    # the five study blocks open the page, in order, above every figure
+    assert None not in lay["blocks"] and lay["blocks"] == sorted(lay["blocks"])
+    assert lay["blocks"][-1] < min(i["top"] for i in lay["imgs"])
+    # the key figure comes first, and no image is shown narrower than its own width allows
+    assert lay["imgs"][0]["key"] and sum(i["key"] for i in lay["imgs"]) == 1
+    for i in lay["imgs"]:
+        assert i["shown"] >= min(i["natural"], lay["content"]) - 1, (i, lay["content"])
 
     from priorlab.report_index import write
 
@@ -64,5 +84,9 @@ def test_run_report_and_index_render(home, tmp_path):
     res = _open(index, tmp_path / "index.png")
     assert res["errors"] == []
     assert run.id in res["text"] and "fit1d" in res["text"]
+    assert "Reproduction dashboard" in res["text"]
+    verdict = run.path / "verdict.json"
+    n_claims = len(json.loads(verdict.read_text())) if verdict.exists() else 0
+    assert res["layout"]["dashboard"] == 1 + n_claims  # a header row and one row per claim
     (link,) = [h for h in res["links"] if h and h.endswith("report.html")]
     assert (index.parent / link).resolve() == (run.path / "report.html").resolve()

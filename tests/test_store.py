@@ -16,7 +16,7 @@ import yaml
 import priorlab
 from priorlab.store import Store
 
-QUICK = dict(iterations=40, frames=4)
+QUICK = dict(steps=40, frames=4)
 
 
 def test_run_folder_has_every_file(home):
@@ -69,7 +69,7 @@ def test_same_seed_same_metrics_twice(home):
 def test_sigkill_mid_training_leaves_nothing_finished(home):
     env = dict(os.environ, PRIORLAB_HOME=str(home))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "priorlab.cli", "run", "fit1d", "--set", "iterations=1000000", "--quiet"],
+        [sys.executable, "-m", "priorlab.cli", "run", "fit1d", "--set", "steps=1000000", "--quiet"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
@@ -104,3 +104,29 @@ def test_svg_figures_on_request(home):
     figs = {f.name for f in run.figures}
     assert {"fit.png", "fit.svg", "extrapolation.svg"} <= figs
     assert (run.path / "figures" / "fit.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_sweeps_table_round_trip_and_trial_rows(home):
+    store = Store(home)
+    assert store.sweeps() == [] and store.load_sweep("sw-x") is None and not store.index_path.exists()
+    spec = {"base": {"iterations": 5}, "grid": {"hidden": [2, 3]}, "seeds": [0],
+            "trials": [{"key": f"hidden={h},seed=0", "values": {"iterations": 5, "hidden": h, "seed": 0}}
+                       for h in (2, 3)]}
+    store.save_sweep("sw-x", "fit1d", spec)
+    loaded = store.load_sweep("sw-x")
+    assert loaded["experiment"] == "fit1d" and loaded["total"] == 2
+    assert {k: loaded[k] for k in spec} == spec
+    folder = home / "fit1d" / ".partial-a"
+    folder.mkdir(parents=True)
+    store.begin("a", "fit1d", folder, {}, 0, sweep_id="sw-x", trial_key="hidden=2,seed=0")
+    store.begin("b", "fit1d", home / "fit1d" / "b", {}, 0, sweep_id="sw-x", trial_key="hidden=3,seed=0")
+    store.finish("b", "done", home / "fit1d" / "b", {"mse": 0.5})
+    assert store.trial_statuses("sw-x") == {"hidden=2,seed=0": "running", "hidden=3,seed=0": "done"}
+    assert store.trial_rows("sw-x")["hidden=3,seed=0"]["metrics"] == {"mse": 0.5}
+    (row,) = store.sweeps()
+    assert (row["id"], row["done"], row["running"], row["failed"]) == ("sw-x", 1, 1, 0)
+    store.drop_stale("sw-x")  # the half-written folder of the trial left running goes
+    assert not folder.exists()
+    store.mark_lost("sw-x", ["hidden=2,seed=0", "hidden=3,seed=0"], "worker lost")
+    assert store.trial_statuses("sw-x") == {"hidden=2,seed=0": "failed: worker lost", "hidden=3,seed=0": "done"}
+    assert store.sweep_folder("sw-x") == store.root / "sweeps" / "sw-x" and store.sweep_folder("sw-x").is_dir()

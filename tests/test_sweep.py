@@ -14,10 +14,11 @@ import pytest
 
 from priorlab.config import UserError
 from priorlab.store import Store
-from priorlab.sweep import expand, list_sweeps, parse_grid, parse_seeds, results, trial_key
+from priorlab.sweep import results
+from priorlab.sweep.plan import expand, parse_grid, parse_seeds, trial_key
 
 # the cheapest fit1d trial that still writes a complete run folder
-CHEAP = ["--set", "iterations=20", "--set", "frames=2", "--set", "n_eval=10"]
+CHEAP = ["--set", "steps=20", "--set", "frames=2", "--set", "n_eval=10"]
 
 
 def test_parse_seeds_and_grid():
@@ -40,10 +41,10 @@ def test_parse_seeds_and_grid():
 
 
 def test_expand_is_the_full_product_with_unique_keys():
-    trials = expand({"iterations": 5}, {"activation": ["cos", "relu"], "hidden": [3, 10, 100]}, [0, 1])
+    trials = expand({"steps": 5}, {"activation": ["cos", "relu"], "hidden": [3, 10, 100]}, [0, 1])
     assert len(trials) == 2 * 3 * 2
     assert len({t.key for t in trials}) == len(trials)
-    assert trials[0].values == {"iterations": 5, "activation": "cos", "hidden": 3, "seed": 0}
+    assert trials[0].values == {"steps": 5, "activation": "cos", "hidden": 3, "seed": 0}
     assert trial_key({"seed": 1, "hidden": 3}) == trial_key({"hidden": 3, "seed": 1}) == "hidden=3,seed=1"
 
 
@@ -86,7 +87,7 @@ def test_sigkill_halfway_then_resume_runs_every_trial_exactly_once(home):
     os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its pool workers, mid-trial
     proc.wait()
 
-    (sweep,) = list_sweeps(Store(home))
+    (sweep,) = Store(home).sweeps()
     assert 4 <= sweep["done"] < 10
     r = subprocess.run([sys.executable, "-m", "priorlab.cli", "sweep", "--resume", sweep["id"], "--quiet",
                         "--workers", "1"], env=env, capture_output=True, text=True, timeout=400, check=False)
@@ -117,7 +118,7 @@ def test_failed_trial_is_recorded_and_does_not_stop_the_sweep(cli, home):
              "--set", "optimizer=sgd", "--seeds", "0,1", *CHEAP, "--workers", "2", "--quiet"])
     assert r.code == 1, r.err
     assert "2 failed" in r.out and "--resume" in r.out
-    (sweep,) = list_sweeps(Store(home))
+    (sweep,) = Store(home).sweeps()
     assert sweep["done"] == 2 and sweep["failed"] == 2
     rows, grid_keys, metrics = results(Store(home), sweep["id"])
     assert grid_keys == ["lr"] and "extrap_mse" in metrics

@@ -11,7 +11,7 @@ ray = pytest.importorskip("ray")
 
 GRID = {"hidden": [2, 3]}
 SEEDS = list(range(6))  # 12 trials
-BASE = {"iterations": 20, "frames": 2, "n_eval": 10}
+BASE = {"steps": 20, "frames": 2, "n_eval": 10}
 
 
 def _metrics(root, sweep_id):

@@ -88,3 +88,20 @@ def test_paired_ttest_matches_scipy_and_drops_nan_pairs():
     keep[[3, 7]] = False
     ref = stats.ttest_rel(a[keep], b[keep])
     assert topo.paired_ttest(a, b) == pytest.approx((ref.statistic, ref.pvalue))
+
+
+def test_sheet_measures_are_the_measures_of_their_parts():
+    rng = np.random.default_rng(6)
+    maps, labels = rng.random((30, 16)), np.arange(30) % 3
+    m = topo.sheet_measures(maps, labels, 3, 4, shuffles=5, seed=2)
+    cm = topo.class_means(maps, labels, 3)
+    assert np.array_equal(m["class_maps"], cm)
+    assert np.array_equal(m["var_image"], topo.spatial_variance(maps, (4, 4)))
+    assert np.array_equal(m["var_class"], topo.spatial_variance(cm, (4, 4)))
+    ref = topo.smoothness(cm.T, topo.grid_positions((4, 4)), shuffles=5, seed=2)
+    assert m["smooth"].value == ref.value and m["smooth"].shuffled == ref.shuffled
+
+
+def test_finite_mean_skips_nan_and_is_quietly_nan_when_empty():
+    assert topo.finite_mean([1.0, np.nan, 3.0, np.inf]) == 2.0
+    assert np.isnan(topo.finite_mean([np.nan, np.nan]))

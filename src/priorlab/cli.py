@@ -169,7 +169,8 @@ def sweep_cmd(
 ):
     """Run a grid of configs x seeds; each trial is an ordinary run tagged with the sweep id."""
     from priorlab.config import parse_sets
-    from priorlab.sweep import parse_grid, parse_seeds, sweep
+    from priorlab.sweep import sweep
+    from priorlab.sweep.plan import parse_grid, parse_seeds
 
     res = sweep(
         experiment,
@@ -197,9 +198,8 @@ def sweeps_cmd():
     import time as _time
 
     from priorlab.store import Store
-    from priorlab.sweep import list_sweeps
 
-    rows = list_sweeps(Store())
+    rows = Store().sweeps()
     if not rows:
         typer.echo("no sweeps yet")
         return

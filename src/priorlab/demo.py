@@ -14,7 +14,8 @@ import time
 def main(argv: list[str] | None = None) -> int:
     from priorlab import runner
     from priorlab.experiments import EXPERIMENTS, load
-    from priorlab.report_index import write
+    from priorlab.report_index import claim_rows, print_claims, write
+    from priorlab.store import Store
 
     ap = argparse.ArgumentParser(prog="priorlab-demo", description=__doc__)
     ap.add_argument("--only", nargs="*", default=None, help="run only these experiments")
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
             if result.status != "done":
                 failed.append(label)
     index = write()
+    print_claims(claim_rows(Store()))
     print(f"[demo] {len(names)} experiments in {time.time() - t_all:.0f} s" + (f"; failed: {failed}" if failed else ""))
     print(f"Report index: {index}")
     return 1 if failed else 0

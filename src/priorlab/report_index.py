@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 import yaml
@@ -33,9 +36,8 @@ def show(ref: str, fmt: str = "text") -> None:
     store = Store()
     row = store.find(ref)
     if row is None:
-        from priorlab.sweep import show_sweep
-
-        if show_sweep(ref, fmt):
+        if store.load_sweep(ref) is not None:
+            show_sweep(store, ref, fmt)
             return
         if Path(ref).is_dir() and (Path(ref) / "env.json").exists():
             path = Path(ref)
@@ -61,9 +63,96 @@ def show(ref: str, fmt: str = "text") -> None:
         typer.echo(f"  {k}: {v}")
 
 
+def show_sweep(store: Store, sweep_id: str, fmt: str = "table") -> None:
+    """`priorlab show SWEEP_ID`: the results table (a rich table, CSV on stdout, or results.parquet)."""
+    from priorlab.sweep import results
+
+    fmt = "table" if fmt == "text" else fmt
+    if fmt not in ("table", "csv", "parquet"):
+        raise UserError(f"invalid --format '{fmt}' for a sweep (allowed: table, csv, parquet)")
+    rows, grid_keys, metrics = results(store, sweep_id)
+    cols = [*grid_keys, "seed", "status", *metrics, "run"]
+    if fmt == "csv":
+        w = csv.DictWriter(sys.stdout, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    elif fmt == "parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise UserError("--format parquet needs pyarrow: pip install pyarrow") from None
+        path = store.sweep_folder(sweep_id) / "results.parquet"
+        table = pa.table({c: [_cell(r.get(c)) for r in rows] for c in cols})
+        pq.write_table(table, path)
+        typer.echo(str(path))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        from priorlab.viz.report import fmt_num
+
+        t = Table(*cols, title=f"sweep {sweep_id}")
+        for r in rows:
+            t.add_row(*[fmt_num(r.get(c)) if r.get(c) is not None else "" for c in cols])
+        Console().print(t)
+
+
+def _cell(v: Any) -> Any:
+    return json.dumps(v) if isinstance(v, list | dict) else v
+
+
+def _sweep_rows(store: Store) -> list[dict[str, Any]]:
+    """Rows for the Sweeps table of `priorlab report` (writing a sweep's page if it has none)."""
+    from priorlab.sweep import write_sweep_report
+
+    out = []
+    for s in store.sweeps():
+        page = store.root / "sweeps" / s["id"] / "report.html"
+        if not page.exists() and s["done"]:
+            page = write_sweep_report(store, s["id"])
+        failed = f", {s['failed']} failed" if s["failed"] else ""
+        out.append({"id": s["id"], "experiment": s["experiment"], "progress": f"{s['done']}/{s['total']} done{failed}",
+                    "page": str(page) if page and Path(page).exists() else None})
+    return out
+
+
+def claim_rows(store: Store) -> list[dict[str, Any]]:
+    """One row per claim of the latest finished run of each experiment (from its verdict.json)."""
+    from priorlab.viz.report import read_verdicts
+
+    latest: dict[str, dict[str, Any]] = {}
+    for r in store.runs():
+        if r["status"] == "done" and not r.get("sweep_id"):
+            latest[r["experiment"]] = r  # runs come oldest first
+    rows = []
+    for exp, r in latest.items():
+        for v in read_verdicts(Path(r["path"])):
+            rows.append({"experiment": exp, "run": r["id"], "path": r["path"], **v})
+    return rows
+
+
+def print_claims(rows: list[dict[str, Any]]) -> None:
+    """The dashboard as a terminal table (plain text when stdout is not a terminal)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from priorlab.viz.report import dashboard_summary, fmt_expected, fmt_num
+
+    table = Table(title="Reproduction dashboard", show_lines=False)
+    for col in ("experiment", "claim", "expected", "ours", "verdict"):
+        table.add_column(col, overflow="fold")
+    style = {"reproduces": "green", "differs": "red"}
+    for r in rows:
+        table.add_row(r["experiment"], r["claim"], fmt_expected(r["expected"], r.get("tolerance")),
+                      fmt_num(r.get("ours")), f"[{style.get(r['verdict'], 'yellow')}]{r['verdict']}[/]")
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    console.print(table)
+    console.print(dashboard_summary(rows))
+
+
 def write() -> Path:
-    from priorlab.sweep import sweep_index_rows
     from priorlab.viz.report import write_index
 
     store = Store()
-    return write_index(store.root, store.runs(), sweep_index_rows(store))
+    return write_index(store.root, store.runs(), _sweep_rows(store), claim_rows(store))

@@ -266,7 +266,7 @@ def _close_run(o: _OpenRun, metrics: dict[str, Any], status: str) -> Run:
         if verdicts is not None:
             _write_json(tmp / "verdict.json", verdicts)
     try:
-        write_run_report(tmp, o.module, o.cfg_dict, metrics, o.env, o.ctx)
+        write_run_report(tmp, o.module, o.cfg_dict, metrics, o.env, o.ctx, config_obj=o.config)
     except Exception:  # noqa: BLE001 - a report failure must not lose the run
         (tmp / "report_error.txt").write_text(traceback.format_exc())
         if status == "done":

@@ -1,11 +1,12 @@
-"""Run folders and the SQLite index.
+"""Run folders and the SQLite index: every table and query of the index lives here.
 
 Layout under the runs root (``$PRIORLAB_HOME``, default ``./runs``)::
 
-    index.sqlite               one row per run, one row per metric (WAL mode)
+    index.sqlite               one row per run, one row per metric, one row per sweep (WAL mode)
     <experiment>/<id>/         finished runs
     <experiment>/.partial-<id>/  a run being written (or killed while running)
     <experiment>/.failed-<id>/   a run that raised or diverged
+    sweeps/<sweep id>/         a sweep's page and results files
 
 A run folder only ever appears under its final name by an atomic rename once complete, so a folder
 without the ``.partial-``/``.failed-`` prefix is always finished.
@@ -16,8 +17,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import sqlite3
 import time
+from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,13 @@ CREATE TABLE IF NOT EXISTS metrics (
 );
 CREATE INDEX IF NOT EXISTS metrics_name ON metrics(name);
 CREATE INDEX IF NOT EXISTS runs_sweep ON runs(sweep_id);
+CREATE TABLE IF NOT EXISTS sweeps (
+    id TEXT PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    created REAL NOT NULL,
+    total INTEGER NOT NULL,
+    spec TEXT NOT NULL
+);
 """
 
 
@@ -166,6 +176,76 @@ class Store:
                 return hit[0]
         pref = [r for r in rows if r["id"].startswith(ref)]
         return pref[0] if len(pref) == 1 else None
+
+    # --- sweeps ----------------------------------------------------------------------------
+    # A sweep's row holds its plan as JSON (``spec``: base, grid, seeds and every trial's key and values); its
+    # trials are ordinary runs whose rows carry (sweep_id, trial_key).
+    def save_sweep(self, sweep_id: str, experiment: str, spec: dict[str, Any]) -> None:
+        """Record a planned sweep; ``spec["trials"]`` is the list of ``{"key", "values"}`` of every trial."""
+        with self.connect() as con:
+            con.execute(
+                "INSERT INTO sweeps (id, experiment, created, total, spec) VALUES (?, ?, ?, ?, ?)",
+                (sweep_id, experiment, time.time(), len(spec["trials"]), json.dumps(spec)),
+            )
+
+    def load_sweep(self, sweep_id: str) -> dict[str, Any] | None:
+        """``{"id", "experiment", "created", "total", **spec}`` of a sweep, or None."""
+        if not self.index_path.exists():
+            return None
+        with self.connect() as con:
+            row = con.execute("SELECT * FROM sweeps WHERE id=?", (sweep_id,)).fetchone()
+        if row is None:
+            return None
+        spec = json.loads(row["spec"])
+        return {"id": row["id"], "experiment": row["experiment"], "created": row["created"], "total": row["total"],
+                **spec}
+
+    def sweeps(self) -> list[dict[str, Any]]:
+        """Every sweep (oldest first): id, experiment, created, total and its trials done / failed / running."""
+        if not self.index_path.exists():
+            return []
+        with self.connect() as con:
+            sweeps = [dict(r) for r in con.execute("SELECT id, experiment, created, total FROM sweeps ORDER BY created")]
+            counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+            for r in con.execute("SELECT sweep_id, status, COUNT(*) n FROM runs WHERE sweep_id IS NOT NULL "
+                                 "GROUP BY sweep_id, status"):
+                kind = "done" if r["status"] == "done" else ("running" if r["status"] == "running" else "failed")
+                counts[r["sweep_id"]][kind] += r["n"]
+        for s in sweeps:
+            c = counts[s["id"]]
+            s.update(done=c["done"], failed=c["failed"], running=c["running"])
+        return sweeps
+
+    def trial_rows(self, sweep_id: str) -> dict[str, dict[str, Any]]:
+        """trial_key -> its index row (with metrics) for one sweep."""
+        return {r["trial_key"]: r for r in self.runs(sweep_id=sweep_id)}
+
+    def trial_statuses(self, sweep_id: str) -> dict[str, str]:
+        """trial_key -> status for one sweep (a cheap query for progress bars)."""
+        with self.connect() as con:
+            rows = con.execute("SELECT trial_key, status FROM runs WHERE sweep_id=?", (sweep_id,))
+            return {r["trial_key"]: r["status"] for r in rows}
+
+    def mark_lost(self, sweep_id: str, keys: list[str], why: str) -> None:
+        """Trials of a worker that died: their rows still 'running' become ``failed: <why>``."""
+        with self.connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            con.executemany("UPDATE runs SET status=? WHERE sweep_id=? AND trial_key=? AND status='running'",
+                            [(f"failed: {why}", sweep_id, k) for k in keys])
+            con.execute("COMMIT")
+
+    def drop_stale(self, sweep_id: str) -> None:
+        """Before a resume: remove half-written folders of trials a killed sweep left 'running'."""
+        for r in self.runs(sweep_id=sweep_id):
+            p = Path(r["path"])
+            if r["status"] == "running" and p.name.startswith(".partial-") and self.root in p.parents:
+                shutil.rmtree(p, ignore_errors=True)
+
+    def sweep_folder(self, sweep_id: str) -> Path:
+        """<runs root>/sweeps/<sweep id>/ (created)."""
+        p = self.root / "sweeps" / sweep_id
+        p.mkdir(parents=True, exist_ok=True)
+        return p
 
 
 def _num(v: Any) -> float | None:

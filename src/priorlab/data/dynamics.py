@@ -6,13 +6,13 @@
     cosine(n, period)                cos(2 pi t / period) sampled at t = 0 .. n-1
 
 `trajectory(name, ...)` picks a system by name, drops a transient and subsamples (the form the forecasting
-experiments use).
+experiments use); `RandomWindows(xs, length, batch_size, steps, generator)` cuts training batches from it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -88,3 +88,21 @@ def trajectory(name: str, n_samples: int, every: int, transient: int = 2000) -> 
     integrate, dt = SYSTEMS[name]
     xs = integrate(transient + (n_samples - 1) * every, dt=dt)
     return xs[transient::every]
+
+
+class RandomWindows:
+    """``steps`` batches of ``batch_size`` windows of ``length`` consecutive samples of ``xs`` [T, d], each batch
+    [length, batch_size, d]; the starts are drawn uniformly from 0 .. T - length - 1 with ``generator``."""
+
+    def __init__(self, xs: torch.Tensor, length: int, batch_size: int, steps: int, generator: torch.Generator):
+        if length >= len(xs):
+            raise ValueError(f"windows of {length} samples need more than {len(xs)} samples")
+        self.xs, self.length, self.batch_size, self.steps, self.generator = xs, length, batch_size, steps, generator
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        for _ in range(self.steps):
+            starts = torch.randint(0, len(self.xs) - self.length, (self.batch_size,), generator=self.generator)
+            yield torch.stack([self.xs[s : s + self.length] for s in starts], 1)

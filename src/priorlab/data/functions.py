@@ -1,4 +1,5 @@
-"""1-D target functions, including safe user expressions in x (parsed with `ast`, never `eval`)."""
+"""1-D target functions, including safe user expressions in x (parsed with `ast`, never `eval`), and noisy samples
+of them (:func:`sample_target`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import ast
 import math
 import operator
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 import torch
@@ -140,3 +142,30 @@ def _check_target(v: str) -> str:
 
 # A config field holding a target: a named target or a safe expression in x, checked when the config is built.
 TargetExpr = Annotated[str, AfterValidator(_check_target)]
+
+
+@dataclass
+class Samples:
+    """Noisy training samples ``(x, y)`` of ``f`` on [lo, hi], fresh points inside the range (``x_interp``) and in
+    the extrapolation bands on either side (``x_extrap``); ``f`` is the noiseless target."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    x_interp: torch.Tensor
+    x_extrap: torch.Tensor
+    f: Callable[[torch.Tensor], torch.Tensor]
+
+
+def sample_target(
+    target: str, n: int, lo: float, hi: float, margin: float, noise: float, n_eval: int, seed: int
+) -> Samples:
+    """``n`` points uniform in [lo, hi] with y = f(x) + N(0, noise²); ``n_eval`` uniform points in [lo, hi] and
+    ``n_eval`` in [lo − margin, lo) ∪ (hi, hi + margin], all drawn from one generator seeded with ``seed``."""
+    _, f = target_function(target)
+    g = torch.Generator().manual_seed(seed)
+    x = lo + (hi - lo) * torch.rand(n, generator=g)
+    y = f(x) + noise * torch.randn(n, generator=g)
+    x_interp = lo + (hi - lo) * torch.rand(n_eval, generator=g)
+    side = torch.rand(n_eval, generator=g)
+    x_extrap = torch.where(side < 0.5, lo - margin * (2 * side), hi + margin * (2 * side - 1))
+    return Samples(x, y, x_interp, x_extrap, f)

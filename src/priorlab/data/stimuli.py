@@ -5,12 +5,12 @@
     s = stimuli("images:/data/my_photos", n=200, image_size=299)     # any folder of images, any depth
 
 - ``digits``: scikit-learn's 8×8 handwritten digits, an equal number per class (resized when `image_size` ≠ 8).
-- ``images:<folder>``: every image file under the folder (jpg, png, bmp, gif, tif, webp), read with PIL; the
-  category is the file's parent folder (ImageFolder layout), files in sorted order.
+- ``images:<folder>``: every image file under the folder (jpg, png, bmp, gif, tif, webp, ppm, pgm), read with PIL
+  (:class:`priorlab.data.images.ImageFiles`); the category is the file's parent folder, files in sorted order.
 - ``samples``: the colour photographs that ship inside the scikit-image wheel (astronaut, chelsea, coffee, …), read
   from the package folder without any download.
 
-Photos are resized (shorter side) and centre-cropped to `image_size`; when more stimuli are asked for than there
+Photos are centre-cropped to a square and resized to `image_size`; when more stimuli are asked for than there
 are files, the extra ones are random crops (30–100 % of the area) with random horizontal flips of the same files.
 Stimuli are sorted by category, so RDMs show blocks. Colour stimuli are normalised with the ImageNet channel mean
 and SD (what torchvision models expect); grey ones to zero mean and unit SD over the set.
@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from priorlab.config import UserError
+from priorlab.data.images import ImageFiles, imagenet_normalise, read_image, square, to_tensor
+from priorlab.errors import UserError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 SKIMAGE_PHOTOS = (
     "astronaut.png",
     "chelsea.png",
@@ -37,8 +37,6 @@ SKIMAGE_PHOTOS = (
     "retina.jpg",
     "ihc.png",
 )
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 KINDS = "digits, samples, images:<folder>"
 
 
@@ -67,7 +65,8 @@ def stimuli(spec: str, n: int, image_size: int | None = None, channels: int = 1,
         x, labels = _photos(files, [f.stem for f in files], n, image_size or 224, rng)
         desc = f"{n} crops of {len(files)} photos shipped with scikit-image"
     elif spec.startswith("images:"):
-        files, cats = _image_folder(spec.removeprefix("images:"))
+        folder = ImageFiles(spec.removeprefix("images:"), what="stimuli folder")
+        files, cats = folder.files, folder.categories
         x, labels = _photos(files, cats, n, image_size or 224, rng)
         desc = f"{n} images from {spec.removeprefix('images:')} ({len(files)} files, {len(set(cats))} categories)"
     else:
@@ -94,26 +93,6 @@ def _digits(n: int, size: int, rng: np.random.Generator) -> tuple[torch.Tensor, 
     return x, [str(int(c)) for c in y[idx]], f"{n} scikit-learn digits ({n // 10}+ per class)"
 
 
-def _image_folder(folder: str) -> tuple[list[Path], list[str]]:
-    root = Path(folder).expanduser()
-    if not root.is_dir():
-        raise UserError(f"stimuli folder '{folder}' does not exist or is not a folder")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise UserError(f"stimuli folder '{folder}' holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    return files, [str(p.parent.relative_to(root)) or "." for p in files]
-
-
-def _read(path: Path):
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return im.convert("RGB")
-    except (OSError, UnidentifiedImageError) as exc:
-        raise UserError(f"cannot read image '{path}' ({exc.__class__.__name__})") from None
-
-
 def _photos(
     files: list[Path], cats: list[str], n: int, size: int, rng: np.random.Generator
 ) -> tuple[torch.Tensor, list[str]]:
@@ -128,7 +107,7 @@ def _photos(
     out = []
     for i, r in crops:
         if i not in cache:
-            cache[i] = _read(files[i])
+            cache[i] = read_image(files[i])
         out.append(_crop(cache[i], size, r))
     order = sorted(range(n), key=lambda j: (cats[crops[j][0]], crops[j][0]))
     x = torch.stack([out[j] for j in order])
@@ -139,19 +118,16 @@ def _crop(img, size: int, rng: np.random.Generator | None) -> torch.Tensor:
     """Centre crop (rng None) or a random crop of 30–100 % of the area with a random flip; [3, size, size]."""
     from PIL import Image
 
-    w, h = img.size
-    side = min(w, h)
     if rng is None:
-        left, top = (w - side) // 2, (h - side) // 2
-        flip = False
-    else:
-        side = int(side * np.sqrt(rng.uniform(0.3, 1.0)))
-        left, top = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
-        flip = bool(rng.integers(2))
+        return to_tensor(square(img, size, fit="crop"))
+    w, h = img.size
+    side = int(min(w, h) * np.sqrt(rng.uniform(0.3, 1.0)))
+    left, top = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
+    flip = bool(rng.integers(2))
     patch = img.crop((left, top, left + side, top + side)).resize((size, size), Image.BILINEAR)
     if flip:
         patch = patch.transpose(Image.FLIP_LEFT_RIGHT)
-    return torch.from_numpy(np.asarray(patch, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    return to_tensor(patch)
 
 
 def _to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
@@ -164,7 +140,5 @@ def _to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
 
 def _normalise(x: torch.Tensor) -> torch.Tensor:
     if x.shape[1] == 3:
-        mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
-        std = torch.tensor(IMAGENET_STD)[:, None, None]
-        return (x - mean) / std
+        return imagenet_normalise(x)
     return (x - x.mean()) / x.std().clamp_min(1e-6)

@@ -9,7 +9,8 @@ start (Williams et al. 2024). For each width N and regime the same initial netwo
     full_matched  a fully trained network narrow enough to have as many trainable parameters as bias_only (N + C)
 
 Training is full-batch Adam. When W1 is frozen its product with the training inputs never changes, so it is
-computed once (`FrozenFirstLayer`): the forward pass is the same function, an order of magnitude cheaper.
+computed once (`priorlab.nets.onelayer.FrozenFirstLayer`): the forward pass is the same function, an order of
+magnitude cheaper.
 """
 
 from __future__ import annotations
@@ -17,19 +18,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 import numpy as np
 import torch
 from pydantic import Field
 from torch import nn
 
-from priorlab.config import BaseConfig, UserError, Widths
+from priorlab.config import BaseConfig, Widths, unique_list
 from priorlab.context import RunContext
 from priorlab.data.functions import TargetExpr
-from priorlab.errors import check_finite
-from priorlab.randomization import randomize
+from priorlab.nets.onelayer import full_batch, matched_width, one_hidden
 from priorlab.regimes import apply, fit_readout, summary
+from priorlab.train.loop import fit
+from priorlab.viz.regimes import width_curves
 
 DESCRIPTION = (
     "Random weights, learned biases: bias-only vs readout vs full training of one hidden layer, by width"
@@ -46,7 +48,8 @@ FIGURES = {
 }
 DEMO = [{}]
 
-REGIMES = ("bias_only", "readout", "full", "full_matched")
+Regime = Literal["bias_only", "readout", "full", "full_matched"]
+REGIMES = get_args(Regime)
 # default full-batch Adam steps: (bias_only and readout by Adam, full and full_matched)
 TASK_STEPS = {"digits": (300, 100), "fit1d": (3000, 3000)}
 
@@ -55,10 +58,8 @@ class Config(BaseConfig):
     task: Literal["digits", "fit1d"] = Field(
         "digits", description="digits: classify 8x8 digits; fit1d: fit target(x)"
     )
-    widths: Widths = Field([16, 128, 1024], min_length=1, max_length=16, description="hidden widths N")
-    regimes: list[Literal["bias_only", "readout", "full", "full_matched"]] = Field(
-        list(REGIMES), min_length=1, max_length=4, description="regimes to compare"
-    )
+    widths: Widths = Field([16, 128, 1024], max_length=16, description="hidden widths N")
+    regimes: unique_list(Regime, max_length=4) = Field(list(REGIMES), description="regimes to compare")
     repeats: int = Field(1, ge=1, le=100, description="seeds per (width, regime): seed, seed+1, ...")
     steps: int | None = Field(
         None,
@@ -125,57 +126,11 @@ def load_task(cfg: Config) -> Task:
 
 
 # ----------------------------------------------------------------------------------------------
-# model and training
-
-
-def one_hidden(inputs: int, width: int, outputs: int, seed: int) -> nn.Sequential:
-    """y = W2 relu(W1 x + b1) + b2 with W1 ~ N(0, 1/d), W2 ~ N(0, 1/N), biases 0."""
-    net = nn.Sequential(nn.Linear(inputs, width), nn.ReLU(), nn.Linear(width, outputs))
-    return randomize(net, init="fan-in", seed=seed)
-
-
-def matched_width(width: int, inputs: int, outputs: int) -> int:
-    """Width of a fully trained net with as many parameters as a bias-only net of `width` (width + outputs)."""
-    return max(1, round(width / (inputs + 1 + outputs)))
-
-
-class FrozenFirstLayer:
-    """net(x) for a fixed x, with x W1ᵀ computed once: valid while W1 (net[0].weight) does not learn."""
-
-    def __init__(self, net: nn.Sequential, x: torch.Tensor):
-        self.first, self.rest = net[0], net[1:]
-        with torch.no_grad():
-            self.pre = x @ self.first.weight.T
-
-    def __call__(self) -> torch.Tensor:
-        return self.rest(self.pre + self.first.bias)
+# training and scoring
 
 
 def loss_fn(task: Task) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     return nn.functional.cross_entropy if task.kind == "classify" else nn.functional.mse_loss
-
-
-def train(
-    net: nn.Sequential,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    steps: int,
-    lr: float,
-    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-) -> list[float]:
-    """Full-batch Adam on the trainable parameters of `net`; returns the loss curve."""
-    params = [p for p in net.parameters() if p.requires_grad]
-    forward = FrozenFirstLayer(net, x) if not net[0].weight.requires_grad else (lambda: net(x))
-    opt = torch.optim.Adam(params, lr=lr)
-    losses = []
-    for step in range(steps):
-        loss = criterion(forward(), y)
-        check_finite(loss.item(), step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return losses
 
 
 @torch.no_grad()
@@ -187,9 +142,16 @@ def score(net: nn.Module, task: Task) -> float:
     return nn.functional.mse_loss(out, task.y_test).item()
 
 
+def schedule(cfg: Config, regime: str) -> tuple[int, float]:
+    """Adam steps and learning rate of a regime (null steps: the task's default)."""
+    default_steps, default_steps_full = TASK_STEPS[cfg.task]
+    if regime in ("full", "full_matched"):
+        return cfg.steps_full or default_steps_full, cfg.lr
+    return cfg.steps or default_steps, cfg.lr_bias if regime == "bias_only" else cfg.lr
+
+
 def run_member(cfg: Config, task: Task, regime: str, width: int, seed: int) -> tuple[float, int, int]:
     """Train one network; returns (test score, trainable parameters, hidden width used)."""
-    default_steps, default_steps_full = TASK_STEPS[cfg.task]
     if regime == "full_matched":
         width = matched_width(width, task.inputs, task.outputs)
     net = one_hidden(task.inputs, width, task.outputs, seed).to(task.x_train.device)
@@ -199,17 +161,18 @@ def run_member(cfg: Config, task: Task, regime: str, width: int, seed: int) -> t
         if task.kind == "classify":
             targets = nn.functional.one_hot(task.y_train, task.outputs).float()
         fit_readout(net, task.x_train, targets, lam=cfg.ridge)
-    elif regime in ("full", "full_matched"):
-        train(net, task.x_train, task.y_train, cfg.steps_full or default_steps_full, cfg.lr, loss_fn(task))
     else:
-        lr = cfg.lr_bias if regime == "bias_only" else cfg.lr
-        train(net, task.x_train, task.y_train, cfg.steps or default_steps, lr, loss_fn(task))
+        steps, lr = schedule(cfg, regime)
+        forward, criterion = full_batch(net, task.x_train), loss_fn(task)
+        fit(net, lambda _: criterion(forward(), task.y_train), steps, lr=lr)
     return score(net, task), summary(net).trainable, width
 
 
+# ----------------------------------------------------------------------------------------------
+# the run
+
+
 def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
-    if len(set(cfg.regimes)) != len(cfg.regimes):
-        raise UserError(f"'regimes' lists a regime twice (allowed: {', '.join(REGIMES)})")
     task = load_task(cfg).to(ctx.device)
     widths = sorted(cfg.widths)
     scores = np.zeros((len(cfg.regimes), len(widths), cfg.repeats))
@@ -223,12 +186,20 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
             cfg, task, cfg.regimes[i], widths[j], ctx.seed + r
         )
 
-    metric = task.metric
+    metrics = measure(cfg, ctx, task.metric, widths, scores, params, used)
+    title = "digits" if cfg.task == "digits" else f"fit1d: {cfg.target}"
+    for name, fig in width_curves(widths, scores, params, cfg.regimes, task.metric, title).items():
+        ctx.save_figure(name, fig)
+    return metrics
+
+
+def measure(cfg: Config, ctx: RunContext, metric: str, widths, scores, params, used) -> dict[str, float]:
+    """Metrics ``<acc|mse>_<regime>_w<N>`` (means over repeats), the report table and the arrays."""
     metrics, rows = {}, []
     for j, w in enumerate(widths):
         for i, regime in enumerate(cfg.regimes):
             mean, sd = scores[i, j].mean(), scores[i, j].std()
-            metrics[f"test_{metric}_{regime}_w{w}"] = float(mean)
+            metrics[f"{metric}_{regime}_w{w}"] = float(mean)
             rows.append(
                 {
                     "width": w,
@@ -245,28 +216,4 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     ctx.save_arrays(
         widths=np.array(widths), scores=scores, trainable=params, hidden=used, regimes=np.array(cfg.regimes)
     )
-    _figures(cfg, ctx, task, widths, scores, params)
     return metrics
-
-
-def _figures(cfg, ctx, task, widths, scores, params) -> None:
-    import matplotlib.pyplot as plt
-
-    what = "test accuracy" if task.metric == "acc" else "test MSE"
-    seeds = f"{cfg.repeats} seed" + ("s" if cfg.repeats > 1 else "")
-    title = "digits" if cfg.task == "digits" else f"fit1d: {cfg.target}"
-    for name, xs_of, xlabel, against in (
-        ("width", lambda i: widths, "hidden width N (bias-only network)", "width"),
-        ("params", lambda i: params[i], "trainable parameters", "trainable parameters"),
-    ):
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for i, regime in enumerate(cfg.regimes):
-            m, sd = scores[i].mean(1), scores[i].std(1)
-            ax.errorbar(xs_of(i), m, yerr=sd, marker="o", ms=4, capsize=3, label=regime)
-        ax.set_xscale("log", base=2)
-        if task.metric == "mse":
-            ax.set_yscale("log")
-        ax.set(xlabel=xlabel, ylabel=what, title=f"{title}: {what} vs {against} (mean ± SD, {seeds})")
-        ax.grid(alpha=0.3)
-        ax.legend()
-        ctx.save_figure(name, fig)

@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from priorlab.config import BaseConfig, UserError
+from priorlab.config import BaseConfig, unique_list
 from priorlab.context import RunContext
+from priorlab.viz import convolution
 
 DESCRIPTION = (
     "Convolution tour: convolution vs cross-correlation, output sizes, shared-kernel gradients (all checked)"
@@ -36,9 +37,9 @@ DEMO = [{}]
 class Config(BaseConfig):
     n: int = Field(100, ge=1, le=100_000, description="input length for the output-size table")
     kernel: int = Field(5, ge=1, le=1000, description="kernel size for the output-size table")
-    strides: list[int] = Field([1, 2, 3, 4], min_length=1, description="strides in the table")
-    paddings: list[int] = Field([0, 1, 2], min_length=1, description="paddings in the table")
-    dilations: list[int] = Field([1, 2], min_length=1, description="dilations in the table")
+    strides: unique_list(int, ge=1, le=1000) = Field([1, 2, 3, 4], description="strides in the table")
+    paddings: unique_list(int, ge=0, le=1000) = Field([0, 1, 2], description="paddings in the table")
+    dilations: unique_list(int, ge=1, le=1000) = Field([1, 2], description="dilations in the table")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -120,12 +121,6 @@ def shared_gradients(
 
 
 def run(config: Config, ctx: RunContext) -> dict[str, float]:
-    for key in ("strides", "dilations"):
-        if min(getattr(config, key)) < 1:
-            raise UserError(f"invalid '{key}' {getattr(config, key)}: every value must be ≥ 1")
-    if min(config.paddings) < 0:
-        raise UserError(f"invalid 'paddings' {config.paddings}: every value must be ≥ 0")
-
     gen = torch.Generator().manual_seed(ctx.seed)
     x1 = torch.randn(40, generator=gen, dtype=torch.float64)
     w1 = torch.tensor([1.0, 0.5, 0.0, -0.5, -2.0], dtype=torch.float64)  # asymmetric: flipping matters
@@ -173,10 +168,10 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         "torch (or numpy.convolve); diff_conv1d_vs_corr1d shows that the two operations differ for an asymmetric "
         "kernel. size_mismatches counts rows of the table where the formula and torch disagree."
     )
-    ctx.save_figure("conv1d", _conv1d_figure(x1, w1, mine))
-    ctx.save_figure("conv2d", _conv2d_figure(x2, w2, mine))
-    ctx.save_figure("sizes", _sizes_figure(config))
-    ctx.save_figure("sharing", _sharing_figure(grad_u, grad_copies))
+    ctx.save_figure("conv1d", convolution.conv1d_figure(x1, w1, mine))
+    ctx.save_figure("conv2d", convolution.conv2d_figure(x2, w2, mine))
+    ctx.save_figure("sizes", sizes_figure(config))
+    ctx.save_figure("sharing", convolution.sharing_figure(grad_u, grad_copies))
     return metrics
 
 
@@ -187,110 +182,15 @@ def _err(a, b) -> float:
     return float(np.abs(a - b).max())
 
 
-# ----------------------------------------------------------------------------------------------
-# figures
-
-
-def _conv1d_figure(x, w, mine):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(3, 1, figsize=(7, 5.2), sharex=True)
-    axes[0].plot(x.numpy(), "-o", ms=3, color="gray")
-    axes[0].set_ylabel("input x")
-    axes[0].set_title(f"kernel w = {w.tolist()}")
-    k = len(w)
-    pos = np.arange(k - 1, len(x))
-    axes[1].plot(pos, mine["conv1d"], "-o", ms=3, label="convolution Σ w_j x_(i−j)")
-    axes[1].set_ylabel("convolution")
-    axes[2].plot(
-        np.arange(len(x) - k + 1),
-        mine["corr1d"],
-        "-o",
-        ms=3,
-        color="C1",
-        label="cross-correlation Σ w_j x_(i+j)",
-    )
-    axes[2].set_ylabel("cross-corr.")
-    axes[2].set_xlabel("position i")
-    for ax in axes[1:]:
-        ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    return fig
-
-
-def _conv2d_figure(x, w, mine):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 4, figsize=(11, 3))
-    panels = [
-        (x.numpy(), "input"),
-        (w.numpy(), "kernel"),
-        (mine["conv2d"], "convolution (kernel flipped)"),
-        (mine["corr2d"], "cross-correlation (= conv2d)"),
-    ]
-    for ax, (img, title) in zip(axes, panels):
-        lim = np.abs(img).max()
-        ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_title(f"{title}\n{img.shape[0]}×{img.shape[1]}", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return fig
-
-
-def _sizes_figure(config):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.8, 4))
+def sizes_figure(config: Config):
+    """Formula and torch output lengths at every stride up to the largest configured, per padding and dilation."""
     strides = np.arange(1, max(config.strides) + 1)
-    for i, (p, d) in enumerate(itertools.product(config.paddings, config.dilations)):
-        ours = [output_size(config.n, config.kernel, s, p, d) for s in strides]
-        theirs = [torch_output_size(config.n, config.kernel, s, p, d) for s in strides]
-        ax.plot(strides, ours, "-", color=f"C{i}", label=f"padding {p}, dilation {d}")
-        ax.plot(strides, theirs, "o", color=f"C{i}", ms=4)
-    for s, dy in ((1, -0.15), (2, 0.1)):
-        size = output_size(config.n, config.kernel, s)
-        ax.annotate(
-            f"{size} (padding 0, stride {s})",
-            (s, size),
-            xytext=(s + 0.25, size + dy * config.n),
-            fontsize=8,
-            arrowprops={"arrowstyle": "->", "lw": 0.6},
+    sizes = {
+        (p, d): (
+            [output_size(config.n, config.kernel, s, p, d) for s in strides],
+            [torch_output_size(config.n, config.kernel, s, p, d) for s in strides],
         )
-    ax.set_xticks(strides)
-    ax.set_xlabel("stride")
-    ax.set_ylabel("output length")
-    ax.set_title(f"Output length, input {config.n}, kernel {config.kernel} (lines: formula, dots: torch)")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    return fig
-
-
-def _sharing_figure(grad_u, grad_copies):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    k = len(grad_u)
-    pos, neg = np.zeros(k), np.zeros(k)
-    for g in grad_copies.numpy():
-        base = np.where(g >= 0, pos, neg)
-        ax.bar(
-            np.arange(k) - 0.2, g, 0.35, bottom=base, color="lightsteelblue", edgecolor="white", linewidth=0.3
-        )
-        pos, neg = pos + np.clip(g, 0, None), neg + np.clip(g, None, 0)
-    ax.bar(np.arange(k) + 0.2, grad_u.numpy(), 0.35, color="C3", label="∂L/∂u (shared kernel)")
-    ax.scatter(
-        np.arange(k) - 0.2,
-        grad_copies.sum(0).numpy(),
-        marker="_",
-        s=300,
-        color="k",
-        label="Σ over positions of ∂L/∂w_p (copies)",
-        zorder=3,
-    )
-    ax.axhline(0, color="gray", lw=0.8)
-    ax.set_xticks(range(k), [f"u{j}" for j in range(k)])
-    ax.set_ylabel("gradient")
-    ax.set_title("Weight sharing: the shared kernel's gradient is the sum of its copies'")
-    ax.legend(fontsize=8)
-    return fig
+        for p, d in itertools.product(config.paddings, config.dilations)
+    }
+    marks = {s: output_size(config.n, config.kernel, s) for s in (1, 2)}
+    return convolution.sizes_figure(config.n, config.kernel, strides, sizes, marks)

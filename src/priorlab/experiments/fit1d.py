@@ -12,9 +12,12 @@ from pydantic import Field, field_validator, model_validator
 
 from priorlab.config import BaseConfig
 from priorlab.context import RunContext
-from priorlab.data.functions import TargetExpr, dominant_fourier_terms, target_function
-from priorlab.errors import check_finite
+from priorlab.data.functions import Samples, TargetExpr, dominant_fourier_terms, sample_target
+from priorlab.errors import Diverged
 from priorlab.nets.onehidden import ACTIVATIONS, PERIODIC, OneHidden
+from priorlab.train import loop
+from priorlab.train.ensemble import Ensemble, from_modules
+from priorlab.viz import curves
 
 DESCRIPTION = "one hidden layer fitted to a 1-D function: unit contributions, extrapolation, Fourier reading"
 ORDER = 10
@@ -47,7 +50,7 @@ class Config(BaseConfig):
     noise: float = Field(0.1, ge=0, le=10, description="SD of Gaussian noise on the training targets")
     activation: Activation = Field("sigmoid", description="hidden-unit non-linearity")
     hidden: int = Field(10, ge=1, le=4096, description="hidden units")
-    iterations: int = Field(1000, ge=1, le=1_000_000, description="full-batch optimizer steps")
+    steps: int = Field(1000, ge=1, le=1_000_000, description="full-batch optimizer steps")
     optimizer: Literal["adam", "sgd"] = Field("adam", description="optimizer")
     lr: float | None = Field(
         None, gt=0, le=10, description="learning rate (default per activation: 0.05 sigmoid/tanh/relu, 0.01 cos/sin/saw)"
@@ -59,6 +62,7 @@ class Config(BaseConfig):
     n_eval: int = Field(400, ge=10, le=100_000, description="fresh noiseless points for interp/extrap errors")
 
     PRESETS: ClassVar[dict] = {"blog": {"networks": ["sigmoid:10", "relu:100", "cos:3"], "target": "sin"}}
+    RENAMED: ClassVar[dict] = {"iterations": "steps"}
 
     @field_validator("networks")
     @classmethod
@@ -80,25 +84,11 @@ class Config(BaseConfig):
         return self
 
 
-@dataclass
-class Data:
-    x: torch.Tensor
-    y: torch.Tensor
-    x_interp: torch.Tensor
-    x_extrap: torch.Tensor
-    f: object
-
-
-def make_data(cfg: Config, seed: int) -> Data:
-    _, f = target_function(cfg.target)
-    g = torch.Generator().manual_seed(seed)
-    lo, hi, m = cfg.x_min, cfg.x_max, cfg.extrap_margin
-    x = lo + (hi - lo) * torch.rand(cfg.n_samples, generator=g)
-    y = f(x) + cfg.noise * torch.randn(cfg.n_samples, generator=g)
-    x_interp = lo + (hi - lo) * torch.rand(cfg.n_eval, generator=g)
-    side = torch.rand(cfg.n_eval, generator=g)
-    x_extrap = torch.where(side < 0.5, lo - m * (2 * side), hi + m * (2 * side - 1))
-    return Data(x, y, x_interp, x_extrap, f)
+def make_data(cfg: Config, seed: int) -> Samples:
+    """The run's samples of the target: training points, and fresh points inside and outside the range."""
+    return sample_target(
+        cfg.target, cfg.n_samples, cfg.x_min, cfg.x_max, cfg.extrap_margin, cfg.noise, cfg.n_eval, seed
+    )
 
 
 @dataclass
@@ -111,31 +101,55 @@ class Fit:
     metrics: dict[str, float]
 
 
-def train_one(cfg: Config, data: Data, activation: str, hidden: int, seed: int, grid: torch.Tensor, ctx) -> Fit:
+def snapshot_steps(cfg: Config) -> list[int]:
+    """The steps (number of updates done) at which the animation takes a frame: 0 … ``steps``."""
+    return sorted(set(np.linspace(0, cfg.steps, cfg.frames).round().astype(int).tolist()))
+
+
+def train_one(cfg: Config, data: Samples, activation: str, hidden: int, seed: int, grid: torch.Tensor, ctx) -> Fit:
     torch.manual_seed(seed)  # the same init as a standalone run with this seed
     model = OneHidden(hidden, activation)
-    lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[activation]
-    opt_cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.SGD
-    opt = opt_cls(model.parameters(), lr=lr)
-    n = cfg.iterations
-    snap_at = sorted(set(np.linspace(0, n, cfg.frames).round().astype(int).tolist()))
-    snapshots, losses = [], np.empty(n)
-    for step in ctx.progress(range(n + 1), description=f"{activation}{hidden}"):
-        if len(snapshots) < len(snap_at) and step == snap_at[len(snapshots)]:
-            with torch.no_grad():
-                snapshots.append(model(grid).numpy().copy())
-        if step == n:
-            break
-        opt.zero_grad(set_to_none=True)
-        loss = torch.mean((model(data.x) - data.y) ** 2)
-        loss.backward()
-        opt.step()
-        losses[step] = loss.item()
-        check_finite(losses[step], step)
-    return Fit(f"{activation}{hidden}", model, losses, np.stack(snapshots), snap_at, fit_metrics(cfg, data, model))
+    snap_at = snapshot_steps(cfg)
+
+    def frame() -> np.ndarray:
+        with torch.no_grad():
+            return model(grid).numpy().copy()
+
+    snapshots = [frame()]  # snap_at[0] == 0: before training
+
+    def record(step: int, _loss: float) -> None:  # called after update `step`: the state after step + 1 updates
+        if step + 1 in snap_at:
+            snapshots.append(frame())
+
+    history = loop.fit(
+        model,
+        lambda _: torch.mean((model(data.x) - data.y) ** 2),
+        cfg.steps,
+        optimizer=cfg.optimizer,
+        lr=cfg.lr if cfg.lr is not None else DEFAULT_LR[activation],
+        callback=record,
+        progress=ctx.progress,
+        description=f"{activation}{hidden}",
+    )
+    metrics = fit_metrics(cfg, data, model)
+    return Fit(f"{activation}{hidden}", model, history.losses, np.stack(snapshots), snap_at, metrics)
 
 
-def fourier_rows(fit: Fit, data: Data, cfg: Config) -> list[dict]:
+def fit_metrics(cfg: Config, data: Samples, model: OneHidden) -> dict[str, float]:
+    """The metrics of a fit network (as train_one computes them)."""
+    with torch.no_grad():
+        metrics = {
+            "train_mse": torch.mean((model(data.x) - data.y) ** 2).item(),
+            "interp_mse": torch.mean((model(data.x_interp) - data.f(data.x_interp)) ** 2).item(),
+            "extrap_mse": torch.mean((model(data.x_extrap) - data.f(data.x_extrap)) ** 2).item(),
+        }
+        if model.activation == "relu":
+            inside = torch.linspace(cfg.x_min, cfg.x_max, 2001)
+            metrics["dead_units"] = float((model.units(inside).amax(0) <= 0).sum().item())
+    return metrics
+
+
+def fourier_rows(fit: Fit, data: Samples, cfg: Config) -> list[dict]:
     """Read a periodic network's units as Fourier terms a·cos(ω x + φ) beside the target's."""
     w = fit.model.hidden.weight[:, 0].detach().double()
     b = fit.model.hidden.bias.detach().double()
@@ -164,106 +178,34 @@ def fourier_rows(fit: Fit, data: Data, cfg: Config) -> list[dict]:
     return rows
 
 
-# ----------------------------------------------------------------------------------------------
-# figures
+def report_fit(ctx: RunContext, cfg: Config, data: Samples, grid: torch.Tensor, fits: list[Fit]) -> None:
+    """Figures, tables, weights and arrays of a run; with several networks, names carry a per-network suffix."""
+    many = len(fits) > 1 or cfg.networks is not None
+    span = (cfg.x_min, cfg.x_max, cfg.extrap_margin)
+    for fit in fits:
+        suffix = f"_{fit.name}" if many else ""
+        mse = fit.metrics["interp_mse"], fit.metrics["extrap_mse"]
+        for name, fig in curves.fit_figures(fit.model, data.f, data.x, data.y, *span, fit.losses, *mse).items():
+            ctx.save_figure(f"{name}{suffix}", fig)
+        gif = ctx.figure_path(f"training{suffix}.gif")
+        curves.training_gif(gif, grid, data.f, data.x, data.y, fit.snapshots, fit.snapshot_steps, fit.name)
+        if fit.model.activation in PERIODIC:
+            title = f"Fourier reading of {fit.name} (a·cos(ω x + φ)) beside the target's"
+            ctx.table(title, fourier_rows(fit, data, cfg))
+    if many:
+        panels = [(f.name, f.model, f.metrics["interp_mse"], f.metrics["extrap_mse"]) for f in fits]
+        ctx.save_figure("compare", curves.compare_figure(panels, data.f, data.x, data.y, *span))
+        ctx.save_model({f"{f.name}.{k}": v for f in fits for k, v in f.model.state_dict().items()})
+    else:
+        ctx.save_model(fits[0].model)
+    ctx.table(
+        "Networks",
+        [{"network": f.name, "parameters": sum(p.numel() for p in f.model.parameters()), **f.metrics} for f in fits],
+    )
+    ctx.save_arrays(x_train=data.x.numpy(), y_train=data.y.numpy(), grid=grid.numpy(),
+                    **{f"snapshots_{f.name}": f.snapshots for f in fits})
 
 
-def _plots(ctx: RunContext, cfg: Config, data: Data, fit: Fit, suffix: str) -> None:
-    import matplotlib.pyplot as plt
-
-    lo, hi, m = cfg.x_min, cfg.x_max, cfg.extrap_margin
-    xs = torch.linspace(lo, hi, 600)
-    xe = torch.linspace(lo - m, hi + m, 1200)
-    with torch.no_grad():
-        y_in = fit.model(xs)
-        y_ext = fit.model(xe)
-        contrib = fit.model.contributions(xs)
-    title = f"{fit.model.activation}, {fit.model.hidden.out_features} units"
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(xs, data.f(xs), color="0.6", lw=2, label="target")
-    ax.plot(xs, y_in, color="C3", lw=2, label="network")
-    ax.scatter(data.x, data.y, s=14, color="k", zorder=3, label="training samples")
-    ax.set(xlabel="x", ylabel="y", title=f"Fit ({title}): interp MSE {fit.metrics['interp_mse']:.3g}")
-    ax.legend(loc="best", fontsize=8)
-    ctx.save_figure(f"fit{suffix}", fig)
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    k = contrib.shape[1]
-    show = range(k) if k <= 30 else np.argsort(-contrib.abs().amax(0).numpy())[:30]
-    for i in show:
-        ax.plot(xs, contrib[:, i], lw=1, alpha=0.8)
-    ax.plot(xs, y_in, color="k", lw=2.5, label="total (Σ v_i h_i + c)")
-    ax.plot(xs, data.f(xs), color="0.6", lw=1.5, ls="--", label="target")
-    note = "" if k <= 30 else f" (30 largest of {k})"
-    ax.set(xlabel="x", ylabel="v_i · h_i(x)", title=f"Unit contributions{note} — {title}")
-    ax.legend(loc="best", fontsize=8)
-    ctx.save_figure(f"contributions{suffix}", fig)
-
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.axvspan(lo - m, lo, color="0.92")
-    ax.axvspan(hi, hi + m, color="0.92")
-    ax.plot(xe, data.f(xe), color="0.5", lw=2, label="target")
-    ax.plot(xe, y_ext, color="C3", lw=2, label="network")
-    ax.scatter(data.x, data.y, s=10, color="k", zorder=3)
-    yl = data.f(xe).abs().max().item() * 1.8 + 0.5
-    ax.set_ylim(-yl, yl)
-    ax.set(xlabel="x", ylabel="y", title=f"Extrapolation ({title}): extrap MSE {fit.metrics['extrap_mse']:.3g}")
-    ax.legend(loc="upper left", fontsize=8)
-    ctx.save_figure(f"extrapolation{suffix}", fig)
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.semilogy(np.maximum(fit.losses, 1e-12))
-    ax.set(xlabel="iteration", ylabel="training MSE", title=f"Training loss — {title}")
-    ctx.save_figure(f"loss{suffix}", fig)
-
-
-def _animation(ctx: RunContext, cfg: Config, data: Data, fit: Fit, grid: torch.Tensor, suffix: str) -> None:
-    import matplotlib.pyplot as plt
-    from matplotlib.animation import FuncAnimation, PillowWriter
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.plot(grid, data.f(grid), color="0.6", lw=2)
-    ax.scatter(data.x, data.y, s=10, color="k", zorder=3)
-    (line,) = ax.plot(grid, fit.snapshots[0], color="C3", lw=2)
-    lim = max(1.5, float(np.abs(data.y).max()) * 1.3)
-    ax.set_ylim(-lim, lim)
-    ax.set(xlabel="x", ylabel="y")
-    title = ax.set_title("")
-
-    def update(i):
-        line.set_ydata(fit.snapshots[i])
-        title.set_text(f"{fit.name}: iteration {fit.snapshot_steps[i]}")
-        return line, title
-
-    anim = FuncAnimation(fig, update, frames=len(fit.snapshots), blit=False)
-    anim.save(ctx.figure_path(f"training{suffix}.gif"), writer=PillowWriter(fps=10), dpi=70)
-    plt.close(fig)
-
-
-def _compare_figure(ctx: RunContext, cfg: Config, data: Data, fits: list[Fit]) -> None:
-    import matplotlib.pyplot as plt
-
-    lo, hi, m = cfg.x_min, cfg.x_max, cfg.extrap_margin
-    xe = torch.linspace(lo - m, hi + m, 1200)
-    fig, axes = plt.subplots(1, len(fits), figsize=(5 * len(fits), 3.6), sharey=True)
-    axes = np.atleast_1d(axes)
-    for ax, fit in zip(axes, fits):
-        with torch.no_grad():
-            ye = fit.model(xe)
-        ax.axvspan(lo - m, lo, color="0.92")
-        ax.axvspan(hi, hi + m, color="0.92")
-        ax.plot(xe, data.f(xe), color="0.5", lw=2)
-        ax.plot(xe, ye, color="C3", lw=2)
-        ax.scatter(data.x, data.y, s=6, color="k", zorder=3)
-        ax.set_ylim(-2.5, 2.5)
-        ax.set_title(f"{fit.name}: interp {fit.metrics['interp_mse']:.3f}, extrap {fit.metrics['extrap_mse']:.3g}")
-        ax.set_xlabel("x")
-    axes[0].set_ylabel("y")
-    ctx.save_figure("compare", fig)
-
-
-# ----------------------------------------------------------------------------------------------
 def networks_of(cfg: Config) -> list[tuple[str, int]]:
     if cfg.networks:
         return [(s.split(":")[0], int(s.split(":")[1])) for s in cfg.networks]
@@ -283,30 +225,13 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------------------------
-# sweeps: trials that differ only in seed and width are trained together by the ensemble engine
+# sweeps: trials that differ only in seed and width are fit together by the ensemble engine
 
 BATCH_KEYS = ("seed", "hidden")
 
 
-def fit_metrics(cfg: Config, data: Data, model: OneHidden) -> dict[str, float]:
-    """The metrics of a trained network (as train_one computes them)."""
-    with torch.no_grad():
-        metrics = {
-            "train_mse": torch.mean((model(data.x) - data.y) ** 2).item(),
-            "interp_mse": torch.mean((model(data.x_interp) - data.f(data.x_interp)) ** 2).item(),
-            "extrap_mse": torch.mean((model(data.x_extrap) - data.f(data.x_extrap)) ** 2).item(),
-        }
-        if model.activation == "relu":
-            inside = torch.linspace(cfg.x_min, cfg.x_max, 2001)
-            metrics["dead_units"] = float((model.units(inside).amax(0) <= 0).sum().item())
-    return metrics
-
-
-def train_many(cfgs: list[Config], datas: list[Data], grid: torch.Tensor, device) -> list[Fit | Exception]:
+def train_many(cfgs: list[Config], datas: list[Samples], grid: torch.Tensor, device) -> list[Fit | Exception]:
     """train_one for K configs of one activation at once (widths padded); a diverged member gives Diverged."""
-    from priorlab.errors import Diverged
-    from priorlab.train.ensemble import Ensemble, from_modules
-
     cfg0, act = cfgs[0], cfgs[0].activation
     models = []
     for cfg in cfgs:
@@ -320,8 +245,7 @@ def train_many(cfgs: list[Config], datas: list[Data], grid: torch.Tensor, device
         params, frozen=frozen, masks=masks, batch_dims=(0, 0), optimizer=cfg0.optimizer,
         lr=[c.lr if c.lr is not None else DEFAULT_LR[act] for c in cfgs],
     )
-    n = cfg0.iterations
-    snap_at = sorted(set(np.linspace(0, n, cfg0.frames).round().astype(int).tolist()))
+    snap_at = snapshot_steps(cfg0)
     g = grid.to(device)
     snapshots, losses, diverged, done = [], [], torch.full((len(cfgs),), -1), 0
     for step in snap_at:
@@ -345,30 +269,8 @@ def train_many(cfgs: list[Config], datas: list[Data], grid: torch.Tensor, device
     return fits
 
 
-def report_fit(ctx: RunContext, cfg: Config, data: Data, grid: torch.Tensor, fits: list[Fit]) -> None:
-    """Figures, tables, weights and arrays of a run; with several networks, names carry a per-network suffix."""
-    many = len(fits) > 1 or cfg.networks is not None
-    for fit in fits:
-        suffix = f"_{fit.name}" if many else ""
-        _plots(ctx, cfg, data, fit, suffix)
-        _animation(ctx, cfg, data, fit, grid, suffix)
-        if fit.model.activation in PERIODIC:
-            ctx.table(f"Fourier reading of {fit.name} (a·cos(ω x + φ)) beside the target's", fourier_rows(fit, data, cfg))
-    if many:
-        _compare_figure(ctx, cfg, data, fits)
-        ctx.save_model({f"{f.name}.{k}": v for f in fits for k, v in f.model.state_dict().items()})
-    else:
-        ctx.save_model(fits[0].model)
-    ctx.table(
-        "Networks",
-        [{"network": f.name, "parameters": sum(p.numel() for p in f.model.parameters()), **f.metrics} for f in fits],
-    )
-    ctx.save_arrays(x_train=data.x.numpy(), y_train=data.y.numpy(), grid=grid.numpy(),
-                    **{f"snapshots_{f.name}": f.snapshots for f in fits})
-
-
 def run_many(cfgs: list[Config], ctxs: list[RunContext]):
-    """Several single-network trials of one activation (seeds and widths may differ), trained as one ensemble.
+    """Several single-network trials of one activation (seeds and widths may differ), fit as one ensemble.
 
     Yields each trial's metrics (or its exception) in order, as soon as its figures are written.
     """

@@ -20,12 +20,13 @@ from pydantic import Field
 from sklearn.metrics import balanced_accuracy_score
 from torch import nn
 
-from priorlab.config import BaseConfig, UserError, Widths
+from priorlab.config import BaseConfig, Widths, unique_list
 from priorlab.context import RunContext
 from priorlab.data.digits import digits
 from priorlab.experiments import biasonly
-from priorlab.experiments.biasonly import one_hidden, train
-from priorlab.regimes import apply
+from priorlab.nets.onelayer import full_batch, one_hidden, task_net
+from priorlab.train.loop import fit
+from priorlab.viz.regimes import task_switch
 
 DESCRIPTION = (
     "One frozen random network, several digit tasks: each task is its own bias vector (vs a unit mask)"
@@ -53,12 +54,12 @@ METHODS = ("bias", "mask")
 
 
 class Config(BaseConfig):
-    tasks: list[Literal["digit", "parity", "small", "is7", "mod3", "prime"]] = Field(
-        ["digit", "parity", "small", "is7"], min_length=2, max_length=6, description="tasks on the digits"
+    tasks: unique_list(Literal["digit", "parity", "small", "is7", "mod3", "prime"], min_length=2, max_length=6) = (
+        Field(["digit", "parity", "small", "is7"], description="tasks on the digits")
     )
-    widths: Widths = Field([256, 1024], min_length=1, max_length=12, description="hidden widths N")
-    methods: list[Literal["bias", "mask"]] = Field(
-        list(METHODS), min_length=1, max_length=2, description="what each task learns"
+    widths: Widths = Field([256, 1024], max_length=12, description="hidden widths N")
+    methods: unique_list(Literal["bias", "mask"], max_length=2) = Field(
+        list(METHODS), description="what each task learns"
     )
     steps: int = Field(300, ge=1, le=1_000_000, description="full-batch Adam steps per task")
     lr: float = Field(0.05, gt=0, le=10, description="Adam learning rate")
@@ -67,43 +68,16 @@ class Config(BaseConfig):
     FULL: ClassVar[dict] = {"widths": [64, 256, 1024, 4096]}
 
 
-class UnitMask(nn.Module):
-    """h -> h * m with m the indicator of the top `keep` fraction of `scores`; gradients pass straight through to
-    the scores (m + s - s.detach()), as edge-popup does for weights."""
-
-    def __init__(self, units: int, keep: float, seed: int):
-        super().__init__()
-        self.k = max(1, round(keep * units))
-        self.scores = nn.Parameter(torch.rand(units, generator=torch.Generator().manual_seed(seed)))
-
-    def mask(self) -> torch.Tensor:
-        m = torch.zeros_like(self.scores)
-        m[self.scores.topk(self.k).indices] = 1.0
-        return m + self.scores - self.scores.detach()
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return h * self.mask()
-
-
-def task_net(
-    method: str, width: int, classes: int, shared: torch.Tensor, seed: int, keep: float
-) -> nn.Sequential:
-    """A one-hidden-layer net on the frozen first-layer weight `shared` [width, d], with its own zero hidden bias
-    and its own random frozen head; only this task's biases (or mask scores) and output bias learn."""
-    net = one_hidden(shared.shape[1], width, classes, seed)
-    net[0].weight = shared
-    if method == "bias":
-        return apply(net, "bias_only")
-    net = apply(nn.Sequential(net[0], net[1], UnitMask(width, keep, seed), net[2]), "frozen")
-    net[2].scores.requires_grad_(True)
-    net[3].bias.requires_grad_(True)
-    return net
-
-
 def balanced_weights(y: torch.Tensor, classes: int) -> torch.Tensor:
     """Cross-entropy class weights n / (C n_c): the loss of a balanced data set."""
     counts = torch.bincount(y, minlength=classes).float().clamp_min(1)
     return len(y) / (classes * counts)
+
+
+def train_task(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor, classes: int, cfg: Config) -> None:
+    """Full-batch Adam on class-balanced cross-entropy."""
+    forward, loss = full_batch(net, x), nn.CrossEntropyLoss(weight=balanced_weights(y, classes))
+    fit(net, lambda _: loss(forward(), y), cfg.steps, lr=cfg.lr)
 
 
 @torch.no_grad()
@@ -131,8 +105,6 @@ def _swap(head_net: nn.Sequential, other: nn.Sequential, method: str) -> nn.Sequ
 
 
 def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
-    if len(set(cfg.tasks)) != len(cfg.tasks) or len(set(cfg.methods)) != len(cfg.methods):
-        raise UserError("'tasks' and 'methods' must not repeat an entry")
     split = digits(seed=cfg.seed)
     ys_train = [TASKS[t][1](split.y_train) for t in cfg.tasks]
     ys_test = [TASKS[t][1](split.y_test) for t in cfg.tasks]
@@ -150,8 +122,7 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
         nets = []
         for k in range(len(cfg.tasks)):
             net = task_net(method, width, classes[k], shared, ctx.seed + 1 + k, cfg.keep)
-            loss = nn.CrossEntropyLoss(weight=balanced_weights(ys_train[k], classes[k]))
-            train(net, split.x_train, ys_train[k], cfg.steps, cfg.lr, loss)
+            train_task(net, split.x_train, ys_train[k], classes[k], cfg)
             acc[m, j, k] = balanced_acc(net, split.x_test, ys_test[k])
             nets.append(net)
         if j == len(widths) - 1:
@@ -161,6 +132,14 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
                 f"{method}_nets",
             )
 
+    metrics = measure(cfg, ctx, widths, acc, swaps, classes)
+    for name, fig in task_switch(widths, acc, swaps, cfg.tasks, cfg.methods, classes).items():
+        ctx.save_figure(name, fig)
+    return metrics
+
+
+def measure(cfg: Config, ctx: RunContext, widths, acc, swaps, classes) -> dict[str, float]:
+    """Metrics (chance, own-bias and switched accuracies), the report table and the arrays."""
     metrics: dict[str, float] = {}
     top = widths[-1]
     for k, task in enumerate(cfg.tasks):
@@ -188,49 +167,4 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     ]
     ctx.table(f"Balanced test accuracy per task at width {top}, own vs another task's biases / mask", rows)
     ctx.save_arrays(widths=np.array(widths), acc=acc, **{f"switch_{m}": s for m, s in swaps.items()})
-    _figures(cfg, ctx, widths, acc, swaps, classes)
     return metrics
-
-
-def _figures(cfg, ctx, widths, acc, swaps, classes) -> None:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for k, task in enumerate(cfg.tasks):
-        for m, method in enumerate(cfg.methods):
-            ax.plot(
-                widths,
-                acc[m, :, k],
-                "-o" if method == "bias" else "--s",
-                color=f"C{k}",
-                ms=4,
-                label=f"{task} ({method})",
-            )
-        ax.axhline(1 / classes[k], color=f"C{k}", ls=":", lw=1)
-    ax.set_xscale("log", base=2)
-    ax.set(
-        xlabel="hidden width N",
-        ylabel="balanced test accuracy",
-        ylim=(0, 1.02),
-        title="One frozen random network, one bias vector (or mask) per task",
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    ctx.save_figure("accuracy", fig)
-
-    fig, axes = plt.subplots(
-        1, len(swaps), figsize=(4.6 * len(swaps), 4.2), squeeze=False, layout="constrained"
-    )
-    for ax, (method, s) in zip(axes[0], swaps.items()):
-        im = ax.imshow(s, vmin=0, vmax=1, cmap="viridis")
-        for (a, b), v in np.ndenumerate(s):
-            ax.text(b, a, f"{v:.2f}", ha="center", va="center", color="w" if v < 0.6 else "k", fontsize=8)
-        ax.set_xticks(range(len(cfg.tasks)), cfg.tasks, rotation=45)
-        ax.set_yticks(range(len(cfg.tasks)), cfg.tasks)
-        ax.set(
-            xlabel=f"hidden-layer {'biases' if method == 'bias' else 'mask'} of task",
-            ylabel="head (and scored task)",
-            title=f"{method}, width {widths[-1]}",
-        )
-    fig.colorbar(im, ax=axes[0].tolist(), label="balanced accuracy", shrink=0.8)
-    ctx.save_figure("switch", fig)

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import math
 import time
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from priorlab.config import BaseConfig
+from priorlab.config import BaseConfig, unique_list
 from priorlab.context import RunContext
 from priorlab.data.digits import digits
 from priorlab.data.functions import TargetExpr, target_function
-from priorlab.errors import check_finite
 from priorlab.nets.deep import deep
 from priorlab.regimes import apply, fit_readout, summary
 from priorlab.train.classify import accuracy, fit_classifier
+from priorlab.train.loop import fit
+from priorlab.viz.regimes import regime_bars, regime_fits
 
 DESCRIPTION = "the same network and task under every parameter regime: accuracy, trainable parameters, time"
 ORDER = 41
@@ -38,24 +39,12 @@ DEMO = [{}]
 Regime = Literal[
     "full", "frozen", "bias_only", "readout", "readout_ridge", "mask", "permute", "shared", "hyper"
 ]
-ALL_REGIMES = [
-    "full",
-    "frozen",
-    "bias_only",
-    "readout",
-    "readout_ridge",
-    "mask",
-    "permute",
-    "shared",
-    "hyper",
-]
+ALL_REGIMES = list(get_args(Regime))
 
 
 class Config(BaseConfig):
-    regimes: list[Regime] = Field(
-        ALL_REGIMES,
-        min_length=1,
-        description="regimes to compare (readout_ridge = readout solved in closed form)",
+    regimes: unique_list(Regime) = Field(
+        ALL_REGIMES, description="regimes to compare (readout_ridge = readout solved in closed form)"
     )
     width: int = Field(128, ge=2, le=4096, description="hidden units per layer")
     depth: int = Field(2, ge=1, le=8, description="hidden layers (ReLU)")
@@ -73,11 +62,6 @@ class Config(BaseConfig):
     repeats: int = Field(1, ge=1, le=100, description="seeds per regime (seed, seed+1, ...)")
 
     FULL: ClassVar[dict] = {"width": 256, "epochs": 40, "steps": 4000, "repeats": 3}
-
-    @field_validator("regimes")
-    @classmethod
-    def _unique(cls, v: list[str]) -> list[str]:
-        return list(dict.fromkeys(v))
 
 
 def build(cfg: Config, regime: str, in_features: int, out_features: int, seed: int) -> torch.nn.Module:
@@ -138,13 +122,7 @@ def run_fit1d(
     if regime == "readout_ridge":
         fit_readout(model, x, y, cfg.ridge_lam)
     elif regime != "frozen":
-        opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=_lr(cfg, regime))
-        for step in range(cfg.steps):
-            loss = torch.mean((model(x) - y) ** 2)
-            check_finite(loss.item(), step)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        fit(model, lambda _: torch.mean((model(x) - y) ** 2), cfg.steps, lr=_lr(cfg, regime))
     seconds = _clock(device) - t0
     with torch.no_grad():
         pred = model(x_test)
@@ -156,33 +134,43 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     _, f = target_function(cfg.target)
     split = digits(seed=ctx.seed)
     x_test = torch.linspace(-1, 1, 1000)[:, None]
-    dig: dict[str, list[dict]] = {r: [] for r in cfg.regimes}
-    fit: dict[str, list[dict]] = {r: [] for r in cfg.regimes}
+    dig_rows: dict[str, list[dict]] = {r: [] for r in cfg.regimes}
+    fit_rows: dict[str, list[dict]] = {r: [] for r in cfg.regimes}
     curves: dict[str, np.ndarray] = {}
     for regime in ctx.progress(cfg.regimes, description="regimes"):
         for rep in range(cfg.repeats):
             seed = ctx.seed + rep
-            dig[regime].append(run_digits(cfg, regime, seed, split, ctx.device))
+            dig_rows[regime].append(run_digits(cfg, regime, seed, split, ctx.device))
             result, pred = run_fit1d(cfg, regime, seed, f, x_test, ctx.device)
-            fit[regime].append(result)
+            fit_rows[regime].append(result)
             if rep == 0:
                 curves[regime] = pred
 
-    def stat(rows, key):
-        v = np.array([r[key] for r in rows], dtype=float)
-        return v.mean(), v.std()
+    acc = {r: np.array([row["acc"] for row in dig_rows[r]], dtype=float) for r in cfg.regimes}
+    mse = {r: np.array([row["mse"] for row in fit_rows[r]], dtype=float) for r in cfg.regimes}
+    trainable = {r: dig_rows[r][0]["trainable"] for r in cfg.regimes}
+    metrics = measure(cfg, ctx, dig_rows, fit_rows, acc, mse)
+    xs, ys = x_test[:, 0].numpy(), f(x_test)[:, 0].numpy()
+    ctx.save_arrays(x_test=xs, target=ys, **{f"fit_{r}": c for r, c in curves.items()})
 
+    colors = {r: f"C{i}" for i, r in enumerate(ALL_REGIMES)}
+    ctx.save_figure("regimes", regime_bars(acc, mse, trainable, colors, cfg.depth, cfg.width, cfg.target))
+    ctx.save_figure("fits", regime_fits(xs, ys, curves, mse, colors, cfg.target, cfg.n_train))
+    return metrics
+
+
+def measure(cfg: Config, ctx: RunContext, dig_rows, fit_rows, acc, mse) -> dict[str, float]:
+    """Metrics per regime (means over repeats) and the report table."""
     metrics: dict[str, float] = {}
     table = []
     for r in cfg.regimes:
-        acc, acc_sd = stat(dig[r], "acc")
-        mse, mse_sd = stat(fit[r], "mse")
-        t_dig, t_fit = stat(dig[r], "seconds")[0], stat(fit[r], "seconds")[0]
-        trainable, total = dig[r][0]["trainable"], dig[r][0]["total"]
+        t_dig = np.mean([row["seconds"] for row in dig_rows[r]])
+        t_fit = np.mean([row["seconds"] for row in fit_rows[r]])
+        trainable, total = dig_rows[r][0]["trainable"], dig_rows[r][0]["total"]
         metrics.update(
             {
-                f"test_acc_{r}": acc,
-                f"test_mse_{r}": mse,
+                f"acc_{r}": acc[r].mean(),
+                f"mse_{r}": mse[r].mean(),
                 f"trainable_{r}": trainable,
                 f"seconds_digits_{r}": t_dig,
                 f"seconds_fit1d_{r}": t_fit,
@@ -191,8 +179,8 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
         table.append(
             {
                 "regime": r,
-                "digits test acc": f"{acc:.3f} ± {acc_sd:.3f}",
-                "1-D test MSE": f"{mse:.2e} ± {mse_sd:.1e}",
+                "digits test acc": f"{acc[r].mean():.3f} ± {acc[r].std():.3f}",
+                "1-D test MSE": f"{mse[r].mean():.2e} ± {mse[r].std():.1e}",
                 "trainable": trainable,
                 "total": total,
                 "digits s": round(t_dig, 2),
@@ -208,72 +196,4 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
         "shared: tied values + biases; hyper: embeddings + generator + biases); total = all stored parameters. "
         "readout_ridge solves the last layer in closed form; frozen is evaluated at initialisation."
     )
-    ctx.save_arrays(
-        x_test=x_test[:, 0].numpy(),
-        target=f(x_test)[:, 0].numpy(),
-        **{f"fit_{r}": c for r, c in curves.items()},
-    )
-    _figures(ctx, cfg, dig, fit, curves, x_test, f)
     return metrics
-
-
-def _figures(ctx, cfg, dig, fit, curves, x_test, f) -> None:
-    import matplotlib.pyplot as plt
-
-    regimes = cfg.regimes
-    colors = {r: f"C{i}" for i, r in enumerate(ALL_REGIMES)}
-    pos = np.arange(len(regimes))
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
-    for ax, rows, key, label in (
-        (axes[0], dig, "acc", "digits test accuracy"),
-        (axes[1], fit, "mse", "1-D test MSE"),
-    ):
-        vals = [np.array([x[key] for x in rows[r]]) for r in regimes]
-        ax.bar(
-            pos,
-            [v.mean() for v in vals],
-            yerr=[v.std() for v in vals],
-            color=[colors[r] for r in regimes],
-            capsize=3,
-        )
-        ax.set_xticks(pos, regimes, rotation=35, ha="right")
-        ax.set_ylabel(label)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylim(0, 1)
-    axes[0].axhline(0.1, color="0.5", ls=":", lw=1)
-    axes[0].set_title(f"digits, {cfg.depth}×{cfg.width} ReLU MLP (dotted: chance)")
-    axes[1].set_yscale("log")
-    axes[1].set_title(f"1-D fit of {cfg.target} on [-1, 1]")
-    ax = axes[2]
-    for r in regimes:
-        n = max(dig[r][0]["trainable"], 1)
-        acc = np.mean([x["acc"] for x in dig[r]])
-        ax.scatter(n, acc, color=colors[r], s=50, zorder=3, label=r)
-    ax.set_xscale("log")
-    ax.set_xlabel("trainable parameters (frozen plotted at 1)")
-    ax.set_ylabel("digits test accuracy")
-    ax.set_title("accuracy vs what learning may change")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    ctx.save_figure("regimes", fig)
-
-    cols = min(len(regimes), 3)
-    rows_n = math.ceil(len(regimes) / cols)
-    fig, axes = plt.subplots(
-        rows_n, cols, figsize=(4.2 * cols, 2.8 * rows_n), sharex=True, sharey=True, squeeze=False
-    )
-    xs, ys = x_test[:, 0].numpy(), f(x_test)[:, 0].numpy()
-    for ax, r in zip(axes.flat, regimes):
-        ax.plot(xs, ys, color="k", lw=3, alpha=0.25, label="target")
-        ax.plot(xs, curves[r], color=colors[r], lw=1.5, label="network")
-        ax.set_title(f"{r}: MSE {np.mean([x['mse'] for x in fit[r]]):.1e}", fontsize=10)
-        ax.set_ylim(ys.min() - 0.5, ys.max() + 0.5)
-    for ax in axes.flat[len(regimes) :]:
-        ax.axis("off")
-    axes[0, 0].legend(fontsize=8)
-    for ax in axes[-1]:
-        ax.set_xlabel("x")
-    fig.suptitle(f"1-D fit of {cfg.target} under each regime ({cfg.n_train} training points)")
-    fig.tight_layout()
-    ctx.save_figure("fits", fig)

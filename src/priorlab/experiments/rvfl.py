@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
-from torch import nn
+from pydantic import AfterValidator, Field
 
-from priorlab.config import BaseConfig
+from priorlab.config import BaseConfig, unique_list
 from priorlab.context import RunContext
 from priorlab.data.functions import TargetExpr, target_function
+from priorlab.nets.rvfl import RVFL
 from priorlab.regimes import apply, fit_readout, summary
+from priorlab.viz.rvfl import fit_errors, scaling
 
 DESCRIPTION = "random-feature (RVFL) regression, ridge readout in closed form: log test MSE vs log units"
 ORDER = 44
@@ -32,7 +33,6 @@ FIGURES = {
 }
 DEMO = [{}]
 
-ACTIVATIONS = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu, "cos": torch.cos}
 TARGETS_2D = {
     "sincos": ("sin(πx₁)·cos(πx₂)", lambda x: torch.sin(math.pi * x[:, 0]) * torch.cos(math.pi * x[:, 1])),
     "bump": ("exp(−2|x|²)", lambda x: torch.exp(-2 * (x**2).sum(1))),
@@ -40,8 +40,8 @@ TARGETS_2D = {
 
 
 class Config(BaseConfig):
-    units: list[int] = Field(
-        [8, 16, 32, 64, 128, 256, 512], min_length=2, description="numbers of random units (each 1…8192)"
+    units: Annotated[unique_list(int, ge=1, le=8192, min_length=2), AfterValidator(sorted)] = Field(
+        [8, 16, 32, 64, 128, 256, 512], description="numbers of random units (sorted)"
     )
     n_train: int = Field(2000, ge=2, le=200_000, description="training points, uniform in [-1, 1]^d")
     n_test: int = Field(2000, ge=10, le=200_000, description="test points, uniform in [-1, 1]^d (noiseless)")
@@ -64,48 +64,20 @@ class Config(BaseConfig):
 
     FULL: ClassVar[dict] = {"repeats": 10, "units": [8, 11, 16, 23, 32, 45, 64, 91, 128, 181, 256, 362, 512]}
 
-    @field_validator("units")
-    @classmethod
-    def _units_ok(cls, v: list[int]) -> list[int]:
-        if any(not 1 <= n <= 8192 for n in v):
-            raise ValueError("every unit count must be in 1…8192")
-        return sorted(set(v))
-
-
-class RVFL(nn.Module):
-    """y = readout([act(W x + b), x]): W, b ~ U(−scale, scale) fixed; the readout alone is fitted."""
-
-    def __init__(
-        self,
-        d: int,
-        n: int,
-        activation: str = "tanh",
-        scale: float = 1.0,
-        direct_link: bool = True,
-        generator: torch.Generator | None = None,
-    ):
-        super().__init__()
-        self.hidden = nn.Linear(d, n)
-        with torch.no_grad():
-            for p in self.hidden.parameters():
-                p.copy_(scale * (2 * torch.rand(p.shape, generator=generator, dtype=p.dtype) - 1))
-        self.act = ACTIVATIONS[activation]
-        self.direct_link = direct_link
-        self.readout = nn.Linear(n + d * direct_link, 1)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.act(self.hidden(x))
-        return torch.cat([h, x], 1) if self.direct_link else h
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.readout(self.features(x))
-
 
 def effective_dof(features: torch.Tensor, lam: float) -> float:
     """Degrees of freedom of the ridge fit, Σ s²/(s² + λ) over the centred features' singular values, + 1 (bias)."""
     s = torch.linalg.svdvals(features - features.mean(0))
     s = s[s > s.max() * max(features.shape) * torch.finfo(s.dtype).eps]
     return float((s**2 / (s**2 + lam)).sum()) + 1.0
+
+
+def fitted(cfg: Config, d: int, n: int, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> RVFL:
+    """An RVFL of n units on d inputs, features drawn from ``generator``, its readout solved on (x, y) (float64)."""
+    model = RVFL(d, n, cfg.activation, cfg.feature_scale, cfg.direct_link, generator=generator).double()
+    apply(model, "readout")
+    fit_readout(model, x, y[:, None], cfg.lam)
+    return model
 
 
 def curve(cfg: Config, d: int, f, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,9 +90,7 @@ def curve(cfg: Config, d: int, f, noise: float, seed: int) -> tuple[np.ndarray, 
         y = f(x) + noise * torch.randn(cfg.n_train, generator=g, dtype=torch.float64)
         xt = 2 * torch.rand(cfg.n_test, d, generator=g, dtype=torch.float64) - 1
         for j, n in enumerate(cfg.units):
-            model = RVFL(d, n, cfg.activation, cfg.feature_scale, cfg.direct_link, generator=g).double()
-            apply(model, "readout")
-            fit_readout(model, x, y[:, None], cfg.lam)
+            model = fitted(cfg, d, n, x, y, g)
             with torch.no_grad():
                 out[r, j] = torch.mean((model(xt)[:, 0] - f(xt)) ** 2).item()
                 dof[r, j] = effective_dof(model.features(x), cfg.lam) if noise > 0 else np.nan
@@ -132,22 +102,61 @@ def slope(units: list[int], mse: np.ndarray) -> float:
     return float(np.polyfit(np.log(units), np.log(mse).mean(0), 1)[0])
 
 
+@torch.no_grad()
+def example_errors(cfg: Config, f1, f2, seed: int) -> dict:
+    """|error| of noiseless 1-D fits on a grid for four unit counts, and of a 2-D fit (the median count) on a
+    100 × 100 grid, for the ``fits`` figure."""
+    g = torch.Generator().manual_seed(seed)
+    x1 = 2 * torch.rand(cfg.n_train, 1, generator=g, dtype=torch.float64) - 1
+    grid1 = torch.linspace(-1, 1, 500, dtype=torch.float64)[:, None]
+    shown = sorted({cfg.units[i] for i in np.linspace(0, len(cfg.units) - 1, 4).round().astype(int)})
+    errors1 = {}
+    for n in shown:
+        model = fitted(cfg, 1, n, x1, f1(x1), g)
+        errors1[n] = (model(grid1)[:, 0] - f1(grid1)).abs().clamp_min(1e-16).numpy()
+    s = torch.linspace(-1, 1, 100, dtype=torch.float64)
+    grid2 = torch.stack(torch.meshgrid(s, s, indexing="xy"), -1).reshape(-1, 2)
+    x2 = 2 * torch.rand(cfg.n_train, 2, generator=g, dtype=torch.float64) - 1
+    n_mid = cfg.units[len(cfg.units) // 2]
+    model = fitted(cfg, 2, n_mid, x2, f2(x2), g)
+    return {
+        "x1": grid1[:, 0].numpy(),
+        "target1": f1(grid1).numpy(),
+        "errors1": errors1,
+        "target2": f2(grid2).reshape(100, 100).numpy(),
+        "error2": (model(grid2)[:, 0] - f2(grid2)).abs().reshape(100, 100).clamp_min(1e-16).numpy(),
+        "n_mid": n_mid,
+    }
+
+
 def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     name_1d, f1 = target_function(cfg.target_1d)
     name_2d, f2 = TARGETS_2D[cfg.target_2d]
     f1_cols = lambda x: f1(x[:, 0])  # the 1-D target on [N, 1] inputs
-    runs = {
+    curves = {
         "1d": (1, f1_cols, 0.0),
         "2d": (2, f2, 0.0),
     }
     if cfg.noise > 0:
-        runs.update({"1d_noisy": (1, f1_cols, cfg.noise), "2d_noisy": (2, f2, cfg.noise)})
+        curves.update({"1d_noisy": (1, f1_cols, cfg.noise), "2d_noisy": (2, f2, cfg.noise)})
     mse, dof = {}, {}
-    for k, (d, f, noise) in ctx.progress(runs.items(), description="curves"):
+    for k, (d, f, noise) in ctx.progress(curves.items(), description="curves"):
         mse[k], dof[k] = curve(cfg, d, f, noise, ctx.seed)
     # least squares fits noise with variance σ² · dof / N at the training inputs (≈ at fresh inputs for N ≫ dof)
-    noise_term = {k: cfg.noise**2 * dof[k].mean(0) / cfg.n_train for k in runs if k.endswith("noisy")}
+    noise_term = {k: cfg.noise**2 * dof[k].mean(0) / cfg.n_train for k in curves if k.endswith("noisy")}
 
+    metrics = measure(cfg, ctx, mse, noise_term, name_1d, name_2d)
+    slopes = {k: metrics[f"slope_{k}"] for k in ("1d", "2d")}
+    ctx.save_figure(
+        "scaling", scaling(cfg.units, mse, slopes, noise_term, cfg.noise, cfg.activation, cfg.lam, cfg.n_train)
+    )
+    examples = example_errors(cfg, f1_cols, f2, ctx.seed)
+    ctx.save_figure("fits", fit_errors(**examples, name_1d=name_1d, name_2d=name_2d))
+    return metrics
+
+
+def measure(cfg: Config, ctx: RunContext, mse, noise_term, name_1d: str, name_2d: str) -> dict[str, float]:
+    """Slopes and errors at the largest unit count; the report's tables, note and arrays."""
     metrics = {f"slope_{k}": slope(cfg.units, v) for k, v in mse.items() if not k.endswith("noisy")}
     for k, v in mse.items():
         metrics[f"mse_{k}_n{cfg.units[-1]}"] = float(np.exp(np.log(v[:, -1]).mean()))
@@ -163,16 +172,8 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     ctx.table(
         "Fitted log–log slopes (noiseless)",
         [
-            {
-                "target": f"1-D {name_1d}",
-                "slope": round(metrics["slope_1d"], 2),
-                "Needell et al. bound": -1.0,
-            },
-            {
-                "target": f"2-D {name_2d}",
-                "slope": round(metrics["slope_2d"], 2),
-                "Needell et al. bound": -1.0,
-            },
+            {"target": f"1-D {name_1d}", "slope": round(metrics["slope_1d"], 2), "Needell et al. bound": -1.0},
+            {"target": f"2-D {name_2d}", "slope": round(metrics["slope_2d"], 2), "Needell et al. bound": -1.0},
         ],
     )
     trainable = summary(apply(RVFL(1, cfg.units[-1], direct_link=cfg.direct_link), "readout"))
@@ -187,85 +188,4 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
         **{f"mse_{k}": v for k, v in mse.items()},
         **{f"noise_term_{k}": v for k, v in noise_term.items()},
     )
-    _figures(ctx, cfg, mse, metrics, noise_term, (name_1d, f1_cols), (name_2d, f2))
     return metrics
-
-
-def _figures(ctx, cfg, mse, metrics, noise_term, t1, t2) -> None:
-    import matplotlib.pyplot as plt
-
-    units = np.array(cfg.units, dtype=float)
-    fig, ax = plt.subplots(figsize=(7.5, 5))
-    style = {"1d": ("C0", "-"), "2d": ("C3", "-"), "1d_noisy": ("C0", "--"), "2d_noisy": ("C3", "--")}
-    for k, v in mse.items():
-        color, ls = style[k]
-        gm = np.exp(np.log(v).mean(0))
-        label = f"{'1-D' if k.startswith('1d') else '2-D'}" + (
-            f", noise SD {cfg.noise:g}" if k.endswith("noisy") else f", slope {metrics['slope_' + k]:.2f}"
-        )
-        ax.plot(units, gm, color=color, ls=ls, marker="o", ms=4, label=label)
-        ax.fill_between(units, v.min(0), v.max(0), color=color, alpha=0.12, lw=0)
-    first = np.exp(np.log(mse["1d"][:, 0]).mean())
-    ax.plot(units, first * units[0] / units, color="0.5", lw=1.5, label="O(1/n) (Needell et al.)")
-    if cfg.noise > 0:
-        for k, v in noise_term.items():
-            ax.plot(units, v, color=style[k][0], ls=":", lw=1.2)
-        ax.plot([], [], color="0.3", ls=":", label="σ²·dof/N: the noise the fit absorbs")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("random units n")
-    ax.set_ylabel("test MSE (noiseless test targets)")
-    ax.set_title(f"RVFL, {cfg.activation} features, ridge λ={cfg.lam:g}, {cfg.n_train} training points")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    ctx.save_figure("scaling", fig)
-
-    (name_1d, f1), (name_2d, f2) = t1, t2
-    g = torch.Generator().manual_seed(ctx.seed)
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
-    x1 = 2 * torch.rand(cfg.n_train, 1, generator=g, dtype=torch.float64) - 1
-    grid1 = torch.linspace(-1, 1, 500, dtype=torch.float64)[:, None]
-    shown = sorted({cfg.units[i] for i in np.linspace(0, len(cfg.units) - 1, 4).round().astype(int)})
-    for i, n in enumerate(shown):
-        model = apply(
-            RVFL(1, n, cfg.activation, cfg.feature_scale, cfg.direct_link, generator=g).double(), "readout"
-        )
-        fit_readout(model, x1, f1(x1)[:, None], cfg.lam)
-        with torch.no_grad():
-            err = (model(grid1)[:, 0] - f1(grid1)).abs().clamp_min(1e-16)
-        axes[0].plot(
-            grid1[:, 0], err, color=plt.cm.viridis(i / max(len(shown) - 1, 1)), lw=1, label=f"{n} units"
-        )
-    axes[0].set_yscale("log")
-    axes[0].set_ylabel("|fit − target|")
-    axes[0].set_title(f"1-D target {name_1d}: errors")
-    axes[0].set_xlabel("x")
-    axes[0].legend(fontsize=8, loc="lower right")
-    inset = axes[0].inset_axes([0.02, 0.8, 0.3, 0.18])
-    inset.plot(grid1[:, 0], f1(grid1), color="k")
-    inset.set_xticks([])
-    inset.set_yticks([])
-    s = torch.linspace(-1, 1, 100, dtype=torch.float64)
-    grid2 = torch.stack(torch.meshgrid(s, s, indexing="xy"), -1).reshape(-1, 2)
-    x2 = 2 * torch.rand(cfg.n_train, 2, generator=g, dtype=torch.float64) - 1
-    n_mid = cfg.units[len(cfg.units) // 2]
-    model = apply(
-        RVFL(2, n_mid, cfg.activation, cfg.feature_scale, cfg.direct_link, generator=g).double(), "readout"
-    )
-    fit_readout(model, x2, f2(x2)[:, None], cfg.lam)
-    with torch.no_grad():
-        err = (model(grid2)[:, 0] - f2(grid2)).abs().reshape(100, 100).clamp_min(1e-16)
-    im = axes[1].imshow(f2(grid2).reshape(100, 100), extent=(-1, 1, -1, 1), origin="lower", cmap="RdBu_r")
-    fig.colorbar(im, ax=axes[1])
-    axes[1].set_title(f"2-D target: {name_2d}")
-    from matplotlib.colors import LogNorm
-
-    im = axes[2].imshow(err, extent=(-1, 1, -1, 1), origin="lower", cmap="magma", norm=LogNorm())
-    fig.colorbar(im, ax=axes[2])
-    axes[2].set_title(f"|error| of the 2-D fit, {n_mid} units")
-    for ax in axes[1:]:
-        ax.set_xlabel("x₁")
-        ax.set_ylabel("x₂")
-    fig.tight_layout()
-    ctx.save_figure("fits", fig)

@@ -124,6 +124,15 @@ def locality_prior(
     return g.pow(strength).float()
 
 
+POWER = {"sqrt": 0.5, "linear": 1.0, "quadratic": 2.0}
+
+
+def prior_family(cost: str, strength: float) -> tuple[str, float]:
+    """Which prior a (cost, strength) pair gives: ``("power", a)`` for P = (1 + d)^−a (linear, sqrt and quadratic are
+    one family, a = 1, ½, 2 × strength) or ``("exp", strength)``; equal pairs give the same P."""
+    return ("power", POWER[cost] * strength) if cost in POWER else (cost, strength)
+
+
 # ----------------------------------------------------------------------------------------------
 # the parametrization
 
@@ -236,6 +245,19 @@ def raw_weight(module: nn.Module, name: str = "weight") -> torch.Tensor:
     if parametrize.is_parametrized(module, name):
         return getattr(module.parametrizations, name).original
     return getattr(module, name)
+
+
+def pruning_curve(module: nn.Module, keep: Sequence[float], evaluate, name: str = "weight") -> list:
+    """``evaluate()`` after :func:`prune_smallest` to each kept fraction, restoring the trained weights after each."""
+    w = raw_weight(module, name)
+    saved = w.detach().clone()
+    out = []
+    for k in keep:
+        prune_smallest(module, k, name)
+        out.append(evaluate())
+        with torch.no_grad():
+            w.copy_(saved)
+    return out
 
 
 @torch.no_grad()

@@ -9,6 +9,8 @@
   function of their distance on the sheet; ``smoothness = (max − curve[0]) / max`` is near 1 when neighbours
   share preferences and near 0 without topography; a shuffled-positions control gives the chance level.
 - :func:`paired_ttest` — scipy's ``ttest_rel`` on paired measurements (the same test image under two networks).
+- :func:`sheet_measures` — all of the above for the activation maps of one network's sheet on a labelled test set;
+  :func:`finite_mean` averages such measures over the finite values.
 """
 
 from __future__ import annotations
@@ -162,3 +164,25 @@ def paired_ttest(a, b) -> tuple[float, float]:
     ok = np.isfinite(x) & np.isfinite(y)
     res = stats.ttest_rel(x[ok], y[ok])
     return float(res.statistic), float(res.pvalue)
+
+
+# ----------------------------------------------------------------------------------------------
+def sheet_measures(maps, labels, n_classes: int, side: int, shuffles: int = 20, seed: int = 0) -> dict:
+    """Maps [N, side*side] of a square sheet on N labelled inputs → ``var_image`` [N] and ``var_class`` [n_classes]
+    (spatial variance of each map and of each class-mean map), ``class_maps`` [n_classes, side*side] and ``smooth``
+    (:class:`Smoothness` of the units' class tuning, ``shuffles`` shuffled-position controls drawn from ``seed``)."""
+    class_maps = class_means(maps, labels, n_classes)
+    sm = smoothness(class_maps.T, grid_positions((side, side)), shuffles=shuffles, seed=seed)
+    return {
+        "var_image": spatial_variance(maps, (side, side)),
+        "var_class": spatial_variance(class_maps, (side, side)),
+        "class_maps": class_maps,
+        "smooth": sm,
+    }
+
+
+def finite_mean(values) -> float:
+    """Mean of the finite values (NaN, quietly, when there are none: e.g. smoothness of a sheet of dead units)."""
+    a = np.asarray(values, dtype=float).ravel()
+    a = a[np.isfinite(a)]
+    return float(a.mean()) if a.size else float("nan")

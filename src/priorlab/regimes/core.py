@@ -22,16 +22,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from priorlab.regimes.parametrizations import (
-    Generator,
-    Hyper,
-    InputHyperLinear,
-    Mask,
-    Permute,
-    Shared,
-    SinkhornPermute,
-    hashed_index,
-)
+from priorlab.regimes import parametrizations as pz
 
 NORM_TYPES: tuple[type[nn.Module], ...] = (
     nn.modules.batchnorm._NormBase,  # BatchNorm*, InstanceNorm*
@@ -159,11 +150,11 @@ def _register(model: nn.Module, make) -> list[nn.Module]:
 
 
 def _mask(model, fraction: float = 0.5):
-    made = _register(model, lambda w: Mask(w, fraction))
+    made = _register(model, lambda w: pz.Mask(w, fraction))
     _by_id(model, {id(m.scores) for m in made})
 
 
-PERMUTE_METHODS = {"rank": Permute, "sinkhorn": SinkhornPermute}
+PERMUTE_METHODS = {"rank": pz.Permute, "sinkhorn": pz.SinkhornPermute}
 
 
 def _permute(model, method: str = "rank"):
@@ -184,14 +175,14 @@ def _shared(model, map: dict | None = None, fraction: float = 0.1, seed: int = 0
         for i, (_, module, name) in enumerate(ws):
             w = getattr(module, name)
             k = min(w.numel(), max(1, math.ceil(fraction * w.numel() - 1e-9)))
-            parametrize.register_parametrization(module, name, Shared(hashed_index(w.shape, k, seed + i)))
+            parametrize.register_parametrization(module, name, pz.Shared(pz.hashed_index(w.shape, k, seed + i)))
     else:
         for key, index in map.items():
             path, _, name = key.rpartition(".")
             module = submodule(model, path)
             if not hasattr(module, name):
                 raise ValueError(f"shared map key {key!r} names no tensor of the model")
-            parametrize.register_parametrization(module, name, Shared(index))
+            parametrize.register_parametrization(module, name, pz.Shared(index))
     _full(model)
 
 
@@ -205,7 +196,7 @@ def _hyper(
     seed: int = 0,
 ):
     """``target``: a layer path (or list); None = every weight tensor. One generator is shared by all targets."""
-    generator = Generator(embed_dim, chunk, hidden)
+    generator = pz.Generator(embed_dim, chunk, hidden)
     if target is None:
         items = tensors(model, "weight")
     else:
@@ -227,11 +218,11 @@ def _hyper(
             owner = model.get_submodule(parent) if parent else model
             if owner is module:
                 raise ValueError("hyper from_input=True cannot replace the model itself; target a sub-layer")
-            setattr(owner, child, InputHyperLinear(module, generator, seed=seed + i))
+            setattr(owner, child, pz.InputHyperLinear(module, generator, seed=seed + i))
     else:
         for i, (_, module, name) in enumerate(items):
             parametrize.register_parametrization(
-                module, name, Hyper(getattr(module, name), generator, seed=seed + i)
+                module, name, pz.Hyper(getattr(module, name), generator, seed=seed + i)
             )
     _full(model)
 
@@ -273,12 +264,7 @@ def apply(model: nn.Module, regime: str, **options) -> nn.Module:
     if regime in _PARAMETRIZING and any(parametrize.is_parametrized(m) for m in model.modules()):
         raise ValueError(f"the model already has parametrizations; apply {regime!r} to a fresh model")
     fn(model, **options)
-    model._priorlab_regime = regime
     return model
-
-
-def regime_of(model: nn.Module) -> str | None:
-    return getattr(model, "_priorlab_regime", None)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -18,6 +18,14 @@ loss but are never updated, which is how bias-only models (fixed random weights,
 
 Results equal training each member alone with ``torch.optim.Adam`` (same init, same lr), up to rounding.
 
+When to use which:
+
+- :func:`priorlab.train.loop.fit` trains ONE model (any ``nn.Module``, any regime; minibatches, penalties, gradient
+  clipping, callbacks). A module that already holds several networks in its own stacked tensors
+  (:class:`priorlab.nets.batched_mlp.BatchedMLP`) is one model too: ``fit`` it on the sum of its networks' losses.
+- :class:`Ensemble` trains K same-shaped small networks given as K modules (seeds and widths of a sweep, e.g. fit1d's
+  ``run_many``), full batch, with per-member learning rates and divergence, and no per-member Python work per step.
+
 Typical use::
 
     modules = [make_model(width=h, seed=s) for h, s in members]
@@ -30,7 +38,6 @@ Typical use::
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -302,8 +309,7 @@ class Ensemble:
             return lambda i: graph.replay()
         if self._want_compile():
             step = self._get_compiled()
-            if step is not None:
-                return lambda i: step(batch, history, diverged_at)
+            return lambda i: step(batch, history, diverged_at)
         return lambda i: self._full_step(batch, history, diverged_at)
 
     def _want_compile(self) -> bool:
@@ -313,14 +319,9 @@ class Ensemble:
 
     def _get_compiled(self):
         if self._compiled is None:
-            try:
-                self._functional_grad = True
-                self._compiled = torch.compile(self._full_step, dynamic=False)
-            except Exception as exc:  # noqa: BLE001 - fall back to eager, which gives the same numbers
-                warnings.warn(f"torch.compile unavailable ({exc.__class__.__name__}); running eagerly", stacklevel=2)
-                self._compiled = False
-                self._functional_grad = False
-        return self._compiled or None
+            self._functional_grad = True
+            self._compiled = torch.compile(self._full_step, dynamic=False)
+        return self._compiled
 
     def _state(self) -> list[Tensor]:
         return [self.step_count, self._row, *self.params.values(), *self.exp_avg.values(), *self.exp_avg_sq.values()]

@@ -1,8 +1,13 @@
-"""Many small MLPs trained at once: one weight tensor per layer with a leading seed dimension, applied with torch.bmm.
+"""Many small MLPs in one module: one weight tensor per layer with a leading seed dimension, applied with torch.bmm.
 
 Tiny networks (2–8 units wide) waste a whole kernel launch per matrix product; stacking S networks of one shape turns
-S small products into one batched one. The networks never interact: the loss is the sum of the S networks' losses and
-Adam updates every element on its own, so network s trains exactly as it would alone (tested).
+S small products into one batched one. The networks never interact: train the module with
+:func:`priorlab.train.loop.fit` on the sum of the S networks' losses (:func:`cross_entropy`); Adam updates every
+element on its own, so network s trains exactly as it would alone (tested)::
+
+    model = BatchedMLP([2, 4, 4, 2], "relu", seeds=8, seed=0)
+    fit(model, lambda step: cross_entropy(model(x), y).sum(), 500, lr=0.03)
+    acc = accuracy(model(x), y)                                 # [8]
 """
 
 from __future__ import annotations
@@ -90,45 +95,38 @@ class BatchedMLP(nn.Module):
         return nn.Sequential(*mods)
 
 
+def stages(model: BatchedMLP, s: int, x: torch.Tensor) -> list[torch.Tensor]:
+    """Network ``s``'s view of ``x`` [..., 2]: input, then (affine, non-linearity) per hidden layer, then output."""
+    flat = x.reshape(-1, 2)
+    with torch.no_grad():
+        _, layers = model(flat, layers=True)
+    out = [flat]
+    for l in range(model.depth - 1):
+        out += [layers.pre[l][s], layers.post[l][s]]
+    out.append(layers.pre[-1][s])
+    return [t.reshape(*x.shape[:-1], t.shape[-1]) for t in out]
+
+
+def stage_names(model: BatchedMLP) -> list[str]:
+    """Names of the :func:`stages`: ``input``, ``layer l: affine``, ``layer l: <activation>``, …, output logits."""
+    act = model.activation
+    names = ["input"]
+    for l in range(1, model.depth):
+        names += [f"layer {l}: affine", f"layer {l}: {act}"]
+    return names + [f"layer {model.depth}: output logits"]
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-network mean cross-entropy [S] of logits [S, N, C] against labels [N]."""
+    seeds, _, n_classes = logits.shape
+    return (
+        nn.functional.cross_entropy(logits.reshape(-1, n_classes), y.repeat(seeds), reduction="none")
+        .view(seeds, -1)
+        .mean(1)
+    )
+
+
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-network accuracy [S] of logits [S, N, C] against labels [N]."""
     return (logits.argmax(-1) == y).float().mean(-1)
 
-
-def train_classifier(
-    model: BatchedMLP,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    epochs: int = 1000,
-    lr: float = 0.01,
-    callback=None,
-    every: int = 0,
-) -> torch.Tensor:
-    """Full-batch Adam on the cross-entropy of every network at once; returns the final per-network loss [S].
-
-    ``callback(epoch, model)`` is called before training and then every ``every`` epochs (when both are given).
-    A NaN/inf loss raises :class:`priorlab.runner.Diverged`.
-    """
-    from priorlab.errors import check_finite
-
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    n_classes = model.sizes[-1]
-    for epoch in range(epochs):
-        if callback is not None and every and epoch % every == 0:
-            callback(epoch, model)
-        logits = model(x)
-        per_net = (
-            nn.functional.cross_entropy(
-                logits.reshape(-1, n_classes), y.repeat(model.seeds), reduction="none"
-            )
-            .view(model.seeds, -1)
-            .mean(1)
-        )
-        loss = per_net.sum()
-        check_finite(loss.item(), epoch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    if callback is not None and every:
-        callback(epochs, model)
-    return per_net.detach()

@@ -1,0 +1,149 @@
+"""Running a sweep's trial groups: a local process pool or Ray tasks, with a progress bar read from the index.
+
+Both backends call :func:`run_group` in a worker for each group of trials and record a group whose worker died as
+``failed: worker lost`` / ``failed: ray task lost``; a failing trial never stops the sweep (the runner records it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from priorlab.config import UserError
+from priorlab.store import Store
+from priorlab.sweep.plan import Trial
+
+
+def run_group(
+    experiment: str, sweep_id: str, trials: list[tuple[str, dict]], root: str, device: str, threads: int | None
+) -> list[tuple[str, str]]:
+    """Worker entry point: run one group of trials, return (trial_key, status) for each. Never raises for a
+    failing trial (the runner records it); a trial already done elsewhere is reported as 'duplicate'."""
+    import sqlite3
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    from priorlab.runner import run_batch
+
+    keys = [k for k, _ in trials]
+    try:
+        runs = run_batch(experiment, [v for _, v in trials], trial_keys=keys, sweep_id=sweep_id, root=root,
+                         device=device, quiet=True, argv=["priorlab", "sweep", experiment, "--trial"])
+        return [(k, r.status) for k, r in zip(keys, runs)]
+    except sqlite3.IntegrityError:
+        if len(trials) == 1:
+            return [(keys[0], "duplicate")]
+        # one of the group is done already (a stray worker): run them one at a time
+        out = []
+        for k, v in trials:
+            out += run_group(experiment, sweep_id, [(k, v)], root, device, threads)
+        return out
+
+
+class Bar:
+    """Trials done / total, failures, elapsed and ETA, read from the index (so trials finishing inside a batch
+    count at once); silent when quiet or not on a terminal."""
+
+    def __init__(self, store: Store, sweep_id: str, keys: list[str], label: str, quiet: bool):
+        self.store, self.sweep_id, self.keys = store, sweep_id, set(keys)
+        self.done = self.failed = 0
+        self.prog = None
+        if not quiet and sys.stdout.isatty():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.prog = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                                 "trials", TimeElapsedColumn(), "ETA", TimeRemainingColumn(),
+                                 "{task.fields[failed]}")
+            self.prog.start()
+            self.task = self.prog.add_task(label, total=len(keys), failed="")
+
+    def _statuses(self) -> dict[str, str]:
+        return {k: s for k, s in self.store.trial_statuses(self.sweep_id).items() if k in self.keys}
+
+    def refresh(self) -> None:
+        finished = [s for s in self._statuses().values() if s != "running"]
+        self.done = len(finished)
+        self.failed = sum(1 for s in finished if s != "done")
+        if self.prog:
+            self.prog.update(self.task, completed=self.done,
+                             failed=f"[red]{self.failed} failed" if self.failed else "")
+
+    def close(self) -> None:
+        """Final count: every trial of this pass without a `done` row (failed, lost or never started) failed."""
+        self.refresh()
+        self.failed = len(self.keys) - sum(1 for s in self._statuses().values() if s == "done")
+        if self.prog:
+            self.prog.stop()
+
+
+def _payload(group: list[Trial]) -> list[tuple[str, dict]]:
+    return [(t.key, t.values) for t in group]
+
+
+def run_local(experiment: str, sweep_id: str, groups: list[list[Trial]], store: Store, device: str, workers: int,
+              bar: Bar) -> None:
+    """A pool of ``workers`` spawned processes, each with CPU count / workers torch threads."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    ctx = mp.get_context("spawn")  # workers import torch afresh: no forked threads or CUDA state
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {
+            pool.submit(run_group, experiment, sweep_id, _payload(g), str(store.root), device, threads): g
+            for g in groups
+        }
+        while futures:
+            finished, _ = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                g = futures.pop(fut)
+                try:
+                    fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker died: record, keep going
+                    store.mark_lost(sweep_id, [t.key for t in g], f"worker lost ({exc.__class__.__name__})")
+            bar.refresh()
+
+
+def run_ray(experiment: str, sweep_id: str, groups: list[list[Trial]], store: Store, device: str, workers: int,
+            bar: Bar, address: str | None, gpu_fraction: float) -> None:
+    """One Ray task per group on the cluster at ``address``, or on a private local instance of ``workers`` CPUs."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--backend ray needs Ray: pip install 'priorlab[ray]'") from None
+    started = False
+    if not ray.is_initialized():
+        kw: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
+        if address:
+            ray.init(address=address, **kw)
+        else:
+            # a private single-node instance on the loopback interface only
+            ray.init(num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1", **kw)
+        started = True
+    try:
+        gpus = ray.cluster_resources().get("GPU", 0)
+        num_gpus = gpu_fraction if gpus else 0
+        task = ray.remote(num_cpus=1, num_gpus=num_gpus, max_retries=0)(run_group)
+        pending = {task.remote(experiment, sweep_id, _payload(g), str(store.root), device, 1): g for g in groups}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            for ref in done:
+                g = pending.pop(ref)
+                try:
+                    ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - task or worker failure: record, keep going
+                    store.mark_lost(sweep_id, [t.key for t in g], f"ray task lost ({exc.__class__.__name__})")
+            bar.refresh()
+    finally:
+        if started:
+            ray.shutdown()

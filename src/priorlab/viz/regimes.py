@@ -1,0 +1,175 @@
+"""Figures of the regime experiments (biasonly, multitask, regimes). Each function takes arrays and returns a
+matplotlib figure, or ``{figure name: figure}`` where it draws several; the experiment saves them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def width_curves(
+    widths: Sequence[int],
+    scores: np.ndarray,
+    trainable: np.ndarray,
+    regimes: Sequence[str],
+    metric: str,
+    title: str,
+) -> dict:
+    """biasonly: ``width`` and ``params``: scores [regime, width, repeat] (mean ± SD) against the hidden width and
+    against the trainable parameters [regime, width]. metric: ``acc`` or ``mse`` (log scale)."""
+    import matplotlib.pyplot as plt
+
+    what = "test accuracy" if metric == "acc" else "test MSE"
+    repeats = scores.shape[2]
+    seeds = f"{repeats} seed" + ("s" if repeats > 1 else "")
+    figures = {}
+    for name, xs_of, xlabel, against in (
+        ("width", lambda i: widths, "hidden width N (bias-only network)", "width"),
+        ("params", lambda i: trainable[i], "trainable parameters", "trainable parameters"),
+    ):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for i, regime in enumerate(regimes):
+            m, sd = scores[i].mean(1), scores[i].std(1)
+            ax.errorbar(xs_of(i), m, yerr=sd, marker="o", ms=4, capsize=3, label=regime)
+        ax.set_xscale("log", base=2)
+        if metric == "mse":
+            ax.set_yscale("log")
+        ax.set(xlabel=xlabel, ylabel=what, title=f"{title}: {what} vs {against} (mean ± SD, {seeds})")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        figures[name] = fig
+    return figures
+
+
+def task_switch(
+    widths: Sequence[int],
+    acc: np.ndarray,
+    swaps: dict[str, np.ndarray],
+    tasks: Sequence[str],
+    methods: Sequence[str],
+    classes: Sequence[int],
+) -> dict:
+    """multitask: ``accuracy``, balanced accuracy acc [method, width, task] against width with chance lines; and
+    ``switch``, one heatmap per method of swaps[method][head task, bias/mask task] at the largest width."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for k, task in enumerate(tasks):
+        for m, method in enumerate(methods):
+            ax.plot(
+                widths,
+                acc[m, :, k],
+                "-o" if method == "bias" else "--s",
+                color=f"C{k}",
+                ms=4,
+                label=f"{task} ({method})",
+            )
+        ax.axhline(1 / classes[k], color=f"C{k}", ls=":", lw=1)
+    ax.set_xscale("log", base=2)
+    ax.set(
+        xlabel="hidden width N",
+        ylabel="balanced test accuracy",
+        ylim=(0, 1.02),
+        title="One frozen random network, one bias vector (or mask) per task",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    figures = {"accuracy": fig}
+
+    fig, axes = plt.subplots(
+        1, len(swaps), figsize=(4.6 * len(swaps), 4.2), squeeze=False, layout="constrained"
+    )
+    for ax, (method, s) in zip(axes[0], swaps.items()):
+        im = ax.imshow(s, vmin=0, vmax=1, cmap="viridis")
+        for (a, b), v in np.ndenumerate(s):
+            ax.text(b, a, f"{v:.2f}", ha="center", va="center", color="w" if v < 0.6 else "k", fontsize=8)
+        ax.set_xticks(range(len(tasks)), tasks, rotation=45)
+        ax.set_yticks(range(len(tasks)), tasks)
+        ax.set(
+            xlabel=f"hidden-layer {'biases' if method == 'bias' else 'mask'} of task",
+            ylabel="head (and scored task)",
+            title=f"{method}, width {widths[-1]}",
+        )
+    fig.colorbar(im, ax=axes[0].tolist(), label="balanced accuracy", shrink=0.8)
+    figures["switch"] = fig
+    return figures
+
+
+def regime_bars(
+    acc: dict[str, np.ndarray],
+    mse: dict[str, np.ndarray],
+    trainable: dict[str, int],
+    colors: dict[str, str],
+    depth: int,
+    width: int,
+    target: str,
+):
+    """regimes: digits accuracy and 1-D MSE per regime (mean ± SD over repeats), and accuracy against the
+    trainable parameters (frozen drawn at 1)."""
+    import matplotlib.pyplot as plt
+
+    regimes = list(acc)
+    pos = np.arange(len(regimes))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    for ax, vals, label in ((axes[0], acc, "digits test accuracy"), (axes[1], mse, "1-D test MSE")):
+        ax.bar(
+            pos,
+            [vals[r].mean() for r in regimes],
+            yerr=[vals[r].std() for r in regimes],
+            color=[colors[r] for r in regimes],
+            capsize=3,
+        )
+        ax.set_xticks(pos, regimes, rotation=35, ha="right")
+        ax.set_ylabel(label)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylim(0, 1)
+    axes[0].axhline(0.1, color="0.5", ls=":", lw=1)
+    axes[0].set_title(f"digits, {depth}×{width} ReLU MLP (dotted: chance)")
+    axes[1].set_yscale("log")
+    axes[1].set_title(f"1-D fit of {target} on [-1, 1]")
+    ax = axes[2]
+    for r in regimes:
+        ax.scatter(max(trainable[r], 1), np.mean(acc[r]), color=colors[r], s=50, zorder=3, label=r)
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters (frozen plotted at 1)")
+    ax.set_ylabel("digits test accuracy")
+    ax.set_title("accuracy vs what learning may change")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def regime_fits(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    curves: dict[str, np.ndarray],
+    mse: dict[str, np.ndarray],
+    colors: dict[str, str],
+    target: str,
+    n_train: int,
+):
+    """regimes: the 1-D target (grey) and each regime's fit, one panel per regime."""
+    import matplotlib.pyplot as plt
+
+    regimes = list(curves)
+    cols = min(len(regimes), 3)
+    rows_n = math.ceil(len(regimes) / cols)
+    fig, axes = plt.subplots(
+        rows_n, cols, figsize=(4.2 * cols, 2.8 * rows_n), sharex=True, sharey=True, squeeze=False
+    )
+    for ax, r in zip(axes.flat, regimes):
+        ax.plot(xs, ys, color="k", lw=3, alpha=0.25, label="target")
+        ax.plot(xs, curves[r], color=colors[r], lw=1.5, label="network")
+        ax.set_title(f"{r}: MSE {np.mean(mse[r]):.1e}", fontsize=10)
+        ax.set_ylim(ys.min() - 0.5, ys.max() + 0.5)
+    for ax in axes.flat[len(regimes) :]:
+        ax.axis("off")
+    axes[0, 0].legend(fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("x")
+    fig.suptitle(f"1-D fit of {target} under each regime ({n_train} training points)")
+    fig.tight_layout()
+    return fig
