@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from claimcheck import assert_verdicts_consistent, verdict_of
 
 import priorlab
+from claimcheck import assert_verdicts_consistent, verdict_of
 from priorlab.nets.deeplinear import alignment, input_map, linear_relu
 
 SMALL = {"depths": 1, "control": False, "steps": 1500, "repeats": 5}
