@@ -127,6 +127,32 @@ def task_switch(
     return figures
 
 
+def state_space(projected: np.ndarray, tasks: Sequence[str], labels: Sequence, width: int):
+    """multitask ``states``: projected [task, image, 2] hidden states; first panel coloured by the bias vector in
+    use, then one panel per task coloured by that task's label (labels[k] [image])."""
+    import matplotlib.pyplot as plt
+
+    k = len(tasks)
+    fig, axes = plt.subplots(1, k + 1, figsize=(3.6 * (k + 1), 3.6), sharex=True, sharey=True)
+    for t, task in enumerate(tasks):
+        axes[0].scatter(*projected[t].T, s=4, alpha=0.5, color=f"C{t}", label=f"{task}'s biases")
+        ax = axes[t + 1]
+        ax.scatter(*projected.reshape(-1, 2).T, s=2, color="0.85")
+        ax.scatter(*projected[t].T, s=5, c=np.asarray(labels[t]), cmap="tab10", vmin=0, vmax=9)
+        ax.set_title(f"under {task}'s biases: its labels", fontsize=9)
+    axes[0].set_title(f"width {width}: one W1, {k} bias vectors", fontsize=9)
+    axes[0].legend(fontsize=7, markerscale=3)
+    flat = projected.reshape(-1, 2)
+    lo, hi = np.percentile(flat, 1, axis=0), np.percentile(flat, 99, axis=0)
+    pad = 0.1 * (hi - lo)
+    for ax in axes:
+        ax.set(xlabel="PC 1", xlim=(lo[0] - pad[0], hi[0] + pad[0]), ylim=(lo[1] - pad[1], hi[1] + pad[1]))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("PC 2 (1st–99th percentile shown)")
+    fig.tight_layout()
+    return fig
+
+
 def regime_bars(
     acc: dict[str, np.ndarray],
     mse: dict[str, np.ndarray],
