@@ -5,8 +5,9 @@ import pytest
 import torch
 
 import priorlab
+from claimcheck import assert_verdicts_consistent, verdict_of
 from priorlab.experiments.biasrnn import Config, nmse, train_generator
-from priorlab.nets.biasrnn import BiasRNN, jacobian_eigenvalues
+from priorlab.nets.biasrnn import BiasRNN, jacobian_disc, jacobian_eigenvalues, valid_steps
 from priorlab.regimes import apply, summary
 
 
@@ -59,6 +60,35 @@ def test_run_end_to_end(home):
     assert run.status == "done"
     assert {"gen_nmse", "forecast_nmse_vanderpol", "persistence_nmse_vanderpol"} <= set(run.metrics)
     assert {"generation.png", "forecast.png", "jacobian.png"} <= {p.name for p in run.figures}
+    # 5 Adam steps cannot learn the cosine: the generation claim differs, and every verdict follows its row
+    assert verdict_of(assert_verdicts_consistent(run.path), "gen_nmse") == "differs"
+
+
+def test_valid_time_portrait_and_verdicts(home):
+    """Issue 13: valid_time_lorenz / valid_time_vdp, the Lorenz phase portrait, the verdicts of the quick run."""
+    run = priorlab.run("biasrnn", gen_steps=200, forecast_steps=100)
+    m = run.metrics
+    assert 0 < m["valid_steps_lorenz"] <= 400 and 0 < m["valid_steps_vdp"] <= 400
+    assert m["valid_time_lorenz"] == pytest.approx(m["valid_steps_lorenz"] * 0.02 * 0.9056)
+    assert {"portrait.png", "jacobian.png"} <= {p.name for p in run.figures}
+    assert m["eig_centre_generator"] == pytest.approx(0.5, abs=0.02)  # 1 - alpha: the leak
+    assert m["eig_radius_generator"] == pytest.approx(m["eig_radius_theory_generator"], rel=0.15)
+    rows = assert_verdicts_consistent(run.path)
+    assert {r["verdict"] for r in rows} == {"reproduces"}
+
+
+def test_valid_steps_counts_until_the_error_passes_the_threshold():
+    truth = torch.zeros(6, 2, 3)
+    pred = truth.clone()
+    pred[4:, 0] = 0.5  # RMS error 0.5 > 0.4 from step 4 on; the second forecast never fails
+    assert valid_steps(pred, truth).tolist() == [4.0, 6.0]
+
+
+def test_jacobian_disc_is_centred_at_one_minus_alpha():
+    net = BiasRNN(300, 0, 1, gain=1.5, alpha=0.3, seed=0)
+    centre, radius = jacobian_disc(net, torch.zeros(300))
+    assert centre == pytest.approx(0.7)
+    assert radius == pytest.approx(0.3 * 1.5, rel=0.05)  # tanh'(0) = 1
 
 
 def test_bad_config_names_the_key(cli):

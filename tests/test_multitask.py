@@ -82,3 +82,17 @@ def test_full_scale_acceptance(home):
     switch = run.arrays()["switch_bias"]
     own = np.diag(switch)
     assert (switch[~np.eye(4, dtype=bool)].reshape(4, 3) <= own[:, None] - 0.25).all()
+
+
+def test_state_space_and_verdicts(home):
+    """Issue 13: the hidden states under each task's biases are drawn; the verdicts follow from the numbers, and
+    with too little training the first claim differs."""
+    from claimcheck import assert_verdicts_consistent
+
+    run = priorlab.run("multitask", tasks=["digit", "parity"], widths=[512], methods=["bias"])
+    assert "states.png" in {p.name for p in run.figures}
+    assert 0 < run.metrics["states_task_variance"] < 1
+    rows = assert_verdicts_consistent(run.path)
+    assert rows[0]["verdict"] == "reproduces"
+    weak = priorlab.run("multitask", tasks=["digit", "parity"], widths=[16], methods=["bias"], steps=3)
+    assert assert_verdicts_consistent(weak.path)[0]["verdict"] == "differs"

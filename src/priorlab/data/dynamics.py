@@ -81,6 +81,11 @@ def cosine(n: int, period: float = 25.0, phase: float = 0.0) -> torch.Tensor:
 SYSTEMS = {"lorenz": (lorenz, 0.01), "vanderpol": (van_der_pol, 0.01)}
 
 
+# the time unit of each system's forecast horizon: Lorenz's Lyapunov time 1/λ_max (λ_max ≈ 0.906 for σ=10, ρ=28,
+# β=8/3); Van der Pol (μ = 1) has no positive exponent, so its limit-cycle period (≈ 6.663) is used instead
+TIME_SCALE = {"lorenz": ("Lyapunov times", 1 / 0.9056), "vanderpol": ("limit-cycle periods", 6.6633)}
+
+
 def trajectory(name: str, n_samples: int, every: int, transient: int = 2000) -> torch.Tensor:
     """`n_samples` states of system `name`, one every `every` RK4 steps, after `transient` steps: [n_samples, d]."""
     if name not in SYSTEMS:

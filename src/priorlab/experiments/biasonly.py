@@ -8,16 +8,16 @@ start (Williams et al. 2024). For each width N and regime the same initial netwo
     full          every parameter learns
     full_matched  a fully trained network narrow enough to have as many trainable parameters as bias_only (N + C)
 
-Training is full-batch Adam. When W1 is frozen its product with the training inputs never changes, so it is
+Tasks of different difficulty run side by side (`tasks`: digit parity, 2 classes; the 10 digits; a 1-D fit), each
+with `repeats` seeds; the gap full − bias-only (bias-only − full in MSE) and full_matched − bias-only get bootstrap CIs
+over seeds. Training is full-batch Adam. When W1 is frozen its product with the training inputs never changes, so it is
 computed once (`priorlab.nets.onelayer.FrozenFirstLayer`): the forward pass is the same function, an order of
 magnitude cheaper.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import ClassVar, Literal, get_args
 
 import numpy as np
@@ -28,10 +28,13 @@ from torch import nn
 from priorlab.config import BaseConfig, Widths, unique_list
 from priorlab.context import RunContext
 from priorlab.data.functions import TargetExpr
+from priorlab.data.tasks import Task, load_task
+from priorlab.experiments._ci import mean_ci, with_ci
 from priorlab.nets.onelayer import full_batch, matched_width, one_hidden
 from priorlab.regimes import apply, fit_readout, summary
+from priorlab.stats.claims import Claim
 from priorlab.train.loop import fit
-from priorlab.viz.regimes import width_curves
+from priorlab.viz.regimes import gap_curves, width_curves
 
 DESCRIPTION = (
     "Random weights, learned biases: bias-only vs readout vs full training of one hidden layer, by width"
@@ -41,37 +44,41 @@ CITATION = (
     "Williams, Ryoo, Jiralerspong, Payeur, Perich, Mazzucato, Lajoie (2024). Expressivity of Neural Networks with "
     "Random Weights and Learned Biases. ICLR 2025."
 )
+QUESTION = (
+    "How close does training only the biases of a random hidden layer come to full training as it widens, at the "
+    "same width and at the same number of trainable parameters, on an easy and a hard task?"
+)
+KEY_FIGURE = "gap"
 FIGURES = {
-    "width": "Test score against hidden width, one curve per regime, mean ± SD over repeats. full_matched is drawn "
-    "at the width of the bias-only network whose trainable-parameter count it matches.",
+    "gap": "Left: full − bias-only against width, per task (mean and 95% bootstrap CI over seeds). Right: "
+    "full_matched − bias-only against the trainable-parameter count they share. Above 0: bias-only is behind.",
+    "width": "Test score against hidden width, one panel per task, one curve per regime, mean ± SD over repeats. "
+    "full_matched is drawn at the width of the bias-only network whose trainable-parameter count it matches.",
     "params": "The same scores against the number of trainable parameters.",
 }
 DEMO = [{}]
+SOURCE = "Williams et al. 2024 (STUDIES.md §3)"
 
 Regime = Literal["bias_only", "readout", "full", "full_matched"]
 REGIMES = get_args(Regime)
-# default full-batch Adam steps: (bias_only and readout by Adam, full and full_matched)
-TASK_STEPS = {"digits": (300, 100), "fit1d": (3000, 3000)}
+TaskName = Literal["parity", "digits", "fit1d"]
+# default full-batch Adam steps by task kind: (bias_only and readout by Adam, full and full_matched)
+TASK_STEPS = {"classify": (300, 100), "regress": (3000, 3000)}
+EASY, HARD = "parity", "digits"  # the difficulty comparison: 2 classes vs 10
 
 
 class Config(BaseConfig):
-    task: Literal["digits", "fit1d"] = Field(
-        "digits", description="digits: classify 8x8 digits; fit1d: fit target(x)"
+    tasks: unique_list(TaskName, max_length=3) = Field(
+        [EASY, HARD], description="parity: even vs odd 8x8 digit; digits: the 10 digits; fit1d: fit target(x)"
     )
     widths: Widths = Field([16, 128, 1024], max_length=16, description="hidden widths N")
     regimes: unique_list(Regime, max_length=4) = Field(list(REGIMES), description="regimes to compare")
-    repeats: int = Field(1, ge=1, le=100, description="seeds per (width, regime): seed, seed+1, ...")
+    repeats: int = Field(3, ge=1, le=100, description="seeds per (task, width, regime): seed, seed+1, ...")
     steps: int | None = Field(
-        None,
-        ge=1,
-        le=1_000_000,
-        description="Adam steps, bias_only and readout (null: 300 digits, 3000 fit1d)",
+        None, ge=1, le=1_000_000, description="Adam steps, bias_only and readout (null: 300 digits, 3000 fit1d)"
     )
     steps_full: int | None = Field(
-        None,
-        ge=1,
-        le=1_000_000,
-        description="Adam steps, full and full_matched (null: 100 digits, 3000 fit1d)",
+        None, ge=1, le=1_000_000, description="Adam steps, full and full_matched (null: 100 digits, 3000 fit1d)"
     )
     lr: float = Field(0.003, gt=0, le=10, description="Adam learning rate for full, full_matched and readout")
     lr_bias: float = Field(0.05, gt=0, le=10, description="Adam learning rate for bias_only")
@@ -82,47 +89,8 @@ class Config(BaseConfig):
         100, ge=2, le=100_000, description="fit1d: evenly spaced training points on [-pi, pi]"
     )
 
-    FULL: ClassVar[dict] = {"widths": [2**k for k in range(4, 13)], "repeats": 3}
-
-
-# ----------------------------------------------------------------------------------------------
-# data
-
-
-@dataclass
-class Task:
-    kind: Literal["classify", "regress"]
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    outputs: int
-
-    @property
-    def inputs(self) -> int:
-        return self.x_train.shape[1]
-
-    @property
-    def metric(self) -> str:
-        return "acc" if self.kind == "classify" else "mse"
-
-    def to(self, device) -> Task:
-        move = [t.to(device) for t in (self.x_train, self.y_train, self.x_test, self.y_test)]
-        return Task(self.kind, *move, self.outputs)
-
-
-def load_task(cfg: Config) -> Task:
-    if cfg.task == "digits":
-        from priorlab.data.digits import digits
-
-        s = digits(seed=cfg.seed)
-        return Task("classify", s.x_train, s.y_train, s.x_test, s.y_test, s.n_classes)
-    from priorlab.data.functions import target_function
-
-    _, f = target_function(cfg.target)
-    x_train = torch.linspace(-math.pi, math.pi, cfg.n_train)[:, None]
-    x_test = torch.linspace(-math.pi, math.pi, 1000)[:, None]
-    return Task("regress", x_train, f(x_train[:, 0])[:, None], x_test, f(x_test[:, 0])[:, None], 1)
+    FULL: ClassVar[dict] = {"widths": [2**k for k in range(4, 15)], "repeats": 3}
+    RENAMED: ClassVar[dict] = {"task": "tasks"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -142,9 +110,9 @@ def score(net: nn.Module, task: Task) -> float:
     return nn.functional.mse_loss(out, task.y_test).item()
 
 
-def schedule(cfg: Config, regime: str) -> tuple[int, float]:
-    """Adam steps and learning rate of a regime (null steps: the task's default)."""
-    default_steps, default_steps_full = TASK_STEPS[cfg.task]
+def schedule(cfg: Config, task: Task, regime: str) -> tuple[int, float]:
+    """Adam steps and learning rate of a regime (null steps: the task kind's default)."""
+    default_steps, default_steps_full = TASK_STEPS[task.kind]
     if regime in ("full", "full_matched"):
         return cfg.steps_full or default_steps_full, cfg.lr
     return cfg.steps or default_steps, cfg.lr_bias if regime == "bias_only" else cfg.lr
@@ -162,7 +130,7 @@ def run_member(cfg: Config, task: Task, regime: str, width: int, seed: int) -> t
             targets = nn.functional.one_hot(task.y_train, task.outputs).float()
         fit_readout(net, task.x_train, targets, lam=cfg.ridge)
     else:
-        steps, lr = schedule(cfg, regime)
+        steps, lr = schedule(cfg, task, regime)
         forward, criterion = full_batch(net, task.x_train), loss_fn(task)
         fit(net, lambda _: criterion(forward(), task.y_train), steps, lr=lr)
     return score(net, task), summary(net).trainable, width
@@ -173,47 +141,125 @@ def run_member(cfg: Config, task: Task, regime: str, width: int, seed: int) -> t
 
 
 def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
-    task = load_task(cfg).to(ctx.device)
+    tasks = [load_task(t, cfg.seed, cfg.target, cfg.n_train).to(ctx.device) for t in cfg.tasks]
     widths = sorted(cfg.widths)
-    scores = np.zeros((len(cfg.regimes), len(widths), cfg.repeats))
-    params = np.zeros((len(cfg.regimes), len(widths)), dtype=np.int64)
-    used = np.zeros_like(params)
+    shape = (len(tasks), len(cfg.regimes), len(widths))
+    scores = np.zeros((*shape, cfg.repeats))
+    params, used = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
     jobs = [
-        (i, j, r) for j in range(len(widths)) for i in range(len(cfg.regimes)) for r in range(cfg.repeats)
+        (t, i, j, r)
+        for t in range(len(tasks))
+        for j in range(len(widths))
+        for i in range(len(cfg.regimes))
+        for r in range(cfg.repeats)
     ]
-    for i, j, r in ctx.progress(jobs, description="training"):
-        scores[i, j, r], params[i, j], used[i, j] = run_member(
-            cfg, task, cfg.regimes[i], widths[j], ctx.seed + r
+    for t, i, j, r in ctx.progress(jobs, description="training"):
+        scores[t, i, j, r], params[t, i, j], used[t, i, j] = run_member(
+            cfg, tasks[t], cfg.regimes[i], widths[j], ctx.seed + r
         )
 
-    metrics = measure(cfg, ctx, task.metric, widths, scores, params, used)
-    title = "digits" if cfg.task == "digits" else f"fit1d: {cfg.target}"
-    for name, fig in width_curves(widths, scores, params, cfg.regimes, task.metric, title).items():
+    names = [task.metric for task in tasks]
+    metrics, gaps, matched = measure(cfg, ctx, names, widths, scores, params, used)
+    for name, fig in width_curves(widths, scores, params, cfg.regimes, cfg.tasks, names).items():
         ctx.save_figure(name, fig)
+    if gaps:
+        ctx.save_figure("gap", gap_curves(widths, gaps, matched))
     return metrics
 
 
-def measure(cfg: Config, ctx: RunContext, metric: str, widths, scores, params, used) -> dict[str, float]:
-    """Metrics ``<acc|mse>_<regime>_w<N>`` (means over repeats), the report table and the arrays."""
+def measure(cfg: Config, ctx: RunContext, names, widths, scores, params, used):
+    """Metrics ``<acc|mse>_<task>_<regime>_w<N>`` (means over repeats), the gaps with CIs, the table, the arrays."""
     metrics, rows = {}, []
-    for j, w in enumerate(widths):
-        for i, regime in enumerate(cfg.regimes):
-            mean, sd = scores[i, j].mean(), scores[i, j].std()
-            metrics[f"{metric}_{regime}_w{w}"] = float(mean)
-            rows.append(
-                {
-                    "width": w,
-                    "regime": regime,
-                    "hidden units": int(used[i, j]),
-                    "trainable": int(params[i, j]),
-                    f"test {metric}": round(float(mean), 4),
-                    "sd": round(float(sd), 4),
-                }
+    for t, task in enumerate(cfg.tasks):
+        for j, w in enumerate(widths):
+            for i, regime in enumerate(cfg.regimes):
+                mean, sd = scores[t, i, j].mean(), scores[t, i, j].std()
+                metrics[f"{names[t]}_{task}_{regime}_w{w}"] = float(mean)
+                rows.append({"task": task, "width": w, "regime": regime, "hidden units": int(used[t, i, j]),
+                             "trainable": int(params[t, i, j]), "test score": round(float(mean), 4),
+                             "sd": round(float(sd), 4)})
+    ctx.table(f"Test accuracy (MSE for fit1d) by task, width and regime ({cfg.repeats} seeds)", rows)
+    ctx.save_arrays(widths=np.array(widths), scores=scores, trainable=params, hidden=used,
+                    regimes=np.array(cfg.regimes), tasks=np.array(cfg.tasks))
+    gaps, matched = gap_metrics(cfg, metrics, names, widths, scores, params)
+    for sentence in small_width_notes(cfg, metrics, widths, used):
+        ctx.note(sentence)
+    return metrics, gaps, matched
+
+
+def _behind(cfg: Config, names, scores, t: int, regime: str) -> np.ndarray | None:
+    """[width, repeat]: how far bias-only is behind `regime` (its score minus bias-only's; reversed for MSE)."""
+    if regime not in cfg.regimes or "bias_only" not in cfg.regimes:
+        return None
+    d = scores[t, cfg.regimes.index(regime)] - scores[t, cfg.regimes.index("bias_only")]
+    return d if names[t] == "acc" else -d
+
+
+def gap_metrics(cfg: Config, metrics, names, widths, scores, params):
+    """``gap_<task>_w<N>`` (full − bias-only) and ``gap_matched_<task>_w<N>`` with CIs over seeds, and
+    ``gap_difficulty``: the mean over widths of gap_digits − gap_parity."""
+    gaps, matched = {}, {}
+    for t, task in enumerate(cfg.tasks):
+        for regime, stem, out in (("full", "gap", gaps), ("full_matched", "gap_matched", matched)):
+            d = _behind(cfg, names, scores, t, regime)
+            if d is None:
+                continue
+            out[task] = np.array([mean_ci(d[j], seed=cfg.seed) for j in range(len(widths))])
+            for j, w in enumerate(widths):
+                with_ci(metrics, f"{stem}_{task}_w{w}", d[j], seed=cfg.seed)
+        if task in matched:
+            matched[task] = (params[t, cfg.regimes.index("bias_only")], matched[task])
+    if EASY in gaps and HARD in gaps:
+        hard = _behind(cfg, names, scores, cfg.tasks.index(HARD), "full")
+        easy = _behind(cfg, names, scores, cfg.tasks.index(EASY), "full")
+        with_ci(metrics, "gap_difficulty", (hard - easy).mean(0), seed=cfg.seed)
+        metrics["difficulty_widths"] = int((hard.mean(1) > easy.mean(1)).sum())
+    return gaps, matched
+
+
+def small_width_notes(cfg: Config, metrics, widths, used) -> list[str]:
+    """A sentence per task where bias-only beats the matched fully trained net (small widths), with why."""
+    notes = []
+    if "full_matched" not in cfg.regimes or "bias_only" not in cfg.regimes:
+        return notes
+    for t, task in enumerate(cfg.tasks):
+        ahead = [j for j, w in enumerate(widths) if metrics.get(f"gap_matched_{task}_w{w}", 0) < 0]
+        if ahead:
+            n = [int(used[t, cfg.regimes.index("full_matched"), j]) for j in ahead]
+            notes.append(
+                f"{task}: bias-only beats the matched fully trained net at N = {', '.join(str(widths[j]) for j in ahead)}. "
+                f"There the matched net has only n = {', '.join(map(str, n))} hidden units (n ≥ 1 even where that gives "
+                "it more parameters than bias-only): a bottleneck narrower than the task needs, while bias-only keeps N "
+                "random features. Parameter counts only match once N ≫ d + 1 + C; the claim is judged at the largest width."
             )
-    ctx.table(
-        f"Test {'accuracy' if metric == 'acc' else 'MSE'} by width and regime ({cfg.repeats} seeds)", rows
+    return notes
+
+
+def setup(cfg: Config) -> str:
+    return (
+        f"Tasks {', '.join(cfg.tasks)}; hidden widths {', '.join(map(str, sorted(cfg.widths)))}; regimes "
+        f"{', '.join(cfg.regimes)}; {cfg.repeats} seeds each (init; the digits split is fixed by the seed). One hidden "
+        "ReLU layer, W1 ~ N(0, 1/d), W2 ~ N(0, 1/N), biases 0; full-batch Adam. CIs: bootstrap over seeds."
     )
-    ctx.save_arrays(
-        widths=np.array(widths), scores=scores, trainable=params, hidden=used, regimes=np.array(cfg.regimes)
-    )
-    return metrics
+
+
+def claims(cfg: Config) -> list[Claim]:
+    widths, out = sorted(cfg.widths), []
+    need = {"bias_only", "full"} <= set(cfg.regimes)
+    for task in cfg.tasks:
+        if len(widths) > 1:
+            out.append(Claim(
+                f"{task}: bias-only approaches full training as width grows (gap at N = {widths[-1]} below half the "
+                f"gap at N = {widths[0]})", source=SOURCE,
+                metric=lambda m, t=task: m[f"gap_{t}_w{widths[-1]}"] / m[f"gap_{t}_w{widths[0]}"],
+                expected=(-0.5, 0.5), label=f"gap_{task}_w{widths[-1]} / gap_{task}_w{widths[0]}",
+                applies=True if need else "needs the bias_only and full regimes"))
+        out.append(Claim(
+            f"{task}: bias-only stays behind a fully trained net with as many trainable parameters (N = {widths[-1]})",
+            source=SOURCE, metric=f"gap_matched_{task}_w{widths[-1]}", expected=(0.0, 1.0),
+            applies=True if "full_matched" in cfg.regimes and need else "needs bias_only and full_matched"))
+    out.append(Claim(
+        "the gap grows with task difficulty: 10-way digits trail full training by more than parity does "
+        "(mean over widths)", source=SOURCE, metric="gap_difficulty", expected=(0.0, 1.0),
+        applies=True if {EASY, HARD} <= set(cfg.tasks) and need else "needs the tasks parity and digits"))
+    return out

@@ -25,19 +25,26 @@ from priorlab.context import RunContext
 from priorlab.data.digits import digits
 from priorlab.experiments import biasonly
 from priorlab.nets.onelayer import full_batch, one_hidden, task_net
+from priorlab.stats.claims import Claim
 from priorlab.train.loop import fit
-from priorlab.viz.regimes import task_switch
+from priorlab.viz.regimes import state_space, task_switch
 
 DESCRIPTION = (
     "One frozen random network, several digit tasks: each task is its own bias vector (vs a unit mask)"
 )
 ORDER = 42
 CITATION = biasonly.CITATION  # the same study
+QUESTION = "Can one frozen random network do several tasks, each task only a different bias vector on the same weights?"
+KEY_FIGURE = "states"
+SOURCE = "Williams et al. 2024 (STUDIES.md §3)"
 FIGURES = {
     "accuracy": "Balanced test accuracy of each task against hidden width: learned biases (solid) and learned "
     "unit masks (dashed); dotted lines mark chance.",
     "switch": "Balanced accuracy on the head's task (rows) when the hidden layer uses another task's bias vector or "
     "mask (columns), at the largest width: the diagonal is the trained pairing.",
+    "states": "The hidden layer's state space at the largest width: relu(W1 x + b1ᵏ) for the test images under each "
+    "task's bias vector b1ᵏ (same W1), projected on the first two principal components of all tasks' activity "
+    "together. Left: coloured by the bias vector in use; then one panel per task, coloured by that task's label.",
 }
 DEMO = [{}]
 
@@ -127,6 +134,8 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
             nets.append(net)
         if j == len(widths) - 1:
             swaps[method] = switched(nets, method, split.x_test, ys_test)
+            if method == "bias":
+                states = hidden_states(nets, split.x_test)
             ctx.save_model(
                 {f"{t}.{n}": p for t, net in zip(cfg.tasks, nets) for n, p in net.state_dict().items()},
                 f"{method}_nets",
@@ -135,7 +144,27 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     metrics = measure(cfg, ctx, widths, acc, swaps, classes)
     for name, fig in task_switch(widths, acc, swaps, cfg.tasks, cfg.methods, classes).items():
         ctx.save_figure(name, fig)
+    if "bias" in cfg.methods:
+        projected, metrics["states_task_variance"] = project(states)
+        ctx.save_figure("states", state_space(projected, cfg.tasks, ys_test, widths[-1]))
     return metrics
+
+
+@torch.no_grad()
+def hidden_states(nets: list[nn.Sequential], x: torch.Tensor) -> np.ndarray:
+    """[task, image, unit]: relu(W1 x + b1ᵏ) under each task's hidden biases (the shared W1)."""
+    return np.stack([net[1](net[0](x)).numpy() for net in nets])
+
+
+def project(states: np.ndarray) -> tuple[np.ndarray, float]:
+    """The states [task, image, unit] on the top two principal components of all of them ([task, image, 2]), and
+    the fraction of their variance that is between the tasks' mean states (how far the bias vectors move them)."""
+    flat = states.reshape(-1, states.shape[2])
+    centred = flat - flat.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    between = ((states.mean(1) - flat.mean(0)) ** 2).sum(1).mean()
+    total = (centred**2).sum(1).mean()
+    return (centred @ vt[:2].T).reshape(states.shape[0], states.shape[1], 2), float(between / total)
 
 
 def measure(cfg: Config, ctx: RunContext, widths, acc, swaps, classes) -> dict[str, float]:
@@ -168,3 +197,36 @@ def measure(cfg: Config, ctx: RunContext, widths, acc, swaps, classes) -> dict[s
     ctx.table(f"Balanced test accuracy per task at width {top}, own vs another task's biases / mask", rows)
     ctx.save_arrays(widths=np.array(widths), acc=acc, **{f"switch_{m}": s for m, s in swaps.items()})
     return metrics
+
+
+def setup(cfg: Config) -> str:
+    return (
+        f"Tasks {', '.join(cfg.tasks)} on the 8x8 digits; one frozen random W1 ~ N(0, 1/d) shared by all, widths "
+        f"{', '.join(map(str, sorted(cfg.widths)))}; per task a frozen random head and a learned "
+        f"{' or '.join(cfg.methods)} ({cfg.steps} Adam steps); one seed."
+    )
+
+
+def _min_above_chance(tasks, prefix):
+    def value(m):
+        return min((m[f"{prefix}_{t}"] - m[f"chance_{t}"]) / (1 - m[f"chance_{t}"]) for t in tasks)
+
+    return value
+
+
+def _switched_minus_chance(m):
+    tasks = [k[len("chance_"):] for k in m if k.startswith("chance_")]
+    return m["switched_acc_bias"] - sum(m[f"chance_{t}"] for t in tasks) / len(tasks)
+
+
+def claims(cfg: Config) -> list[Claim]:
+    bias = True if "bias" in cfg.methods else "needs the bias method"
+    return [
+        Claim("one frozen random network performs every task, each with its own learned bias vector (balanced "
+              "accuracy at least halfway from chance to 1 on every task)", source=SOURCE,
+              metric=_min_above_chance(cfg.tasks, "task_acc"), expected=(0.5, 1.0),
+              label="min over tasks of (task_acc − chance)/(1 − chance)", applies=bias),
+        Claim("the task lives in the bias vector: another task's biases bring a head back to chance (within 0.1)",
+              source=SOURCE, metric=_switched_minus_chance, expected=(-1.0, 0.1),
+              label="switched_acc_bias − mean chance", applies=bias),
+    ]

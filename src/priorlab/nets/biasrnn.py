@@ -14,7 +14,7 @@ from torch import nn
 
 from priorlab.randomization import randomize
 
-__all__ = ["BiasRNN", "jacobian_eigenvalues"]
+__all__ = ["BiasRNN", "jacobian_disc", "jacobian_eigenvalues", "valid_steps"]
 
 
 class BiasRNN(nn.Module):
@@ -64,3 +64,23 @@ def jacobian_eigenvalues(net: BiasRNN, h: torch.Tensor) -> np.ndarray:
     """Eigenvalues of the Jacobian of the closed-loop map at state h."""
     jac = torch.autograd.functional.jacobian(net.closed_loop, h.detach())
     return torch.linalg.eigvals(jac).detach().numpy()
+
+
+@torch.no_grad()
+def jacobian_disc(net: BiasRNN, h: torch.Tensor) -> tuple[float, float]:
+    """Where the leak puts the closed-loop Jacobian's eigenvalues: J = (1 - α) I + α D W_eff with D = diag(1 - tanh²)
+    at h, so they sit in a disc centred at 1 - α of radius ≈ α g rms(D) (circular law for D W, W ~ N(0, g²/N); the
+    rank-d feedback U V only adds a few outliers). Returns (centre, radius)."""
+    drive = net.rec(h) if net.inp is None else net.rec(h) + net.inp(net.out(h))
+    slope = 1 - torch.tanh(drive) ** 2
+    gain = float(net.rec.weight.std() * net.rec.in_features**0.5)
+    return 1 - net.alpha, float(net.alpha * gain * slope.pow(2).mean().sqrt())
+
+
+def valid_steps(pred: torch.Tensor, truth: torch.Tensor, threshold: float = 0.4) -> torch.Tensor:
+    """Per forecast (pred, truth [T, B, d], standardised so the attractor's SD is 1 per component): the number of
+    steps before the RMS error over the components first exceeds `threshold` (T if it never does). [B]"""
+    err = ((pred - truth) ** 2).mean(-1).sqrt()  # [T, B]
+    over = err > threshold
+    first = torch.where(over.any(0), over.float().argmax(0), torch.full_like(over[0], len(err), dtype=torch.long))
+    return first.float()

@@ -14,33 +14,63 @@ def width_curves(
     scores: np.ndarray,
     trainable: np.ndarray,
     regimes: Sequence[str],
-    metric: str,
-    title: str,
+    tasks: Sequence[str],
+    metrics: Sequence[str],
 ) -> dict:
-    """biasonly: ``width`` and ``params``: scores [regime, width, repeat] (mean ± SD) against the hidden width and
-    against the trainable parameters [regime, width]. metric: ``acc`` or ``mse`` (log scale)."""
+    """biasonly: ``width`` and ``params``, one panel per task: scores [task, regime, width, repeat] (mean ± SD)
+    against the hidden width and against the trainable parameters [task, regime, width]. metrics[t]: ``acc`` (axis
+    from 0) or ``mse`` (log scale)."""
     import matplotlib.pyplot as plt
 
-    what = "test accuracy" if metric == "acc" else "test MSE"
-    repeats = scores.shape[2]
-    seeds = f"{repeats} seed" + ("s" if repeats > 1 else "")
+    seeds = f"{scores.shape[3]} seed" + ("s" if scores.shape[3] > 1 else "")
     figures = {}
-    for name, xs_of, xlabel, against in (
-        ("width", lambda i: widths, "hidden width N (bias-only network)", "width"),
-        ("params", lambda i: trainable[i], "trainable parameters", "trainable parameters"),
-    ):
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for i, regime in enumerate(regimes):
-            m, sd = scores[i].mean(1), scores[i].std(1)
-            ax.errorbar(xs_of(i), m, yerr=sd, marker="o", ms=4, capsize=3, label=regime)
-        ax.set_xscale("log", base=2)
-        if metric == "mse":
-            ax.set_yscale("log")
-        ax.set(xlabel=xlabel, ylabel=what, title=f"{title}: {what} vs {against} (mean ± SD, {seeds})")
-        ax.grid(alpha=0.3)
-        ax.legend()
+    for name, xlabel in (("width", "hidden width N (bias-only network)"), ("params", "trainable parameters")):
+        fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+        for t, (ax, task) in enumerate(zip(axes[0], tasks)):
+            what = "test accuracy" if metrics[t] == "acc" else "test MSE"
+            for i, regime in enumerate(regimes):
+                xs = widths if name == "width" else trainable[t, i]
+                m, sd = scores[t, i].mean(1), scores[t, i].std(1)
+                ax.errorbar(xs, m, yerr=sd, marker="o", ms=4, capsize=3, label=regime)
+            ax.set_xscale("log", base=2)
+            if metrics[t] == "mse":
+                ax.set_yscale("log")
+            else:
+                ax.set_ylim(0, 1.02)
+            ax.set(xlabel=xlabel, ylabel=what, title=f"{task}: {what} (mean ± SD, {seeds})")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+        fig.tight_layout()
         figures[name] = fig
     return figures
+
+
+def gap_curves(widths: Sequence[int], gaps: dict[str, np.ndarray], matched: dict[str, tuple]) -> object:
+    """biasonly ``gap``: left, full − bias-only per task against width (mean and 95% CI band over seeds, gaps[task]
+    [width, 3] = mean, low, high); right, full_matched − bias-only against the shared trainable-parameter count
+    (matched[task] = (params [width], [width, 3])). Above 0: bias-only behind."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for k, (task, g) in enumerate(gaps.items()):
+        axes[0].plot(widths, g[:, 0], "-o", color=f"C{k}", ms=4, label=task)
+        axes[0].fill_between(widths, g[:, 1], g[:, 2], color=f"C{k}", alpha=0.2)
+        if task not in matched:
+            continue
+        params, mg = matched[task]
+        axes[1].plot(params, mg[:, 0], "-o", color=f"C{k}", ms=4, label=task)
+        axes[1].fill_between(params, mg[:, 1], mg[:, 2], color=f"C{k}", alpha=0.2)
+    for ax, xlabel, title in (
+        (axes[0], "hidden width N", "full − bias-only at the same width"),
+        (axes[1], "trainable parameters (bias-only N + C)", "full_matched − bias-only at the same parameter count"),
+    ):
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xscale("log", base=2)
+        ax.set(xlabel=xlabel, ylabel="gap (> 0: bias-only behind)", title=title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 def task_switch(
@@ -95,6 +125,32 @@ def task_switch(
     fig.colorbar(im, ax=axes[0].tolist(), label="balanced accuracy", shrink=0.8)
     figures["switch"] = fig
     return figures
+
+
+def state_space(projected: np.ndarray, tasks: Sequence[str], labels: Sequence, width: int):
+    """multitask ``states``: projected [task, image, 2] hidden states; first panel coloured by the bias vector in
+    use, then one panel per task coloured by that task's label (labels[k] [image])."""
+    import matplotlib.pyplot as plt
+
+    k = len(tasks)
+    fig, axes = plt.subplots(1, k + 1, figsize=(3.6 * (k + 1), 3.6), sharex=True, sharey=True)
+    for t, task in enumerate(tasks):
+        axes[0].scatter(*projected[t].T, s=4, alpha=0.5, color=f"C{t}", label=f"{task}'s biases")
+        ax = axes[t + 1]
+        ax.scatter(*projected.reshape(-1, 2).T, s=2, color="0.85")
+        ax.scatter(*projected[t].T, s=5, c=np.asarray(labels[t]), cmap="tab10", vmin=0, vmax=9)
+        ax.set_title(f"under {task}'s biases: its labels", fontsize=9)
+    axes[0].set_title(f"width {width}: one W1, {k} bias vectors", fontsize=9)
+    axes[0].legend(fontsize=7, markerscale=3)
+    flat = projected.reshape(-1, 2)
+    lo, hi = np.percentile(flat, 1, axis=0), np.percentile(flat, 99, axis=0)
+    pad = 0.1 * (hi - lo)
+    for ax in axes:
+        ax.set(xlabel="PC 1", xlim=(lo[0] - pad[0], hi[0] + pad[0]), ylim=(lo[1] - pad[1], hi[1] + pad[1]))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("PC 2 (1st–99th percentile shown)")
+    fig.tight_layout()
+    return fig
 
 
 def regime_bars(

@@ -45,8 +45,9 @@ def forecasts(runs: dict[str, dict], warmup: int):
     return fig
 
 
-def spectra(eigs: dict[str, np.ndarray]):
-    """Eigenvalues in the complex plane with the unit circle, one panel per network."""
+def spectra(eigs: dict[str, np.ndarray], discs: dict[str, tuple[float, float]] | None = None):
+    """Eigenvalues in the complex plane with the unit circle, one panel per network; discs[name] = (centre, radius)
+    draws the disc the leak predicts (dashed)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(
@@ -56,6 +57,9 @@ def spectra(eigs: dict[str, np.ndarray]):
     for ax, (name, ev) in zip(axes[0], eigs.items()):
         ax.plot(circle.real, circle.imag, "k-", lw=0.8, label="unit circle")
         ax.scatter(ev.real, ev.imag, s=8, c="C3", label="eigenvalues")
+        if discs and name in discs:
+            c, r = discs[name]
+            ax.plot(c + r * circle.real, r * circle.imag, "b--", lw=0.9, label=f"centre 1 − α = {c:g}, radius α g rms(D)")
         lim = max(1.1, 1.05 * np.abs(ev).max())
         ax.set(
             xlabel="Re λ",
@@ -67,4 +71,32 @@ def spectra(eigs: dict[str, np.ndarray]):
         )
         ax.legend(fontsize=7, loc="lower left")
     fig.suptitle("Jacobian of the closed-loop map at the end of training")
+    return fig
+
+
+def phase_portrait(fc: dict, warmup: int):
+    """Lorenz in 3-D: fc["free_truth"] [T, 3] (the first `warmup` teacher-forced) and fc["free_pred"] [T - warmup, 3]
+    (free-running); the first steps overlaid, then the whole truth and the whole forecast on the same axes."""
+    import matplotlib.pyplot as plt
+
+    truth, pred, bad = fc["free_truth"][warmup:], fc["free_pred"], fc["first_invalid"]
+    fig = plt.figure(figsize=(15, 4.8))
+    lims = [(min(truth[:, j].min(), pred[:, j].min()), max(truth[:, j].max(), pred[:, j].max())) for j in range(3)]
+    first = min(len(pred), max(3 * bad, 60))
+    panels = (
+        (f"first {first} steps: truth (blue) vs forecast (orange)", [(truth[:first], "C0"), (pred[:first], "C1")]),
+        (f"truth, {len(truth)} held-out steps", [(truth, "C0")]),
+        (f"free-running forecast, {len(pred)} steps", [(pred, "C1")]),
+    )
+    for k, (title, lines) in enumerate(panels):
+        ax = fig.add_subplot(1, 3, k + 1, projection="3d")
+        for xyz, color in lines:
+            ax.plot(*xyz.T, color=color, lw=0.7)
+        if k == 0 and bad < len(pred):
+            ax.scatter(*pred[bad], color="k", s=25, label=f"error > 0.4 SD at step {bad}")
+            ax.legend(fontsize=7)
+        ax.set(xlim=lims[0], ylim=lims[1], zlim=lims[2], xlabel="x", ylabel="y", zlabel="z")
+        ax.set_title(title, fontsize=9)
+    fig.suptitle(f"Lorenz: valid time {fc['valid_time']:.2f} {fc['time_unit']} (mean of 20 starts)")
+    fig.tight_layout()
     return fig
