@@ -10,9 +10,9 @@ from pydantic import Field
 
 from priorlab.config import BaseConfig, unique_list
 from priorlab.context import RunContext
-from priorlab.stats.claims import Claim
 from priorlab.data.planes import plane
 from priorlab.nets.batched_mlp import BatchedMLP, accuracy, cross_entropy
+from priorlab.stats.claims import Claim
 from priorlab.train.loop import fit
 from priorlab.viz.planes import dead_figure, success_figure
 
