@@ -136,3 +136,57 @@ def test_target_expression_values():
 def test_iterations_is_renamed_steps(home):
     with pytest.raises(UserError, match="renamed to 'steps'"):
         priorlab.run("fit1d", iterations=10)
+
+
+def _consistent(rows):
+    """Every verdict follows from ours, expected and tolerance (reproduces within, differs outside)."""
+    from priorlab.stats.claims import judge
+
+    for row in rows:
+        if row["verdict"] != "not tested at this scale":
+            expected = tuple(row["expected"]) if isinstance(row["expected"], list) else row["expected"]
+            assert judge(row["ours"], expected, row["tolerance"]) == row["verdict"], row
+
+
+def test_fit1d_verdicts_follow_the_networks(tmp_path):
+    import json
+
+    run = priorlab.run("fit1d", out=tmp_path / "q", root=tmp_path / "runs", frames=2)  # quick default: sigmoid 10
+    rows = json.loads((run.path / "verdict.json").read_text())
+    _consistent(rows)
+    assert [r["metric"] for r in rows] == ["interp_mse", "extrap_mse"] and {r["verdict"] for r in rows} == {"reproduces"}
+    # too few steps: the sigmoid net has not fitted the range yet, the verdict flips
+    short = priorlab.run("fit1d", out=tmp_path / "s", root=tmp_path / "runs", frames=2, steps=20)
+    flipped = json.loads((short.path / "verdict.json").read_text())
+    _consistent(flipped)
+    assert flipped[0]["verdict"] == "differs"
+    # claims follow the networks and the target
+    blog = fit1d.Config(networks=["cos:3", "saw:3", "tanh:5"])
+    metrics = [c.metric for c in fit1d.claims(blog)]
+    assert "fourier_phase_cos3" in metrics and "frequency_moved_saw3" in metrics
+    assert all(c.applies is not True for c in fit1d.claims(fit1d.Config(target="abs")) if c.metric != "frequency_moved")
+    assert fit1d.claims(fit1d.Config(activation="tanh"))[0].applies is not True
+
+
+def test_combined_fourier_term_sums_the_phasors():
+    from priorlab.nets.onehidden import combined_terms
+
+    rows = [{"term": "a", "frequency": 0.98, "phase": -1.084, "amplitude": 0.819},
+            {"term": "b", "frequency": 1.01, "phase": -2.515, "amplitude": 0.470},
+            {"term": "c", "frequency": 0.02, "phase": 0.3, "amplitude": 0.3}]
+    (term,) = combined_terms(rows)
+    import cmath
+
+    z = 0.819 * cmath.exp(-1.084j) + 0.470 * cmath.exp(-2.515j)
+    assert term["amplitude"] == pytest.approx(abs(z)) and term["phase"] == pytest.approx(cmath.phase(z))
+    assert 0.98 < term["frequency"] < 1.01
+
+
+def test_blog_preset_has_the_one_unit_cosine_and_saw():
+    from priorlab.config import build_config
+
+    cfg = build_config(fit1d.Config, {"preset": "blog"})
+    assert {"cos:3", "saw:3"} <= set(cfg.networks) and any(s.startswith("cos:1") for s in cfg.networks)
+    assert fit1d.networks_of(cfg)[3] == ("cos", 1, 0.1)
+    with pytest.raises(ValueError, match="networks"):
+        fit1d.Config(networks=["cos:1:x"])

@@ -101,3 +101,30 @@ def test_foldsweep_bad_config(home):
         priorlab.run("foldsweep", widths=[2, 2])
     with pytest.raises(UserError, match="renamed to 'steps'"):
         priorlab.run("foldsweep", epochs=2)
+
+
+def _consistent(rows):
+    """Every verdict follows from ours, expected and tolerance (reproduces within, differs outside)."""
+    from priorlab.stats.claims import judge
+
+    for row in rows:
+        if row["verdict"] != "not tested at this scale":
+            expected = tuple(row["expected"]) if isinstance(row["expected"], list) else row["expected"]
+            assert judge(row["ours"], expected, row["tolerance"]) == row["verdict"], row
+
+
+def test_foldsweep_verdicts(tmp_path):
+    import json
+
+    import priorlab
+
+    run = priorlab.run("foldsweep", out=tmp_path / "q", root=tmp_path / "runs")  # the quick default
+    rows = json.loads((run.path / "verdict.json").read_text())
+    _consistent(rows)
+    assert len(rows) == 3 and all(r["verdict"] == "reproduces" for r in rows), rows
+    # hardly trained: no width succeeds, so wider is no better — the verdict flips
+    short = priorlab.run("foldsweep", out=tmp_path / "s", root=tmp_path / "runs", steps=2, repeats=3,
+                         activations=["relu"])
+    flipped = json.loads((short.path / "verdict.json").read_text())
+    _consistent(flipped)
+    assert flipped[1]["verdict"] == "differs"

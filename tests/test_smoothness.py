@@ -85,3 +85,31 @@ def test_full_scale_paper_numbers(tmp_path):
     m = run.metrics
     assert abs(m["r_level19_model1"] - PAPER_MODEL1_LEVEL19) < 0.005
     assert abs(m["r_level19_model11"] - 0.04) < 0.02
+
+
+def _consistent(rows):
+    """Every verdict follows from ours, expected and tolerance (reproduces within, differs outside)."""
+    from priorlab.stats.claims import judge
+
+    for row in rows:
+        if row["verdict"] != "not tested at this scale":
+            expected = tuple(row["expected"]) if isinstance(row["expected"], list) else row["expected"]
+            assert judge(row["ours"], expected, row["tolerance"]) == row["verdict"], row
+
+
+def test_verdicts_follow_the_config(tmp_path):
+    import json
+
+    run = priorlab.run("smoothness", out=tmp_path / "u", root=tmp_path / "runs")  # the quick default
+    rows = json.loads((run.path / "verdict.json").read_text())
+    _consistent(rows)
+    assert {r["verdict"] for r in rows} == {"reproduces", "not tested at this scale"}
+    assert sum(r["verdict"] == "reproduces" for r in rows) == 5
+    # fan-in weights: the unit claims do not apply, the fan-in claim does
+    fan = {c.claim: c.applies for c in smoothness.claims(smoothness.Config(init="fan-in"))}
+    assert [k for k, v in fan.items() if v is True and "1/fan_in" in k] and not any(
+        v is True for k, v in fan.items() if k.startswith("N(0, 1) weights"))
+    # a narrower net (σ_w = √10 instead of 10) is less chaotic: the 8-layer net keeps more than the study's 0.04
+    narrow = priorlab.run("smoothness", out=tmp_path / "n", root=tmp_path / "runs", dim=10, repeats=3)
+    flipped = {r["claim"]: r["verdict"] for r in json.loads((narrow.path / "verdict.json").read_text())}
+    assert flipped["N(0, 1) weights: the 8-layer net (model 11) falls to r ≈ 0.04 at k = 19"] == "differs"

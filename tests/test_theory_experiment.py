@@ -88,3 +88,40 @@ def test_bad_correlation_names_the_key(cli):
         assert res.code == 2 and key in res.err and len(res.err.strip().splitlines()) == 1
     res = cli(["run", "theory", "--set", "nets=4"])
     assert res.code == 2 and "renamed to 'repeats'" in res.err
+
+
+def _consistent(rows):
+    """Every verdict follows from ours, expected and tolerance (reproduces within, differs outside)."""
+    from priorlab.stats.claims import judge
+
+    for row in rows:
+        if row["verdict"] != "not tested at this scale":
+            expected = tuple(row["expected"]) if isinstance(row["expected"], list) else row["expected"]
+            assert judge(row["ours"], expected, row["tolerance"]) == row["verdict"], row
+
+
+def test_theory_verdicts(tmp_path):
+    import json
+
+    import priorlab
+
+    run = priorlab.run("theory", out=tmp_path / "q", root=tmp_path / "runs")  # the quick default
+    rows = json.loads((run.path / "verdict.json").read_text())
+    _consistent(rows)
+    assert all(r["verdict"] == "reproduces" for r in rows), rows
+    # a narrow net strays from the mean-field map (a large-width theory)
+    narrow = priorlab.run("theory", out=tmp_path / "n", root=tmp_path / "runs", width=10, repeats=2)
+    flipped = json.loads((narrow.path / "verdict.json").read_text())
+    _consistent(flipped)
+    assert flipped[0]["metric"] == "max_abs_dev" and flipped[0]["verdict"] == "differs"
+
+
+def test_relu_without_bias_draws_one_panel():
+    import numpy as np
+
+    from priorlab.theory.meanfield import correlation_map
+    from priorlab.viz.theory import distinct_panels
+
+    settings = [(1.0, 0.0), (2.0, 0.0), (1.0, 0.3)]
+    theory = np.array([[correlation_map("relu", sw, sb, 5, 0.5, 1.0)] for sw, sb in settings])
+    assert distinct_panels(theory, settings) == [(0, [1]), (2, [])]

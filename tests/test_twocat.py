@@ -108,3 +108,31 @@ def test_package_names_are_the_builders():
     from priorlab.nets import deep as from_package
 
     assert isinstance(from_package(8, 2), DeepNet)
+
+
+def _consistent(rows):
+    """Every verdict follows from ours, expected and tolerance (reproduces within, differs outside)."""
+    from priorlab.stats.claims import judge
+
+    for row in rows:
+        if row["verdict"] != "not tested at this scale":
+            expected = tuple(row["expected"]) if isinstance(row["expected"], list) else row["expected"]
+            assert judge(row["ours"], expected, row["tolerance"]) == row["verdict"], row
+
+
+def test_twocat_verdicts(tmp_path):
+    import json
+
+    run = priorlab.run("twocat", out=tmp_path / "q", root=tmp_path / "runs")  # the quick default
+    rows = json.loads((run.path / "verdict.json").read_text())
+    _consistent(rows)
+    assert all(r["verdict"] == "reproduces" for r in rows), rows
+    assert "shrinks" in (run.path / "report.html").read_text()
+    # more noise per member: the members are no longer close, the study's within-category numbers break
+    noisy = priorlab.run("twocat", out=tmp_path / "n", root=tmp_path / "runs", repeats=2, noise_step=0.1,
+                         chaotic_std=None)
+    flipped = {r["metric"]: r["verdict"] for r in json.loads((noisy.path / "verdict.json").read_text())}
+    assert flipped["within_dist_layer20"] == "differs" and flipped["chaotic_within_corr_layer5"].startswith("not")
+    # other weights: the SD-0.1 claims say they do not apply
+    other = twocat.claims(twocat.Config(weight_std=0.5))
+    assert all(c.applies is not True for c in other if "0.1" in c.claim)

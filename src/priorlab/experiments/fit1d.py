@@ -14,7 +14,8 @@ from priorlab.config import BaseConfig
 from priorlab.context import RunContext
 from priorlab.data.functions import Samples, TargetExpr, dominant_fourier_terms, sample_target
 from priorlab.errors import Diverged
-from priorlab.nets.onehidden import ACTIVATIONS, PERIODIC, OneHidden
+from priorlab.nets.onehidden import ACTIVATIONS, PERIODIC, OneHidden, combined_terms, fourier_terms, strongest_term
+from priorlab.stats.claims import Claim
 from priorlab.train import loop
 from priorlab.train.ensemble import Ensemble, from_modules
 from priorlab.viz import curves
@@ -28,11 +29,19 @@ CITATION = (
 FIGURES = {
     "fit": "The fit over the training range with the noisy samples.",
     "contributions": "Each unit's contribution v_i·h_i(x) (thin lines) and their total plus offset (black).",
-    "extrapolation": "The fit over the extended range; shaded = outside the training range.",
+    "extrapolation": "The fit over the extended range: pale yellow = the training range, grey = outside it.",
     "loss": "Training loss (MSE) per iteration.",
-    "compare": "The three networks of the study side by side over the extended range.",
+    "compare": "The study's networks side by side over the extended range (blog preset: sigmoid 10, ReLU 100, "
+    "cosine 3 and 1, saw 3).",
 }
 DEMO = [{"preset": "blog"}]
+QUESTION = (
+    "What does a one-hidden-layer network do when it fits y = sin(x), and does the activation's prior decide whether "
+    "it extrapolates beyond the training range?"
+)
+KEY_FIGURE = "compare"
+SOURCE = "the curve-fitting blog post (STUDIES.md §2)"
+HUGE = 1e6  # an open upper end of an expected range
 
 DEFAULT_LR = {"sigmoid": 0.05, "tanh": 0.05, "relu": 0.05, "cos": 0.01, "sin": 0.01, "saw": 0.01}
 
@@ -56,12 +65,12 @@ class Config(BaseConfig):
         None, gt=0, le=10, description="learning rate (default per activation: 0.05 sigmoid/tanh/relu, 0.01 cos/sin/saw)"
     )
     networks: list[str] | None = Field(
-        None, description="several networks in one run, as activation:hidden (e.g. sigmoid:10,relu:100,cos:3)"
+        None, description="several networks in one run, as activation:hidden[:lr] (e.g. sigmoid:10,relu:100,cos:1:0.1)"
     )
     frames: int = Field(60, ge=2, le=200, description="frames of the training animation")
     n_eval: int = Field(400, ge=10, le=100_000, description="fresh noiseless points for interp/extrap errors")
 
-    PRESETS: ClassVar[dict] = {"blog": {"networks": ["sigmoid:10", "relu:100", "cos:3"], "target": "sin"}}
+    PRESETS: ClassVar[dict] = {"blog": {"networks": ["sigmoid:10", "relu:100", "cos:3", "cos:1:0.1", "saw:3"]}}
     RENAMED: ClassVar[dict] = {"iterations": "steps"}
 
     @field_validator("networks")
@@ -72,9 +81,12 @@ class Config(BaseConfig):
         if isinstance(v, str):
             v = [v]
         for spec in v:
-            act, _, n = str(spec).partition(":")
-            if act not in ACTIVATIONS or not n.isdigit() or not 1 <= int(n) <= 4096:
-                raise ValueError(f"'{spec}' is not activation:hidden with activation in {ACTIVATIONS}, 1 ≤ hidden ≤ 4096")
+            act, n, *lr = str(spec).split(":")
+            if act not in ACTIVATIONS or not n.isdigit() or not 1 <= int(n) <= 4096 or len(lr) > 1 or not (
+                not lr or _positive(lr[0])
+            ):
+                raise ValueError(f"'{spec}' is not activation:hidden[:lr] with activation in {ACTIVATIONS}, "
+                                 "1 ≤ hidden ≤ 4096, 0 < lr ≤ 10")
         return [str(s) for s in v]
 
     @model_validator(mode="after")
@@ -82,6 +94,59 @@ class Config(BaseConfig):
         if self.x_max <= self.x_min:
             raise ValueError("x_max must be greater than x_min")
         return self
+
+
+def _positive(text: str) -> bool:
+    return text.replace(".", "", 1).isdigit() and 0 < float(text) <= 10
+
+
+def setup(cfg: Config) -> str:
+    nets = ", ".join(f"{a} × {h}" + (f" (lr {lr:g})" if lr else "") for a, h, lr in networks_of(cfg))
+    return (
+        f"One network per line — {nets} — fitted to y = {cfg.target} from {cfg.n_samples} samples with noise SD "
+        f"{cfg.noise:g} on [{cfg.x_min:.3g}, {cfg.x_max:.3g}] for {cfg.steps} full-batch {cfg.optimizer} steps (seed "
+        f"{cfg.seed}); errors on {cfg.n_eval} fresh points inside the range and {cfg.n_eval} in bands of "
+        f"{cfg.extrap_margin:.3g} beside it."
+    )
+
+
+def claims(cfg: Config) -> list[Claim]:
+    """The post's claims for each network of this run that the post describes (sigmoid 10, ReLU 100, cosine 3 and
+    1, saw); they are for the post's target, sin(x) on [−2π, 2π]."""
+    post = cfg.target == "sin" and (cfg.x_min, cfg.x_max) == (-2 * math.pi, 2 * math.pi)
+    applies = True if post else "the post's claims are for y = sin(x) on [−2π, 2π]"
+    many = cfg.networks is not None
+    key = lambda metric, name: f"{metric}_{name}" if many else metric
+    out = []
+    for act, hidden, _ in networks_of(cfg):
+        name = f"{act}{hidden}"
+        k = lambda metric, name=name: key(metric, name)
+        if (act, hidden) in (("sigmoid", 10), ("relu", 100)):
+            what = "sigmoid, 10 units" if act == "sigmoid" else "ReLU, ~100 units (dead units)"
+            out += [Claim(f"{what}: a good fit inside the training range (interp MSE ≤ 0.08)", SOURCE,
+                          k("interp_mse"), (0.0, 0.08), applies=applies),
+                    Claim(f"{what}: no extrapolation outside it (extrap MSE ≥ 0.3)", SOURCE, k("extrap_mse"),
+                          (0.3, HUGE), applies=applies)]
+        if (act, hidden) == ("relu", 100):
+            out.append(Claim("ReLU: some units are dead (output 0 over the whole range)", SOURCE, k("dead_units"),
+                             (1.0, 100.0), applies=applies))
+        if act == "cos" and hidden in (1, 3):
+            out.append(Claim(f"cosine, {hidden} unit{'s' if hidden > 1 else ''}: extrapolates (extrap MSE ≤ 0.05)",
+                             SOURCE, k("extrap_mse"), (0.0, 0.05), applies=applies))
+            out += [Claim(f"cosine, {hidden}: the weights read as Fourier analysis — strongest term (units of one "
+                          f"frequency combined) {what} {value:.3g}, as the target's 1·cos(x − π/2)", SOURCE,
+                          k(f"fourier_{what}"), value, tol, applies=applies)
+                    for what, value, tol in (("frequency", 1.0, 0.03), ("amplitude", 1.0, 0.05),
+                                             ("phase", -math.pi / 2, 0.05))]
+        if act == "saw":
+            out.append(Claim("saw (the post's open question): the frequency of a periodic ReLU gets a gradient and "
+                             "moves in training (largest |Δω| ≥ 0.05)", SOURCE, k("frequency_moved"), (0.05, HUGE)))
+    if not out:
+        out.append(Claim("the post describes sigmoid 10, ReLU 100, cosine 3 and 1, and saw networks", SOURCE,
+                         k("interp_mse") if not many else "interp_mse", (0.0, 0.08),
+                         applies=f"no network of this run ({', '.join(f'{a}:{h}' for a, h, _ in networks_of(cfg))}) "
+                         "is one the post describes"))
+    return out
 
 
 def make_data(cfg: Config, seed: int) -> Samples:
@@ -106,9 +171,11 @@ def snapshot_steps(cfg: Config) -> list[int]:
     return sorted(set(np.linspace(0, cfg.steps, cfg.frames).round().astype(int).tolist()))
 
 
-def train_one(cfg: Config, data: Samples, activation: str, hidden: int, seed: int, grid: torch.Tensor, ctx) -> Fit:
+def train_one(cfg: Config, data: Samples, activation: str, hidden: int, seed: int, grid: torch.Tensor, ctx,
+              lr: float | None = None) -> Fit:
     torch.manual_seed(seed)  # the same init as a standalone run with this seed
     model = OneHidden(hidden, activation)
+    start = model.hidden.weight.detach().clone()
     snap_at = snapshot_steps(cfg)
 
     def frame() -> np.ndarray:
@@ -126,17 +193,17 @@ def train_one(cfg: Config, data: Samples, activation: str, hidden: int, seed: in
         lambda _: torch.mean((model(data.x) - data.y) ** 2),
         cfg.steps,
         optimizer=cfg.optimizer,
-        lr=cfg.lr if cfg.lr is not None else DEFAULT_LR[activation],
+        lr=lr or (cfg.lr if cfg.lr is not None else DEFAULT_LR[activation]),
         callback=record,
         progress=ctx.progress,
         description=f"{activation}{hidden}",
     )
-    metrics = fit_metrics(cfg, data, model)
+    metrics = fit_metrics(cfg, data, model, start)
     return Fit(f"{activation}{hidden}", model, history.losses, np.stack(snapshots), snap_at, metrics)
 
 
-def fit_metrics(cfg: Config, data: Samples, model: OneHidden) -> dict[str, float]:
-    """The metrics of a fit network (as train_one computes them)."""
+def fit_metrics(cfg: Config, data: Samples, model: OneHidden, start: torch.Tensor) -> dict[str, float]:
+    """The metrics of a fit network (as train_one computes them); ``start``: its input weights before training."""
     with torch.no_grad():
         metrics = {
             "train_mse": torch.mean((model(data.x) - data.y) ** 2).item(),
@@ -146,33 +213,21 @@ def fit_metrics(cfg: Config, data: Samples, model: OneHidden) -> dict[str, float
         if model.activation == "relu":
             inside = torch.linspace(cfg.x_min, cfg.x_max, 2001)
             metrics["dead_units"] = float((model.units(inside).amax(0) <= 0).sum().item())
+        if model.activation in ("cos", "sin"):
+            term = strongest_term(model)
+            metrics.update(fourier_frequency=term["frequency"], fourier_amplitude=term["amplitude"],
+                           fourier_phase=term["phase"])
+        if model.activation == "saw":  # the open question: does a saw unit's frequency get a gradient?
+            metrics["frequency_moved"] = (model.hidden.weight.abs() - start.abs()).abs().max().item()
     return metrics
 
 
 def fourier_rows(fit: Fit, data: Samples, cfg: Config) -> list[dict]:
-    """Read a periodic network's units as Fourier terms a·cos(ω x + φ) beside the target's."""
-    w = fit.model.hidden.weight[:, 0].detach().double()
-    b = fit.model.hidden.bias.detach().double()
-    v = fit.model.out.weight[0].detach().double()
-    act = fit.model.activation
-    rows = []
-    for i in range(len(w)):
-        omega, phase, amp = w[i].item(), b[i].item(), v[i].item()
-        if act == "sin":  # sin(t) = cos(t - pi/2)
-            phase -= math.pi / 2
-        if act == "saw":  # saw period 2*pi in z: fundamental frequency |w|
-            rows.append({"term": f"unit {i}", "frequency": abs(omega), "phase": None, "amplitude": amp})
-            continue
-        if omega < 0:  # cos(-a x + b) = cos(a x - b)
-            omega, phase = -omega, -phase
-        if amp < 0:
-            amp, phase = -amp, phase + math.pi
-        rows.append(
-            {"term": f"unit {i}", "frequency": omega, "phase": math.remainder(phase, 2 * math.pi), "amplitude": amp}
-        )
-    rows.append(
-        {"term": "offset c", "frequency": 0.0, "phase": 0.0, "amplitude": fit.model.out.bias.item()}
-    )
+    """Read a periodic network's units as Fourier terms a·cos(ω x + φ), units of one frequency combined (their
+    phasors summed), beside the target's terms."""
+    rows = fourier_terms(fit.model)
+    rows += combined_terms(rows)
+    rows.append({"term": "offset c", "frequency": 0.0, "phase": 0.0, "amplitude": fit.model.out.bias.item()})
     for j, t in enumerate(dominant_fourier_terms(data.f, cfg.x_min, cfg.x_max)):
         rows.append({"term": f"target term {j + 1}", **t})
     return rows
@@ -206,10 +261,11 @@ def report_fit(ctx: RunContext, cfg: Config, data: Samples, grid: torch.Tensor, 
                     **{f"snapshots_{f.name}": f.snapshots for f in fits})
 
 
-def networks_of(cfg: Config) -> list[tuple[str, int]]:
+def networks_of(cfg: Config) -> list[tuple[str, int, float | None]]:
+    """(activation, hidden, lr or None for the default) per network."""
     if cfg.networks:
-        return [(s.split(":")[0], int(s.split(":")[1])) for s in cfg.networks]
-    return [(cfg.activation, cfg.hidden)]
+        return [(p[0], int(p[1]), float(p[2]) if len(p) > 2 else None) for p in (s.split(":") for s in cfg.networks)]
+    return [(cfg.activation, cfg.hidden, None)]
 
 
 def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
@@ -219,7 +275,7 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
         fit = train_one(cfg, data, cfg.activation, cfg.hidden, cfg.seed, grid, ctx)
         report_fit(ctx, cfg, data, grid, [fit])
         return fit.metrics
-    fits = [train_one(cfg, data, act, hidden, cfg.seed, grid, ctx) for act, hidden in networks_of(cfg)]
+    fits = [train_one(cfg, data, act, hidden, cfg.seed, grid, ctx, lr) for act, hidden, lr in networks_of(cfg)]
     report_fit(ctx, cfg, data, grid, fits)
     return {f"{k}_{f.name}": v for f in fits for k, v in f.metrics.items()}
 
@@ -265,7 +321,8 @@ def train_many(cfgs: list[Config], datas: list[Samples], grid: torch.Tensor, dev
             continue
         model = OneHidden(cfg.hidden, act)
         model.load_state_dict({n: t.cpu() for n, t in ens.member(k).items()})
-        fits.append(Fit(f"{act}{cfg.hidden}", model, losses_all[:, k], snaps[k], snap_at, fit_metrics(cfg, data, model)))
+        metrics = fit_metrics(cfg, data, model, models[k].hidden.weight.detach().cpu())
+        fits.append(Fit(f"{act}{cfg.hidden}", model, losses_all[:, k], snaps[k], snap_at, metrics))
     return fits
 
 

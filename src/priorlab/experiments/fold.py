@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from priorlab.config import BaseConfig, unique_list
 from priorlab.context import RunContext
 from priorlab.data.planes import grid_lines, plane
-from priorlab.nets.batched_mlp import BatchedMLP, accuracy, cross_entropy, stage_names, stages
+from priorlab.nets.batched_mlp import ACTIVATIONS, BatchedMLP, accuracy, cross_entropy, stage_names, stages
 from priorlab.probe.folding import dead_fraction, mean_folds
+from priorlab.stats.claims import Claim
 from priorlab.train.loop import fit
 from priorlab.viz import planes
-from priorlab.viz.planes import HI, LO, position_colors, projector
+from priorlab.viz.planes import HI, LO, class_colors, position_colors, projector
 
 DESCRIPTION = (
     "Folding the plane: each layer of a narrow network drawn as it maps a 2-D task (spiral, circles, ...)"
@@ -28,12 +29,22 @@ FIGURES = {
     "layers": "Each layer as it maps the input plane: top row after the affine map, bottom row after the "
     "non-linearity. Grid lines and data points are coloured by their position in the input plane (circles: class 0, "
     "crosses: class 1); titles give the fold count of straight input lines and the fraction of dead points.",
+    "layers_success": "The same strip for the first network of `successes` (by default the same 2-unit layers with "
+    "tanh, the best of the seeds): a network that does fold the classes apart.",
+    "separable": "The last hidden layer of the configured network and of each success, points by class, with the line "
+    "a linear classifier (logistic regression) draws between the classes and its accuracy.",
     "decision": "Decision regions of the trained network in the input plane, with the training points.",
     "colors": "The colour key: each input position's colour, used in every other figure.",
     "layers.gif": "The data points and grid moving through the layers, one stage after another.",
     "training.gif": "Training: decision regions (left) and the output layer's image of the plane (right), per epoch.",
 }
 DEMO = [{}]
+QUESTION = (
+    "Does a network of 2-unit layers fold the plane until the classes are linearly separable at the output, and how "
+    "often does such a narrow network train at all?"
+)
+KEY_FIGURE = "separable"
+SOURCE = "the deep learning course lecture on what layers do (STUDIES.md §5)"
 
 
 class Config(BaseConfig):
@@ -63,15 +74,64 @@ class Config(BaseConfig):
         20.0, gt=0.0, lt=180.0, description="angle (degrees) a mapped line must turn to count as a fold"
     )
     snapshots: int = Field(20, ge=2, le=60, description="frames of the training animation")
+    successes: list[str] = Field(
+        ["tanh:2", "tanh:8"],
+        description="networks trained beside, as activation:width (same depth and task, best of repeats); the "
+        "first is drawn layer by layer and its last hidden layer tested for linear separability",
+    )
 
     FULL: ClassVar[dict] = {"n_points": 1000, "steps": 3000, "lr": 0.01, "repeats": 32}
     RENAMED: ClassVar[dict] = {"epochs": "steps", "restarts": "repeats"}
+
+    @field_validator("successes")
+    @classmethod
+    def _successes_ok(cls, v):
+        for spec in v:
+            act, _, width = str(spec).partition(":")
+            if act not in ACTIVATIONS or not width.isdigit() or not 2 <= int(width) <= 256:
+                raise ValueError(f"'{spec}' is not activation:width with activation in {list(ACTIVATIONS)}, "
+                                 "2 ≤ width ≤ 256")
+        return v
 
     @model_validator(mode="after")
     def _units_within_width(self):
         if self.view == "units" and max(self.units) >= self.width:
             raise ValueError(f"'units' {self.units}: each must be < width ({self.width}) when view=units")
         return self
+
+
+def setup(config: Config) -> str:
+    others = ", ".join(f"{a} width {w}" for a, w in successes_of(config))
+    return (
+        f"'{config.task}' task, {config.n_points} training and {config.n_points} test points; {config.repeats} seeds "
+        f"each of {config.hidden_layers} hidden layers of {config.width} {config.activation} units"
+        + (f", and beside them the same depth with {others}" if others else "")
+        + f"; {config.steps} full-batch Adam steps, the best seed on the training set drawn."
+    )
+
+
+def claims(config: Config) -> list[Claim]:
+    narrow_relu = config.width == 2 and config.activation == "relu"
+    out = [
+        Claim("2-unit ReLU layers train badly: the median seed stays below 0.9 training accuracy", SOURCE,
+              "median_train_acc", (0.5, 0.9),
+              applies=True if narrow_relu else "the lecture's claim is about 2-unit ReLU layers"),
+    ]
+    if config.successes:
+        act, width = successes_of(config)[0]
+        out.append(Claim(f"the classes become linearly separable at the last hidden layer (lecture Fig. 4), here of "
+                         f"the drawn success ({act}, width {width}): linear-classifier accuracy ≥ 0.95", SOURCE,
+                         "separable_output", (0.95, 1.0)))
+    out += [
+        Claim(f"a wider network trains more easily: {act} width {width} reaches training accuracy ≥ 0.95", SOURCE,
+              f"success_{act}{width}_train_acc", (0.95, 1.0))
+        for act, width in successes_of(config) if width > config.width
+    ]
+    return out
+
+
+def successes_of(config: Config) -> list[tuple[str, int]]:
+    return [(spec.split(":")[0], int(spec.split(":")[1])) for spec in config.successes]
 
 
 def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, config: Config, ctx: RunContext) -> list:
@@ -101,18 +161,45 @@ def fold_metrics(depth: int, point_stages, line_stages, fold_tol: float) -> dict
     return metrics
 
 
+def linear_separability(h: torch.Tensor, y: torch.Tensor, steps: int = 300) -> tuple[float, torch.Tensor, torch.Tensor]:
+    """Accuracy of a logistic-regression line (hyperplane) fitted to the points ``h`` [N, D] and labels ``y``: is
+    the layer linearly separable? Returns (accuracy, w [D], b) in the coordinates of ``h``."""
+    mean, sd = h.mean(0), h.std(0).clamp_min(1e-6)
+    z = (h - mean) / sd
+    w = torch.zeros(h.shape[1], requires_grad=True)
+    b = torch.zeros((), requires_grad=True)
+    target = y.float()
+    fit([w, b], lambda _: torch.nn.functional.binary_cross_entropy_with_logits(z @ w + b, target), steps, lr=0.1)
+    with torch.no_grad():
+        acc = ((z @ w + b > 0).long() == y).float().mean().item()
+        return acc, w / sd, b - (w / sd) @ mean
+
+
+def last_hidden(model: BatchedMLP, s: int, x: torch.Tensor) -> torch.Tensor:
+    """Network ``s``'s last hidden layer (after its non-linearity) for the points ``x``."""
+    return stages(model, s, x)[-2]
+
+
+def train_networks(sizes_act: list[tuple[list[int], str]], x, y, config: Config, ctx: RunContext):
+    """Train ``repeats`` networks per (sizes, activation); returns [(model, training accuracies [repeats], history)]."""
+    out = []
+    for sizes, act in sizes_act:
+        model = BatchedMLP(sizes, act, seeds=config.repeats, seed=ctx.seed)
+        ctx.log(f"training {config.repeats} {act} networks {sizes} for {config.steps} steps")
+        history = train(model, x, y, config, ctx)
+        with torch.no_grad():
+            out.append((model, accuracy(model(x), y), history))
+    return out
+
+
 def run(config: Config, ctx: RunContext) -> dict[str, float]:
     x, y = plane(config.task, config.n_points, config.noise, seed=ctx.seed)
     x_test, y_test = plane(config.task, config.n_points, config.noise, seed=ctx.seed + 10_000)
-    sizes = [2] + [config.width] * config.hidden_layers + [2]
-    model = BatchedMLP(sizes, config.activation, seeds=config.repeats, seed=ctx.seed)
-    lines = grid_lines(LO, HI, lines=13, points=120)
-
-    ctx.log(f"training {config.repeats} networks {sizes} for {config.steps} steps")
-    history = train(model, x, y, config, ctx)
+    hidden = lambda width: [2] + [width] * config.hidden_layers + [2]
+    nets = [(hidden(config.width), config.activation)] + [(hidden(w), a) for a, w in successes_of(config)]
+    (model, train_acc, history), *others = train_networks(nets, x, y, config, ctx)
 
     with torch.no_grad():
-        train_acc = accuracy(model(x), y)
         test_acc = accuracy(model(x_test), y_test)
     best = int(train_acc.argmax())
     ctx.note(
@@ -120,32 +207,63 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         f"training accuracies: median {train_acc.median():.3f}, best {train_acc[best]:.3f} (seed {ctx.seed + best}, "
         f"drawn below); {(train_acc >= 0.9).float().mean():.0%} of them reach 0.9."
     )
+    lines = grid_lines(LO, HI, lines=13, points=120)
     point_stages, line_stages = stages(model, best, x), stages(model, best, lines)
     metrics = {
         "acc": test_acc[best].item(),
         "train_acc": train_acc[best].item(),
         **fold_metrics(model.depth, point_stages, line_stages, config.fold_tol),
         "median_train_acc": train_acc.median().item(),
+        "separable_last_hidden": linear_separability(point_stages[-2], y)[0],
     }
+    panels = [(f"{config.activation}, width {config.width} (configured)", point_stages[-2],
+               *linear_separability(point_stages[-2], y))]
+    for (act, width), (other, acc, _) in zip(successes_of(config), others):
+        s = int(acc.argmax())
+        sep = linear_separability(last_hidden(other, s, x), y)
+        with torch.no_grad():
+            metrics[f"success_{act}{width}_acc"] = accuracy(other(x_test), y_test)[s].item()
+        metrics[f"success_{act}{width}_train_acc"] = acc[s].item()
+        metrics[f"success_{act}{width}_separable"] = sep[0]
+        panels.append((f"{act}, width {width} (best of {config.repeats})", last_hidden(other, s, x), *sep))
+    if others:
+        act, width = successes_of(config)[0]
+        metrics["separable_output"] = metrics[f"success_{act}{width}_separable"]
+    flat_points = _figures(ctx, config, model, best, history, x, y, lines, metrics, others, panels)
+    ctx.save_model(model.to_sequential(best))
+    ctx.save_arrays(x=x.numpy(), y=y.numpy(), grid=lines.numpy(), train_acc=train_acc.numpy(), acc=test_acc.numpy(),
+                    **{f"stage{i}": p.numpy() for i, p in enumerate(flat_points)})
+    return metrics
 
-    names = stage_names(model)
+
+def _strip(ctx, name, config, model, s, x, y, lines, metrics):
+    """The layer strip of network ``s`` of ``model``; returns the flat point and line stages drawn."""
+    point_stages, line_stages = stages(model, s, x), stages(model, s, lines)
     views = [projector(p, config.view, config.units) for p in point_stages]
     views[0] = (views[0][0], ("x₁", "x₂"))
     flat_points = [f(p) for (f, _), p in zip(views, point_stages)]
     flat_lines = [f(l) for (f, _), l in zip(views, line_stages)]
-    pc, lc = position_colors(x.numpy()), position_colors(lines.numpy())
-    ctx.save_figure("layers", planes.layer_strip(model, names, views, flat_points, flat_lines, y, pc, lc, metrics))
+    pc, lc = class_colors(y.numpy()), position_colors(lines.numpy())
+    names = stage_names(model)
+    ctx.save_figure(name, planes.layer_strip(model, names, views, flat_points, flat_lines, y, pc, lc, metrics))
+    return names, flat_points, flat_lines, pc, lc
+
+
+def _figures(ctx, config, model, best, history, x, y, lines, metrics, others, panels) -> list:
+    """Every figure; returns the drawn network's flat point stages (saved as arrays)."""
+    from priorlab.viz.separable import separable_figure
+
+    names, flat_points, flat_lines, pc, lc = _strip(ctx, "layers", config, model, best, x, y, lines, metrics)
+    if others:
+        other, acc, _ = others[0]
+        s = int(acc.argmax())
+        pts, lns = stages(other, s, x), stages(other, s, lines)
+        act, width = successes_of(config)[0]
+        success = {"acc": metrics[f"success_{act}{width}_acc"], **fold_metrics(other.depth, pts, lns, config.fold_tol)}
+        _strip(ctx, "layers_success", config, other, s, x, y, lines, success)
+    ctx.save_figure("separable", separable_figure(panels, y))
     ctx.save_figure("decision", planes.decision_figure(model, best, x, y, metrics["train_acc"]))
     ctx.save_figure("colors", planes.color_key_figure())
     planes.layers_gif(ctx.figure_path("layers.gif"), names, flat_points, flat_lines, y, pc, lc)
     planes.training_gif(ctx.figure_path("training.gif"), model, best, history, x, y, lines, pc, lc)
-    ctx.save_model(model.to_sequential(best))
-    ctx.save_arrays(
-        x=x.numpy(),
-        y=y.numpy(),
-        grid=lines.numpy(),
-        train_acc=train_acc.numpy(),
-        acc=test_acc.numpy(),
-        **{f"stage{i}": p.numpy() for i, p in enumerate(flat_points)},
-    )
-    return metrics
+    return flat_points

@@ -12,6 +12,7 @@ from priorlab.config import BaseConfig, unique_list
 from priorlab.context import RunContext
 from priorlab.data.planes import plane
 from priorlab.nets.batched_mlp import BatchedMLP, accuracy, cross_entropy
+from priorlab.stats.claims import Claim
 from priorlab.train.loop import fit
 from priorlab.viz.planes import dead_figure, success_figure
 
@@ -30,6 +31,9 @@ FIGURES = {
     "for runs that failed and runs that succeeded.",
 }
 DEMO = [{}]
+QUESTION = "How often do networks of narrow layers learn a 2-D task, and do wider layers or tanh fix what ReLU breaks?"
+KEY_FIGURE = "success"
+SOURCE = "the deep learning course lecture on what layers do (STUDIES.md §5)"
 
 
 class Config(BaseConfig):
@@ -50,6 +54,39 @@ class Config(BaseConfig):
 
     FULL: ClassVar[dict] = {"n_points": 500, "depths": [2, 4, 6], "repeats": 20, "steps": 2000, "lr": 0.01}
     RENAMED: ClassVar[dict] = {"epochs": "steps"}
+
+
+def setup(config: Config) -> str:
+    shapes = len(config.widths) * len(config.depths) * len(config.activations)
+    return (
+        f"{config.repeats} seeds × {shapes} shapes (widths {', '.join(map(str, config.widths))}; "
+        f"{', '.join(map(str, config.depths))} hidden layers; {', '.join(config.activations)}) on '{config.task}' "
+        f"({config.n_points} points), {config.steps} full-batch Adam steps; success = training accuracy ≥ "
+        f"{config.threshold:g}."
+    )
+
+
+def claims(config: Config) -> list[Claim]:
+    relu = "relu" in config.activations
+    narrow = 2 in config.widths and relu
+    why = "needs 2-unit ReLU layers in the sweep (widths include 2, activations include relu)"
+    wide = max(config.widths)
+    out = [
+        Claim(f"2-unit ReLU layers train badly ({d} hidden layers): at most half of the seeds succeed", SOURCE,
+              f"success_rate_relu_w2_d{d}", (0.0, 0.5), applies=True if narrow else why)
+        for d in config.depths
+    ]
+    if narrow and wide > 2:
+        d = config.depths[0]
+        out.append(Claim(f"wider layers train more easily: width {wide} succeeds in ≥ 0.3 more of the seeds than "
+                         f"width 2 (ReLU, {d} hidden layers)", SOURCE,
+                         lambda m: m[f"success_rate_relu_w{wide}_d{d}"] - m[f"success_rate_relu_w2_d{d}"],
+                         (0.3, 1.0), label=f"success_rate_relu_w{wide}_d{d} − success_rate_relu_w2_d{d}"))
+    out.append(Claim("ReLU zeroes points for good: failed runs have more dead points than successful ones (mean "
+                     "worst-layer dead fraction, failed − succeeded)", SOURCE,
+                     lambda m: m["dead_fraction_failed"] - m["dead_fraction_succeeded"], (0.05, 1.0),
+                     applies=True if relu else "needs ReLU runs", label="dead_fraction_failed − dead_fraction_succeeded"))
+    return out
 
 
 def train_shape(x, y, activation: str, width: int, depth: int, config: Config, seed: int):

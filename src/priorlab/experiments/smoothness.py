@@ -24,6 +24,7 @@ from pydantic import Field
 
 from priorlab.config import BaseConfig
 from priorlab.context import RunContext
+from priorlab.stats.claims import Claim
 from priorlab.viz.smoothness import plot_smoothness
 
 DESCRIPTION = (
@@ -36,10 +37,17 @@ CITATION = (
 )
 FIGURES = {
     "smoothness": "Pearson r between an item's undistorted and distorted representation vs distortion level, "
-    "one curve per coding scheme (darker = simpler); dashed: 1/sqrt(1 + (0.05k)²), the identity's prediction.",
-    "last_level": "r at the largest distortion level for each coding scheme (mean ± SD over runs).",
+    "one curve per coding scheme (darker = simpler), N(0, 1) weights (left) and N(0, 1/dim) weights (right); "
+    "dashed: 1/sqrt(1 + (0.05k)²), the identity's prediction; stars: the study's numbers at k = 19.",
+    "last_level": "r at the largest distortion level for each coding scheme (mean ± SD over runs), both weight "
+    "scales, with the study's numbers (stars).",
 }
 DEMO = [{}, {"init": "fan-in"}]
+QUESTION = "Does a random network keep similar inputs similar, and how do depth and the weight scale change that?"
+KEY_FIGURE = "smoothness"
+SOURCE = "Guest & Love 2017, Fig. 2A (STUDIES.md §1)"
+# the study's r at distortion level 19, per weight scale: {model: r}
+STUDY = {"unit": {1: 0.725, 4: 0.57, 11: 0.04}, "fan-in": {11: 0.67}}
 
 N_MODELS = 11
 MODEL_LABELS = [
@@ -67,6 +75,52 @@ class Config(BaseConfig):
     PRESETS: ClassVar[dict] = {"paper": {"repeats": 100, "init": "unit"}, "fan-in": {"init": "fan-in"}}
     FULL: ClassVar[dict] = {"repeats": 100}
     RENAMED: ClassVar[dict] = {"runs": "repeats", "weights": "init"}
+
+
+def setup(config: Config) -> str:
+    return (
+        f"{config.repeats} runs, each with {config.prototypes} fresh random prototypes in {config.dim} dimensions × "
+        f"{config.levels} distortion levels (noise SD {config.sd_step:g}·k) through 11 coding schemes with fresh "
+        f"weights; weights {config.init} ({'N(0, 1)' if config.init == 'unit' else f'N(0, 1/{config.dim})'}), and "
+        f"the other scale ({OTHER[config.init]}) computed beside on the same items."
+    )
+
+
+OTHER = {"unit": "fan-in", "fan-in": "unit"}
+
+
+def claims(config: Config) -> list[Claim]:
+    last = config.levels - 1
+    sigma = config.sd_step * last
+    at19 = config.levels == 20 and config.sd_step == 0.05
+    why = "the study's numbers are for distortion level 19 of 20 levels at noise SD 0.05·k"
+    own = lambda init: (True if at19 and config.init == init else
+                        why if not at19 else f"the study's {init} numbers; this run's weights are {config.init}")
+    unit, fan = STUDY["unit"], STUDY["fan-in"]
+    out = [
+        Claim(f"the identity follows r = 1/sqrt(1 + ({config.sd_step:g}k)²) at k = {last}", SOURCE,
+              f"r_level{last}_model1", 1 / (1 + sigma**2) ** 0.5, 0.02),
+        Claim("N(0, 1) weights: the perceptron (model 4) keeps r ≈ 0.57 at k = 19", SOURCE, "r_level19_model4",
+              unit[4], 0.04, applies=own("unit")),
+        Claim("N(0, 1) weights: the 8-layer net (model 11) falls to r ≈ 0.04 at k = 19", SOURCE,
+              "r_level19_model11", unit[11], 0.04, applies=own("unit")),
+        Claim("N(0, 1) weights: r drops monotonically from model 4 to model 11 (1 = monotonic)", SOURCE,
+              _monotonic(last), 1.0, 0.0, applies=own("unit"), label="monotonic_4_to_11"),
+        Claim("N(0, 1/fan_in) weights: the deep curves stay high (model 11 ≈ 0.67 at k = 19)", SOURCE,
+              "r_level19_model11", fan[11], 0.04, applies=own("fan-in")),
+    ]
+    if at19 and config.init == "unit":
+        out.append(Claim("N(0, 1/fan_in) weights (computed beside): model 11 ≈ 0.67 at k = 19", SOURCE,
+                         "r_level19_model11_fanin", fan[11], 0.04))
+    return out
+
+
+def _monotonic(last: int):
+    def monotonic(m):
+        r = [m[f"r_level{last}_model{k}"] for k in range(4, N_MODELS + 1)]
+        return float(all(a > b for a, b in zip(r, r[1:])))
+
+    return monotonic
 
 
 # ----------------------------------------------------------------------------------------------
@@ -99,10 +153,10 @@ def distorted_items(runs: int, config: Config, gen: torch.Generator) -> torch.Te
     return proto + noise * sd[:, None]
 
 
-def coding_scheme_r(x: torch.Tensor, config: Config, gen: torch.Generator) -> torch.Tensor:
+def coding_scheme_r(x: torch.Tensor, init: str, gen: torch.Generator) -> torch.Tensor:
     """x: [runs, P, L, D] items -> r: [models, runs, P, L], Pearson r to the undistorted item per scheme."""
     runs, p, n_lev, d = x.shape
-    std = 1.0 if config.init == "unit" else 1.0 / d**0.5
+    std = 1.0 if init == "unit" else 1.0 / d**0.5
 
     def matrix() -> torch.Tensor:  # one fresh d×d matrix per run
         return torch.randn(runs, d, d, generator=gen, dtype=x.dtype) * std
@@ -124,44 +178,58 @@ def coding_scheme_r(x: torch.Tensor, config: Config, gen: torch.Generator) -> to
     return torch.stack(r)
 
 
-def run(config: Config, ctx: RunContext) -> dict[str, float]:
-    gen = torch.Generator().manual_seed(ctx.seed)
-    per_run = []  # [models, runs, L]: item-averaged r per run
-    item_r = []  # [models, runs·P, L] for models 1, 4, 11 (functional smoothness)
+def simulate(config: Config, init: str, seed: int, ctx: RunContext | None = None):
+    """r per scheme, run and level [models, runs, L], and the item-level r of models 1, 4, 11 [3, runs·P, L]."""
+    gen = torch.Generator().manual_seed(seed)
+    per_run, item_r = [], []
     chunks = [min(config.chunk, config.repeats - s) for s in range(0, config.repeats, config.chunk)]
-    for n in ctx.progress(chunks, description="runs"):
-        r = coding_scheme_r(distorted_items(n, config, gen), config, gen)
+    for n in ctx.progress(chunks, description="runs") if ctx else chunks:
+        r = coding_scheme_r(distorted_items(n, config, gen), init, gen)
         per_run.append(r.mean(2))
         item_r.append(r[[0, 3, N_MODELS - 1]].flatten(1, 2))
-    per_run_r = torch.cat(per_run, 1).numpy()  # [models, runs, L]
+    return torch.cat(per_run, 1).numpy(), torch.cat(item_r, 1)
+
+
+def run(config: Config, ctx: RunContext) -> dict[str, float]:
+    per_run_r, item_r = simulate(config, config.init, ctx.seed, ctx)  # [models, runs, L]
+    other = OTHER[config.init]
+    other_r = simulate(config, other, ctx.seed)[0]  # the same items, the other weight scale
     mean, sd = per_run_r.mean(1), per_run_r.std(1)
-    sm = torch.cat(item_r, 1)[:, :, 1:].flatten(1).numpy()  # levels 1.. (level 0 is r = 1)
+    sm = item_r[:, :, 1:].flatten(1).numpy()  # levels 1.. (level 0 is r = 1)
     smooth4 = float(np.corrcoef(sm[0], sm[1])[0, 1])
     smooth11 = float(np.corrcoef(sm[0], sm[2])[0, 1])
 
     levels = np.arange(config.levels)
     ctx.save_arrays(
-        levels=levels, noise_sd=levels * config.sd_step, r=mean, r_sd_over_runs=sd, r_runs=per_run_r
+        levels=levels, noise_sd=levels * config.sd_step, r=mean, r_sd_over_runs=sd, r_runs=per_run_r,
+        **{f"r_{other.replace('-', '')}": other_r.mean(1)},
     )
-    weights = "N(0, 1) weights" if config.init == "unit" else f"N(0, 1/{config.dim}) weights"
-    curves, bars = plot_smoothness(mean, sd, MODEL_LABELS, config.sd_step, weights, config.repeats)
+    both = {config.init: (mean, sd), other: (other_r.mean(1), other_r.std(1))}
+    panels = [(_weights(init, config.dim), *both[init], STUDY[init]) for init in ("unit", "fan-in")]
+    curves, bars = plot_smoothness(panels, MODEL_LABELS, config.sd_step, config.repeats)
     ctx.save_figure("smoothness", curves)
     ctx.save_figure("last_level", bars)
     last = config.levels - 1
     ctx.note(
         f"{config.repeats} runs × {config.prototypes} prototypes, init {config.init} "
-        f"({'N(0, 1)' if config.init == 'unit' else f'N(0, 1/{config.dim})'}). "
+        f"({_weights(config.init, config.dim)}). "
         f"Functional smoothness (Pearson r, over items × levels, between the input's r and the "
         f"representation's r): perceptron {smooth4:.3f}, 8-layer net {smooth11:.3f}."
     )
     ctx.table(
         f"r at distortion level {last} (noise SD {last * config.sd_step:.2f})",
         [
-            {"model": MODEL_LABELS[m], "r": mean[m, last], "SD over runs": sd[m, last]}
+            {"model": MODEL_LABELS[m], "r": mean[m, last], "SD over runs": sd[m, last],
+             f"r, {other} weights": both[other][0][m, last]}
             for m in range(N_MODELS)
         ],
     )
     metrics = {f"r_level{last}_model{m + 1}": float(mean[m, last]) for m in range(N_MODELS)}
     metrics.update(smoothness_model4=smooth4, smoothness_model11=smooth11)
+    for m in (4, N_MODELS):
+        metrics[f"r_level{last}_model{m}_{other.replace('-', '')}"] = float(both[other][0][m - 1, last])
     return metrics
 
+
+def _weights(init: str, dim: int) -> str:
+    return "N(0, 1) weights" if init == "unit" else f"N(0, 1/{dim}) weights"

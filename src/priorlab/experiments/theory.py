@@ -25,6 +25,7 @@ from pydantic import Field
 
 from priorlab.config import BaseConfig, unique_list
 from priorlab.context import RunContext
+from priorlab.stats.claims import Claim
 
 DESCRIPTION = (
     "Mean-field theory vs simulation: per-layer correlation in random nets, and the order/chaos phase diagram"
@@ -41,6 +42,15 @@ FIGURES = {
     "in colour, and where Guest & Love's weight scales sit (σ_w in fan-in units).",
 }
 DEMO = [{}]
+QUESTION = (
+    "Does the mean-field correlation map predict how two inputs' correlation evolves through random networks, and "
+    "does it place Guest & Love's two weight scales in the chaotic and the critical phase?"
+)
+KEY_FIGURE = "correlation_map"
+SOURCES = {
+    "map": "Poole et al. 2016; Schoenholz et al. 2017 (STUDIES.md §1)",
+    "gl": "Guest & Love 2017, Fig. 2A, r at k = 19 of the 8-layer net (STUDIES.md §1)",
+}
 Activation = Literal["tanh", "relu", "linear", "sigmoid", "erf", "sin"]
 GL_WIDTH = 100  # Guest & Love's layer width
 
@@ -59,6 +69,31 @@ class Config(BaseConfig):
 
     FULL: ClassVar[dict] = {"width": 2000, "repeats": 16}
     RENAMED: ClassVar[dict] = {"nets": "repeats"}
+
+
+def setup(config: Config) -> str:
+    pairs = len(config.c0s)
+    return (
+        f"{config.repeats} random networks per activation ({', '.join(config.activations)}), {config.depth} layers "
+        f"of {config.width} units, each run at {len(config.sigma_ws) * len(config.sigma_bs)} (σ_w, σ_b) settings "
+        f"on {pairs} input pair{'s' if pairs > 1 else ''} (c0 = {', '.join(f'{c:g}' for c in config.c0s)}); "
+        "the mean-field correlation map computed beside."
+    )
+
+
+def claims(config: Config) -> list[Claim]:
+    return [
+        Claim("simulated correlations follow the mean-field correlation map at every layer (largest |deviation| of "
+              "the mean over networks)", SOURCES["map"], "max_abs_dev", 0.0, 0.1),
+        Claim("Guest & Love's N(0, 1) weights at width 100 (σ_w = 10) are in the chaotic phase: χ₁ > 1",
+              SOURCES["map"], "gl_unit_chi1", (1.0, 100.0)),
+        Claim("their fan-in weights N(0, 1/100) (σ_w = 1) sit on the order/chaos boundary χ₁ = 1", SOURCES["map"],
+              "gl_fanin_chi1", 1.0, 0.01),
+        Claim("theory after 8 tanh layers at N(0, 1) weights: correlation ≈ 0.04 (the study's 8-layer net)",
+              SOURCES["gl"], "gl_unit_c_layer8", 0.04, 0.04),
+        Claim("theory after 8 tanh layers at fan-in weights: correlation ≈ 0.67 (the study's 8-layer net)",
+              SOURCES["gl"], "gl_fanin_c_layer8", 0.67, 0.04),
+    ]
 
 
 def input_pair(c0: float, q0: float, width: int, gen: torch.Generator) -> torch.Tensor:

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from priorlab.config import BaseConfig
 from priorlab.context import RunContext
+from priorlab.stats.claims import Claim
 
 DESCRIPTION = (
     "Guest's two-category toy: within- vs between-category correlation through 20 random tanh layers"
@@ -36,6 +37,12 @@ FIGURES = {
     "survives), overall and within each category.",
 }
 DEMO = [{}]
+QUESTION = (
+    "After 20 random tanh layers, are the members of a category 'for all intents and purposes identical' while the "
+    "categories stay apart — or does the whole representation just shrink?"
+)
+KEY_FIGURE = "distances"
+SOURCE = "STUDIES.md §1 (Guest's random-network blog toy, careful reading measured)"
 
 
 class Config(BaseConfig):
@@ -51,6 +58,9 @@ class Config(BaseConfig):
         0.1, gt=0, le=100, description="weights are weight_std·N(0,1) (not scaled by fan-in)"
     )
     bias_std: float = Field(0.0, ge=0, le=100, description="biases N(0, bias_std²); 0 = no bias (the blog)")
+    chaotic_std: float | None = Field(
+        1.0, gt=0, le=100, description="weight SD of the second (chaotic) case measured beside; null = skip it"
+    )
     repeats: int = Field(10, ge=1, le=10_000, description="independent networks (seed, seed+1, ...)")
     strip_layers: list[Annotated[int, Field(ge=0)]] | None = Field(
         None, description="layers drawn in the RDM strip (0 = input, ≤ depth); default: about 7 spread over the depth"
@@ -65,6 +75,41 @@ class Config(BaseConfig):
         if bad:
             raise ValueError(f"strip_layers: layer {bad[0]} is outside 0..{self.depth} (0 = input)")
         return self
+
+
+def setup(config: Config) -> str:
+    chaotic = f", and again with weight SD {config.chaotic_std:g} (the chaotic case)" if config.chaotic_std else ""
+    return (
+        f"{config.repeats} random networks of {config.depth} {config.activation} layers × {config.width} units, "
+        f"weights {config.weight_std:g}·N(0, 1){', biases' if config.bias_std else ', no bias'}{chaotic}; each "
+        f"network sees {config.categories} fresh random prototypes with {config.members} members each (member i = "
+        f"prototype + {config.noise_step:g}·i·N(0, 1))."
+    )
+
+
+def claims(config: Config) -> list[Claim]:
+    d = config.depth
+    # the study's numbers are for the blog's architecture; other data (members, noise_step) may break them
+    toy = config.activation == "tanh" and config.width == 100 and config.depth == 20 and config.bias_std == 0
+    why = "the study's numbers are for the blog's toy: 20 tanh layers of 100 units, no bias"
+    at = lambda sd: True if toy and config.weight_std == sd else why + f", weights {sd:g}·N(0, 1)"
+    chaos = True if toy and config.chaotic_std == 1 else why + ", chaotic case weights 1·N(0, 1)"
+    return [
+        Claim("weight SD 0.1: the whole representation shrinks, mean norm 9.6 → 1.5", SOURCE,
+              f"mean_norm_layer{d}", 1.5, 0.2, applies=at(0.1)),
+        Claim("weight SD 0.1: members look identical in raw numbers — within-category distance 0.67 → 0.12", SOURCE,
+              f"within_dist_layer{d}", 0.12, 0.03, applies=at(0.1)),
+        Claim("weight SD 0.1: within-category correlation stays ≈ 0.995", SOURCE, f"within_corr_layer{d}", 0.995,
+              0.005, applies=at(0.1)),
+        Claim("weight SD 0.1: the within/between distance ratio stays ≈ 0.05 (members stay distinct relative to "
+              "the categories)", SOURCE, f"dist_ratio_layer{d}", 0.05, 0.025, applies=at(0.1)),
+        Claim("weight SD 1 (chaotic): within-category r falls to 0.61 at layer 5", SOURCE,
+              "chaotic_within_corr_layer5", 0.61, 0.05, applies=chaos),
+        Claim("weight SD 1 (chaotic): within-category r ≈ 0 at layer 20", SOURCE, f"chaotic_within_corr_layer{d}",
+              0.0, 0.05, applies=chaos),
+        Claim("weight SD 1 (chaotic): the categories are lost too (within/between distance ratio ≈ 1)", SOURCE,
+              f"chaotic_dist_ratio_layer{d}", 1.0, 0.1, applies=chaos),
+    ]
 
 
 def items(config: Config, gen: torch.Generator) -> tuple[torch.Tensor, np.ndarray]:
@@ -97,51 +142,101 @@ def default_strip(depth: int, n: int = 7) -> list[int]:
 
 def run(config: Config, ctx: RunContext) -> dict[str, float]:
     strip = config.strip_layers if config.strip_layers is not None else default_strip(config.depth)
-    within, between, rdm_to_input, rdm_to_input_within, first_rdms, first_cats = _measure(config, ctx, strip)
+    ours = _measure(config, ctx, strip)
+    chaotic = None
+    if config.chaotic_std is not None:
+        chaotic = _measure(config.model_copy(update={"weight_std": config.chaotic_std}), ctx, strip)
     ctx.save_arrays(
-        within=within,
-        between=between,
-        rdm_to_input=rdm_to_input,
-        rdm_to_input_within=rdm_to_input_within,
+        **{k: v for k, v in ours.items() if k not in ("first_rdms", "first_cats", "printout")},
+        **({f"chaotic_{k}": chaotic[k] for k in PER_LAYER} if chaotic else {}),
         strip_layers=np.array(strip),
-        strip_rdms=np.stack(first_rdms),
+        strip_rdms=np.stack(ours["first_rdms"]),
     )
-    _figures(ctx, config, within, between, rdm_to_input, rdm_to_input_within, first_rdms, first_cats, strip)
+    _figures(ctx, config, ours, chaotic, strip)
+    ctx.table("Mean per layer (averaged over networks; distances are Euclidean)", _layer_rows(config, ours))
     ctx.table(
-        "Mean correlation per layer (averaged over networks)",
-        [
-            {
-                "layer": layer,
-                "within": within[:, layer].mean(),
-                "between": between[:, layer].mean(),
-                "RDM vs input (Spearman)": rdm_to_input[:, layer].mean(),
-                "within-category RDM vs input": rdm_to_input_within[:, layer].mean(),
-            }
-            for layer in default_strip(config.depth, 11)
-        ],
+        f"The blog's printout: the first five features of a few members (network 1), input and layer {config.depth}",
+        ours["printout"],
     )
-    metrics = {}
-    for layer in sorted({0, 1, min(5, config.depth), min(10, config.depth), config.depth}):
-        metrics[f"within_corr_layer{layer}"] = within[:, layer].mean()
-        metrics[f"between_corr_layer{layer}"] = between[:, layer].mean()
-    metrics["rdm_vs_input_last"] = rdm_to_input[:, -1].mean()
-    metrics["within_rdm_vs_input_last"] = rdm_to_input_within[:, -1].mean()
+    metrics = _metrics(config, ours, "")
+    if chaotic:
+        metrics.update(_metrics(config, chaotic, "chaotic_"))
+    ctx.note(reading(config, metrics))
     return metrics
 
 
-def _measure(config: Config, ctx: RunContext, strip: list[int]):
-    """Per network and layer: within/between-category r and the RDM's Spearman r with the input's (overall and
-    within each category), [repeats, depth + 1] each; and the first network's RDMs at the strip layers."""
+PER_LAYER = ("within", "between", "rdm_to_input", "rdm_to_input_within", "norm", "within_dist", "between_dist")
+
+
+def _layer_rows(config: Config, m: dict) -> list[dict]:
+    return [
+        {
+            "layer": layer,
+            "within r": m["within"][:, layer].mean(),
+            "between r": m["between"][:, layer].mean(),
+            "mean norm": m["norm"][:, layer].mean(),
+            "within distance": m["within_dist"][:, layer].mean(),
+            "between distance": m["between_dist"][:, layer].mean(),
+            "within / between distance": (m["within_dist"][:, layer] / m["between_dist"][:, layer]).mean(),
+            "RDM vs input (Spearman)": m["rdm_to_input"][:, layer].mean(),
+        }
+        for layer in default_strip(config.depth, 11)
+    ]
+
+
+def _metrics(config: Config, m: dict, prefix: str) -> dict[str, float]:
+    out = {}
+    for layer in sorted({0, 1, min(5, config.depth), min(10, config.depth), config.depth}):
+        out[f"{prefix}within_corr_layer{layer}"] = m["within"][:, layer].mean()
+        out[f"{prefix}between_corr_layer{layer}"] = m["between"][:, layer].mean()
+    for layer in (0, config.depth):
+        out[f"{prefix}mean_norm_layer{layer}"] = m["norm"][:, layer].mean()
+        out[f"{prefix}within_dist_layer{layer}"] = m["within_dist"][:, layer].mean()
+        out[f"{prefix}between_dist_layer{layer}"] = m["between_dist"][:, layer].mean()
+        out[f"{prefix}dist_ratio_layer{layer}"] = (m["within_dist"][:, layer] / m["between_dist"][:, layer]).mean()
+    out[f"{prefix}rdm_vs_input_last"] = m["rdm_to_input"][:, -1].mean()
+    out[f"{prefix}within_rdm_vs_input_last"] = m["rdm_to_input_within"][:, -1].mean()
+    return out
+
+
+def reading(config: Config, metrics: dict[str, float]) -> str:
+    """Which reading of "members become identical" the numbers support, computed from the metrics."""
+    d = config.depth
+    shrink = metrics[f"mean_norm_layer{d}"] / metrics["mean_norm_layer0"]
+    ratio0, ratio = metrics["dist_ratio_layer0"], metrics[f"dist_ratio_layer{d}"]
+    kept = ratio < 2 * ratio0 and ratio < 0.5 and metrics[f"within_corr_layer{d}"] > 0.9
+    text = (
+        f"Weight SD {config.weight_std:g}: the mean norm goes {metrics['mean_norm_layer0']:.2f} → "
+        f"{metrics[f'mean_norm_layer{d}']:.2f} (× {shrink:.2f}), the within-category distance "
+        f"{metrics['within_dist_layer0']:.3f} → {metrics[f'within_dist_layer{d}']:.3f}, but the within/between "
+        f"distance ratio {ratio0:.3f} → {ratio:.3f} and the within-category r {metrics['within_corr_layer0']:.3f} → "
+        f"{metrics[f'within_corr_layer{d}']:.3f}. "
+    )
+    if kept:
+        text += ("Reading supported: members look identical only in raw numbers because the whole representation "
+                 "shrinks; relative to the distance between categories they are as distinct as at the input.")
+    else:
+        text += ("Reading supported: members do become indistinguishable — their distance is no longer small "
+                 "relative to the distance between categories, or their correlation is lost.")
+    if "chaotic_dist_ratio_layer0" in metrics:
+        text += (
+            f" Chaotic case (weight SD {config.chaotic_std:g}): within-category r {metrics['chaotic_within_corr_layer0']:.3f} "
+            f"→ {metrics[f'chaotic_within_corr_layer{d}']:.3f}, within/between distance ratio → "
+            f"{metrics[f'chaotic_dist_ratio_layer{d}']:.2f}"
+            + (" — the categories are lost too." if metrics[f"chaotic_dist_ratio_layer{d}"] > 0.8 else ".")
+        )
+    return text
+
+
+def _measure(config: Config, ctx: RunContext, strip: list[int]) -> dict:
+    """Per network and layer ([repeats, depth + 1] each, names in PER_LAYER): within/between-category r, the RDM's
+    Spearman r with the input's (overall and within each category), the mean norm, the mean Euclidean distance
+    within and between categories; and the first network's RDMs at the strip layers and its printout rows."""
     from priorlab.nets.deep import deep
     from priorlab.probe.rdm import compare, rdm
 
-    n_layers = config.depth + 1
-    within = np.zeros((config.repeats, n_layers))
-    between = np.zeros((config.repeats, n_layers))
-    rdm_to_input = np.zeros((config.repeats, n_layers))
-    rdm_to_input_within = np.zeros((config.repeats, n_layers))
-    first_rdms = first_cats = None
-    for r in ctx.progress(range(config.repeats), description="networks"):
+    out = {k: np.zeros((config.repeats, config.depth + 1)) for k in PER_LAYER}
+    for r in ctx.progress(range(config.repeats), description=f"networks (weight SD {config.weight_std:g})"):
         gen = torch.Generator().manual_seed(ctx.seed + r)
         x, cats = items(config, gen)
         net = deep(
@@ -154,16 +249,35 @@ def _measure(config: Config, ctx: RunContext, strip: list[int]):
             bias_std=config.bias_std,
             seed=int(torch.randint(2**62, (1,), generator=gen)),
         )
-        rdms = [rdm(h.double(), "correlation") for h in layer_representations(net, x)]
-        for layer, d in enumerate(rdms):
-            within[r, layer], between[r, layer] = within_between(1 - d.numpy(), cats)
-            rdm_to_input[r, layer] = compare(d, rdms[0], "spearman")
-            rdm_to_input_within[r, layer] = np.mean(
+        reps = [h.double() for h in layer_representations(net, x)]
+        rdms = [rdm(h, "correlation") for h in reps]
+        for layer, (h, d) in enumerate(zip(reps, rdms)):
+            out["within"][r, layer], out["between"][r, layer] = within_between(1 - d.numpy(), cats)
+            out["rdm_to_input"][r, layer] = compare(d, rdms[0], "spearman")
+            out["rdm_to_input_within"][r, layer] = np.mean(
                 [compare(_block(d, cats, c), _block(rdms[0], cats, c), "spearman") for c in np.unique(cats)]
             )
-        if first_rdms is None:
-            first_rdms, first_cats = [rdms[layer].numpy() for layer in strip], cats
-    return within, between, rdm_to_input, rdm_to_input_within, first_rdms, first_cats
+            out["norm"][r, layer] = h.norm(dim=1).mean().item()
+            out["within_dist"][r, layer], out["between_dist"][r, layer] = within_between(
+                torch.cdist(h, h).numpy(), cats
+            )
+        if r == 0:
+            out["first_rdms"], out["first_cats"] = [rdms[layer].numpy() for layer in strip], cats
+            out["printout"] = printout(reps, cats, config.members)
+    return out
+
+
+def printout(reps: list[torch.Tensor], cats: np.ndarray, members: int, features: int = 5) -> list[dict]:
+    """The blog's printout: the first `features` numbers of members 0, 1 and the last of each category, at the input
+    and at the last layer."""
+    rows = []
+    for where, h in (("input", reps[0]), (f"layer {len(reps) - 1}", reps[-1])):
+        for c in np.unique(cats):
+            first = int(np.flatnonzero(cats == c)[0])
+            for i in sorted({0, 1, members - 1}):
+                rows.append({"layer": where, "category": int(c) + 1, "member": i,
+                             **{f"x{j + 1}": h[first + i, j].item() for j in range(features)}})
+    return rows
 
 
 def _block(d: torch.Tensor, cats: np.ndarray, c) -> torch.Tensor:
@@ -171,15 +285,19 @@ def _block(d: torch.Tensor, cats: np.ndarray, c) -> torch.Tensor:
     return d[idx][:, idx]
 
 
-def _figures(ctx, config, within, between, rdm_to_input, rdm_to_input_within, rdms, cats, strip) -> None:
-    from priorlab.viz.twocat import plot_correlation, plot_rdm_vs_input, plot_strips
+def _figures(ctx, config, ours, chaotic, strip) -> None:
+    from priorlab.viz.twocat import plot_correlation, plot_distances, plot_rdm_vs_input, plot_strips
 
     title = f"{config.categories} categories × {config.members} members, {config.repeats} random {config.activation} nets"
-    ctx.save_figure("correlation", plot_correlation(within, between, title))
+    cases = [(f"weight SD {config.weight_std:g}", ours)]
+    if chaotic:
+        cases.append((f"weight SD {config.chaotic_std:g} (chaotic)", chaotic))
+    ctx.save_figure("distances", plot_distances(cases, title))
+    ctx.save_figure("correlation", plot_correlation(cases, title))
     everything, first = plot_strips(
-        rdms,
+        ours["first_rdms"],
         strip,
-        cats,
+        ours["first_cats"],
         f"RDMs (1 − Pearson r) through a random {config.activation} net, weights "
         f"{config.weight_std:g}·N(0,1), width {config.width}",
         f"Within category 1: RDMs of its {config.members} members (rank-transformed; member i has noise "
@@ -187,4 +305,4 @@ def _figures(ctx, config, within, between, rdm_to_input, rdm_to_input_within, rd
     )
     ctx.save_figure("rdm_strip", everything)
     ctx.save_figure("within_strip", first)
-    ctx.save_figure("rdm_vs_input", plot_rdm_vs_input(rdm_to_input, rdm_to_input_within))
+    ctx.save_figure("rdm_vs_input", plot_rdm_vs_input(ours["rdm_to_input"], ours["rdm_to_input_within"]))

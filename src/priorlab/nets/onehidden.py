@@ -78,3 +78,53 @@ class OneHidden(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.units(x))[:, 0]
+
+
+def fourier_terms(model: OneHidden) -> list[dict]:
+    """A periodic network's units read as Fourier terms a·cos(ω x + φ): ω = |w_i|, φ from b_i, a = |v_i|
+    (saw units: frequency and signed amplitude only, no phase)."""
+    w = model.hidden.weight[:, 0].detach().double()
+    b = model.hidden.bias.detach().double()
+    v = model.out.weight[0].detach().double()
+    rows = []
+    for i in range(len(w)):
+        omega, phase, amp = w[i].item(), b[i].item(), v[i].item()
+        if model.activation == "sin":  # sin(t) = cos(t - pi/2)
+            phase -= math.pi / 2
+        if model.activation == "saw":  # saw period 2*pi in z: fundamental frequency |w|
+            rows.append({"term": f"unit {i}", "frequency": abs(omega), "phase": None, "amplitude": amp})
+            continue
+        if omega < 0:  # cos(-a x + b) = cos(a x - b)
+            omega, phase = -omega, -phase
+        if amp < 0:
+            amp, phase = -amp, phase + math.pi
+        rows.append({"term": f"unit {i}", "frequency": omega, "phase": math.remainder(phase, 2 * math.pi),
+                     "amplitude": amp})
+    return rows
+
+
+def combined_terms(rows: list[dict], rel_tol: float = 0.1) -> list[dict]:
+    """Units of (nearly) one frequency are one Fourier term: their phasors a·e^{iφ} add. Groups frequencies within
+    ``rel_tol`` of the group's first; returns one row per group with ≥ 2 units, strongest first."""
+    groups: list[list[dict]] = []
+    for r in sorted((r for r in rows if r["phase"] is not None and r["frequency"] > 0), key=lambda r: r["frequency"]):
+        if groups and r["frequency"] <= groups[-1][0]["frequency"] * (1 + rel_tol):
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    out = []
+    for g in groups:
+        if len(g) < 2:
+            continue
+        z = sum(r["amplitude"] * complex(math.cos(r["phase"]), math.sin(r["phase"])) for r in g)
+        weights = [r["amplitude"] for r in g]
+        omega = sum(r["frequency"] * a for r, a in zip(g, weights)) / max(sum(weights), 1e-12)
+        out.append({"term": "combined " + " + ".join(r["term"] for r in g), "frequency": omega,
+                    "phase": math.atan2(z.imag, z.real), "amplitude": abs(z)})
+    return sorted(out, key=lambda r: -r["amplitude"])
+
+
+def strongest_term(model: OneHidden) -> dict:
+    """The strongest Fourier term of a cos/sin network, units of one frequency combined."""
+    rows = fourier_terms(model)
+    return max(rows + combined_terms(rows), key=lambda r: r["amplitude"])

@@ -45,15 +45,14 @@ def fit_figures(model, f, x, y, lo, hi, margin, losses, interp_mse, extrap_mse) 
     figures["contributions"] = fig
 
     fig, ax = plt.subplots(figsize=(8, 4))
-    ax.axvspan(lo - margin, lo, color="0.92")
-    ax.axvspan(hi, hi + margin, color="0.92")
+    _ranges(ax, lo, hi, margin)
     ax.plot(xe, f(xe), color="0.5", lw=2, label="target")
     ax.plot(xe, y_ext, color="C3", lw=2, label="network")
-    ax.scatter(x, y, s=10, color="k", zorder=3)
+    ax.scatter(x, y, s=10, color="k", zorder=3, label="training samples")
     yl = f(xe).abs().max().item() * 1.8 + 0.5
     ax.set_ylim(-yl, yl)
     ax.set(xlabel="x", ylabel="y", title=f"Extrapolation ({title}): extrap MSE {extrap_mse:.3g}")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", fontsize=8, ncol=3)
     figures["extrapolation"] = fig
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -92,18 +91,31 @@ def compare_figure(fits, f, x, y, lo, hi, margin):
     import matplotlib.pyplot as plt
 
     xe = torch.linspace(lo - margin, hi + margin, 1200)
-    fig, axes = plt.subplots(1, len(fits), figsize=(5 * len(fits), 3.6), sharey=True)
-    axes = np.atleast_1d(axes)
-    for ax, (name, model, interp_mse, extrap_mse) in zip(axes, fits):
+    cols = min(3, len(fits))
+    rows = -(-len(fits) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows + 0.4), sharey=True, squeeze=False)
+    for ax in axes.flat[len(fits):]:
+        ax.axis("off")
+    for ax, (name, model, interp_mse, extrap_mse) in zip(axes.flat, fits):
         with torch.no_grad():
             ye = model(xe)
-        ax.axvspan(lo - margin, lo, color="0.92")
-        ax.axvspan(hi, hi + margin, color="0.92")
-        ax.plot(xe, f(xe), color="0.5", lw=2)
-        ax.plot(xe, ye, color="C3", lw=2)
-        ax.scatter(x, y, s=6, color="k", zorder=3)
+        _ranges(ax, lo, hi, margin)
+        ax.plot(xe, f(xe), color="0.5", lw=2, label="target")
+        ax.plot(xe, ye, color="C3", lw=2, label="network")
+        ax.scatter(x, y, s=6, color="k", zorder=3, label="training samples")
         ax.set_ylim(-2.5, 2.5)
         ax.set_title(f"{name}: interp {interp_mse:.3f}, extrap {extrap_mse:.3g}")
         ax.set_xlabel("x")
-    axes[0].set_ylabel("y")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("y")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig
+
+
+def _ranges(ax, lo, hi, margin):
+    """The training range (pale yellow) and the extrapolation bands beside it (grey), both in the legend."""
+    ax.axvspan(lo, hi, color="#fff6d5", label="training range")
+    ax.axvspan(lo - margin, lo, color="0.9", label="outside (extrapolation)")
+    ax.axvspan(hi, hi + margin, color="0.9")

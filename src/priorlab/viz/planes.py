@@ -24,6 +24,14 @@ def position_colors(xy: np.ndarray) -> np.ndarray:
     )
 
 
+CLASS_RGB = np.array([[0.12, 0.47, 0.71], [0.84, 0.15, 0.16]])  # class 0 blue, class 1 red
+
+
+def class_colors(y: np.ndarray) -> np.ndarray:
+    """RGB per point from its class (0 blue, 1 red): the points' colours in the layer strips."""
+    return CLASS_RGB[np.asarray(y).astype(int)]
+
+
 def projector(h: torch.Tensor, view: str, units: list[int]):
     """A map from a layer's space to the plane, fitted on the data points' activations ``h`` [N, D]."""
     d = h.shape[-1]
@@ -110,8 +118,8 @@ def layer_strip(model, names, views, pts, lns, y, pc, lc, metrics):
     axes[1, 0].text(
         0.5,
         0.5,
-        "top: after the affine map\nbottom: after the non-linearity\n\ncolour = input position\n"
-        "o class 0, x class 1",
+        "top: after the affine map\nbottom: after the non-linearity\n\npoints: o class 0 (blue), x class 1 "
+        "(red)\ngrid lines: colour = input position",
         ha="center",
         va="center",
         fontsize=9,

@@ -2,46 +2,63 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+STUDY_LEVEL = 19  # the distortion level the study quotes numbers at
 
-def plot_smoothness(
-    mean: np.ndarray, sd: np.ndarray, labels: Sequence[str], sd_step: float, weights: str, repeats: int
-) -> tuple[object, object]:
-    """Two figures: r against the distortion level, one curve per coding scheme (darker = simpler) beside the
-    identity's 1/√(1+σ²); and r at the last level per scheme, mean ± SD over repeats.
+Panel = tuple[str, np.ndarray, np.ndarray, Mapping[int, float]]  # weights, mean, sd [schemes, levels], {model: r}
 
-    mean, sd: [schemes, levels] over repeats; weights: how the weight scale is named in the titles."""
+
+def plot_smoothness(panels: Sequence[Panel], labels: Sequence[str], sd_step: float, repeats: int):
+    """Two figures: r against the distortion level, one panel per weight scale, one curve per coding scheme (darker
+    = simpler) beside the identity's 1/√(1+σ²) and the study's numbers at level 19 (stars); and r at the last level
+    per scheme, mean ± SD over repeats, one bar per weight scale, with the study's numbers.
+
+    panels: (weights, mean, sd, study) with mean, sd: [schemes, levels] and study: {model (1-based): r at level 19}."""
     import matplotlib.pyplot as plt
 
-    n_models, n_levels = mean.shape
+    n_models, n_levels = panels[0][1].shape
     levels, last = np.arange(n_levels), n_levels - 1
     colours = plt.cm.Greens(np.linspace(0.95, 0.3, n_models))  # darker = simpler
+    low = min(0, *(mean.min() - 0.02 for _, mean, _, _ in panels))
 
-    curves, ax = plt.subplots(figsize=(9, 4.5))
-    for m in range(n_models):
-        ax.plot(levels, mean[m], color=colours[m], lw=2, label=labels[m])
-    sigma = levels * sd_step
-    ax.plot(levels, 1 / np.sqrt(1 + sigma**2), "k--", lw=1, label="1/√(1+σ²)")
-    ax.set(
-        xlabel=f"level of distortion k (noise SD = {sd_step:.2f}·k)",
-        ylabel="Pearson r to the undistorted item",
-        ylim=(min(0, mean.min() - 0.02), 1.03),
-        title=f"Smoothness of {n_models} coding schemes ({weights}, {repeats} runs)",
-    )
-    ax.set_xticks(levels[:: max(1, len(levels) // 20)])
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, title="model")
-    ax.spines[["top", "right"]].set_visible(False)
+    curves, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels) + 2.2, 4.6), sharey=True, squeeze=False)
+    for ax, (weights, mean, _, study) in zip(axes[0], panels):
+        for m in range(n_models):
+            ax.plot(levels, mean[m], color=colours[m], lw=2, label=labels[m])
+        sigma = levels * sd_step
+        ax.plot(levels, 1 / np.sqrt(1 + sigma**2), "k--", lw=1, label="1/√(1+σ²)")
+        if STUDY_LEVEL < n_levels:
+            for m, r in study.items():
+                ax.plot(STUDY_LEVEL, r, "*", ms=13, mfc=colours[m - 1], mec="crimson", mew=1.2, clip_on=False,
+                        label="the study, k = 19" if m == min(study) else None)
+                ax.annotate(f"study: model {m} ≈ {r:g}", (STUDY_LEVEL, r), xytext=(-8, 6),
+                            textcoords="offset points", ha="right", fontsize=7, color="crimson")
+        ax.set(xlabel=f"level of distortion k (noise SD = {sd_step:.2f}·k)", ylim=(low, 1.03),
+               title=f"{weights} ({repeats} runs)")
+        ax.set_xticks(levels[:: max(1, len(levels) // 10)])
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0, 0].set_ylabel("Pearson r to the undistorted item")
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    axes[0, -1].legend(handles, names, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
+                       title="model")
+    curves.suptitle(f"Smoothness of {n_models} coding schemes: unit vs fan-in weights")
+    curves.tight_layout()
 
-    bars, ax = plt.subplots(figsize=(7, 3.5))
-    ax.bar(np.arange(1, n_models + 1), mean[:, last], yerr=sd[:, last], color=colours, edgecolor="k", lw=0.5)
-    ax.set(
-        xlabel="coding scheme (model)",
-        ylabel=f"r at level {last}",
-        title=f"r at distortion level {last} per coding scheme ({weights}; mean ± SD over runs)",
-        xticks=np.arange(1, n_models + 1),
-    )
+    bars, ax = plt.subplots(figsize=(8, 4.4))
+    x = np.arange(1, n_models + 1)
+    width = 0.8 / len(panels)
+    for i, ((weights, mean, sd, study), hatch) in enumerate(zip(panels, ("", "//"))):
+        offset = (i - (len(panels) - 1) / 2) * width
+        ax.bar(x + offset, mean[:, last], width, yerr=sd[:, last], color=colours, edgecolor="k", lw=0.5,
+               hatch=hatch, label=weights)
+        if last == STUDY_LEVEL and study:
+            ax.plot([m + offset for m in study], list(study.values()), "*", ms=11, color="crimson",
+                    label=f"the study ({weights})")
+    ax.set(xlabel="coding scheme (model)", ylabel=f"r at level {last}", xticks=x,
+           title=f"r at distortion level {last} per coding scheme (mean ± SD over runs)")
+    ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2)
     ax.spines[["top", "right"]].set_visible(False)
     return curves, bars

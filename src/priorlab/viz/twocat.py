@@ -9,35 +9,61 @@ import numpy as np
 from priorlab.viz.rdm import plot_rdm_strip
 
 
-def plot_correlation(within: np.ndarray, between: np.ndarray, title: str):
-    """Left: mean within- and between-category r per layer (band: SD over networks); right: 1 − r within a
-    category on a log scale. within, between: [networks, layers] with layer 0 the input."""
-    import matplotlib.pyplot as plt
+def _per_layer_axes(axes):
     from matplotlib.ticker import MaxNLocator
 
-    layers = np.arange(within.shape[1])
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for vals, name, colour in (
-        (within, "within category", "tab:green"),
-        (between, "between categories", "tab:purple"),
-    ):
-        m, s = vals.mean(0), vals.std(0)
-        ax.plot(layers, m, "o-", ms=3, color=colour, label=name)
-        ax.fill_between(layers, m - s, m + s, color=colour, alpha=0.15)
-    ax.set(xlabel="layer (0 = input)", ylabel="mean Pearson r between items (band: SD over nets)", title=title)
-    ax.axhline(0, color="k", lw=0.5)
-    ax.legend(frameon=False, loc="center left", bbox_to_anchor=(0, 0.7))
-    m = (1 - within).mean(0)
-    ax2.plot(layers, m, "o-", ms=3, color="tab:green")
-    ax2.set(
-        xlabel="layer (0 = input)",
-        ylabel="mean 1 − r within a category",
-        yscale="log",
-        title="Within-category dissimilarity (log scale)",
-    )
-    for a in (ax, ax2):
+    for a in axes:
+        a.set_xlabel("layer (0 = input)")
         a.xaxis.set_major_locator(MaxNLocator(integer=True))
         a.spines[["top", "right"]].set_visible(False)
+
+
+def plot_correlation(cases: Sequence[tuple[str, dict]], title: str):
+    """Left: mean within- and between-category r per layer (band: SD over networks), one line style per case
+    (solid: the configured weights, dashed: the chaotic case); right: 1 − r within a category on a log scale.
+    cases: (name, measures) with measures["within"], ["between"]: [networks, layers], layer 0 the input."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for (case, m), style in zip(cases, ("o-", "s--")):
+        layers = np.arange(m["within"].shape[1])
+        for key, name, colour in (("within", "within category", "tab:green"),
+                                  ("between", "between categories", "tab:purple")):
+            mean, sd = m[key].mean(0), m[key].std(0)
+            ax.plot(layers, mean, style, ms=3, color=colour, label=f"{name}, {case}")
+            ax.fill_between(layers, mean - sd, mean + sd, color=colour, alpha=0.15)
+        ax2.plot(layers, (1 - m["within"]).mean(0), style, ms=3, color="tab:green", label=case)
+    ax.set(ylabel="mean Pearson r between items (band: SD over nets)", title=title)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
+    ax2.set(ylabel="mean 1 − r within a category", yscale="log", title="Within-category dissimilarity (log scale)")
+    ax2.legend(frameon=False, fontsize=8)
+    _per_layer_axes((ax, ax2))
+    fig.tight_layout()
+    return fig
+
+
+def plot_distances(cases: Sequence[tuple[str, dict]], title: str):
+    """Per layer: the mean norm of a representation, the mean Euclidean distance within and between categories
+    (log scale), and their ratio — does the representation shrink, or do the members merge? One line style per case."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for (case, m), style in zip(cases, ("o-", "s--")):
+        layers = np.arange(m["norm"].shape[1])
+        axes[0].plot(layers, m["norm"].mean(0), style, ms=3, color="k", label=case)
+        axes[1].plot(layers, m["within_dist"].mean(0), style, ms=3, color="tab:green", label=f"within, {case}")
+        axes[1].plot(layers, m["between_dist"].mean(0), style, ms=3, color="tab:purple", label=f"between, {case}")
+        axes[2].plot(layers, (m["within_dist"] / m["between_dist"]).mean(0), style, ms=3, color="tab:blue",
+                     label=case)
+    axes[0].set(ylabel="mean norm ‖h‖ of an item", title="Size of the representation", ylim=(0, None))
+    axes[1].set(ylabel="mean Euclidean distance", yscale="log", title="Distances within and between categories")
+    axes[2].set(ylabel="within / between distance", ylim=(0, 1.1), title="Members relative to categories")
+    for a in axes:
+        a.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
+    _per_layer_axes(axes)
+    fig.suptitle(title, y=1.0)
+    fig.tight_layout()
     return fig
 
 
