@@ -138,14 +138,7 @@ def test_iterations_is_renamed_steps(home):
         priorlab.run("fit1d", iterations=10)
 
 
-def _consistent(rows):
-    """Every verdict follows from ours, expected and tolerance (reproduces within, differs outside)."""
-    from priorlab.stats.claims import judge
-
-    for row in rows:
-        if row["verdict"] != "not tested at this scale":
-            expected = tuple(row["expected"]) if isinstance(row["expected"], list) else row["expected"]
-            assert judge(row["ours"], expected, row["tolerance"]) == row["verdict"], row
+from claimcheck import check_rows as _consistent  # noqa: E402
 
 
 def test_fit1d_verdicts_follow_the_networks(tmp_path):

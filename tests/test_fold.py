@@ -124,14 +124,7 @@ def test_fold_bad_units(home):
         priorlab.run("fold", epochs=2)
 
 
-def _consistent(rows):
-    """Every verdict follows from ours, expected and tolerance (reproduces within, differs outside)."""
-    from priorlab.stats.claims import judge
-
-    for row in rows:
-        if row["verdict"] != "not tested at this scale":
-            expected = tuple(row["expected"]) if isinstance(row["expected"], list) else row["expected"]
-            assert judge(row["ours"], expected, row["tolerance"]) == row["verdict"], row
+from claimcheck import check_rows as _consistent  # noqa: E402
 
 
 def test_fold_verdicts_and_the_separable_success(tmp_path):

@@ -103,14 +103,7 @@ def test_foldsweep_bad_config(home):
         priorlab.run("foldsweep", epochs=2)
 
 
-def _consistent(rows):
-    """Every verdict follows from ours, expected and tolerance (reproduces within, differs outside)."""
-    from priorlab.stats.claims import judge
-
-    for row in rows:
-        if row["verdict"] != "not tested at this scale":
-            expected = tuple(row["expected"]) if isinstance(row["expected"], list) else row["expected"]
-            assert judge(row["ours"], expected, row["tolerance"]) == row["verdict"], row
+from claimcheck import check_rows as _consistent  # noqa: E402
 
 
 def test_foldsweep_verdicts(tmp_path):

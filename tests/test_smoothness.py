@@ -87,14 +87,7 @@ def test_full_scale_paper_numbers(tmp_path):
     assert abs(m["r_level19_model11"] - 0.04) < 0.02
 
 
-def _consistent(rows):
-    """Every verdict follows from ours, expected and tolerance (reproduces within, differs outside)."""
-    from priorlab.stats.claims import judge
-
-    for row in rows:
-        if row["verdict"] != "not tested at this scale":
-            expected = tuple(row["expected"]) if isinstance(row["expected"], list) else row["expected"]
-            assert judge(row["ours"], expected, row["tolerance"]) == row["verdict"], row
+from claimcheck import check_rows as _consistent  # noqa: E402
 
 
 def test_verdicts_follow_the_config(tmp_path):

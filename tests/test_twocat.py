@@ -110,14 +110,7 @@ def test_package_names_are_the_builders():
     assert isinstance(from_package(8, 2), DeepNet)
 
 
-def _consistent(rows):
-    """Every verdict follows from ours, expected and tolerance (reproduces within, differs outside)."""
-    from priorlab.stats.claims import judge
-
-    for row in rows:
-        if row["verdict"] != "not tested at this scale":
-            expected = tuple(row["expected"]) if isinstance(row["expected"], list) else row["expected"]
-            assert judge(row["ours"], expected, row["tolerance"]) == row["verdict"], row
+from claimcheck import check_rows as _consistent  # noqa: E402
 
 
 def test_twocat_verdicts(tmp_path):
