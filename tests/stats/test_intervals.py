@@ -7,7 +7,7 @@ import pytest
 import scipy.stats
 
 from priorlab.errors import UserError
-from priorlab.stats.intervals import mean_ci, mean_cis, with_ci, with_wilson
+from priorlab.stats.intervals import ci_text, mean_ci, mean_cis, with_ci, with_wilson
 
 
 def test_with_ci_writes_mean_ci_and_n():
@@ -63,3 +63,9 @@ def test_mean_cis_covers_a_known_mean():
 def test_mean_cis_needs_two_rows():
     with pytest.raises(UserError, match="at least 2 rows"):
         mean_cis(np.ones((1, 5)))
+
+
+def test_ci_text():
+    m = {"r": 0.5, "r_ci_low": 0.41, "r_ci_high": 0.6, "r_n": 10, "one": 0.25, "one_n": 1}
+    assert ci_text(m, "r") == "0.500 [0.410, 0.600] (n = 10)"
+    assert ci_text(m, "one", digits=2) == "0.25 (n = 1)"

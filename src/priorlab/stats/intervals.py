@@ -99,3 +99,14 @@ def with_wilson(metrics: dict, name: str, k: int, n: int, confidence: float = 0.
     metrics[name], metrics[f"{name}_ci_low"], metrics[f"{name}_ci_high"] = wilson(k, n, confidence)
     metrics[f"{name}_n"] = int(n)
     return metrics
+
+
+def ci_text(metrics: dict, name: str, digits: int = 3) -> str:
+    """``name`` from `metrics` as "mean [low, high] (n = N)", the form the report tables use ("mean (n = 1)" without
+    a CI, just the number when the metrics have no ``name_n``)."""
+    text = f"{metrics[name]:.{digits}f}"
+    if f"{name}_ci_low" in metrics and f"{name}_ci_high" in metrics:
+        text += f" [{metrics[f'{name}_ci_low']:.{digits}f}, {metrics[f'{name}_ci_high']:.{digits}f}]"
+    if f"{name}_n" in metrics:
+        text += f" (n = {metrics[f'{name}_n']})"
+    return text
