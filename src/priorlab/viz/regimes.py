@@ -84,20 +84,25 @@ def task_switch(
     tasks: Sequence[str],
     methods: Sequence[str],
     classes: Sequence[int],
+    ci: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
-    """multitask: ``accuracy``, balanced accuracy acc [method, width, task] against width with chance lines; and
-    ``switch``, one heatmap per method of swaps[method][head task, bias/mask task] at the largest width."""
+    """multitask: ``accuracy``, balanced accuracy acc [method, width, task] against width with chance lines (error
+    bars: the 95% CI ci = (low, high) [method, width, task] when given, i.e. more than one seed); and ``switch``, one
+    heatmap per method of swaps[method][head task, bias/mask task] at the largest width."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for k, task in enumerate(tasks):
         for m, method in enumerate(methods):
-            ax.plot(
+            yerr = None if ci is None else np.clip([acc[m, :, k] - ci[0][m, :, k], ci[1][m, :, k] - acc[m, :, k]], 0, None)
+            ax.errorbar(
                 widths,
                 acc[m, :, k],
-                "-o" if method == "bias" else "--s",
+                yerr=yerr,
+                fmt="-o" if method == "bias" else "--s",
                 color=f"C{k}",
                 ms=4,
+                capsize=3,
                 label=f"{task} ({method})",
             )
         ax.axhline(1 / classes[k], color=f"C{k}", ls=":", lw=1)
