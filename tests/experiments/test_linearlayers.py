@@ -45,7 +45,7 @@ def test_means_over_seeds_carry_cis_and_n(small_run):
 
 def test_verdicts_follow_the_numbers_and_an_untrained_net_breaks_the_claim(small_run, tmp_path):
     rows = assert_verdicts_consistent(small_run.path)
-    assert verdict_of(rows, "wins_L1") == "reproduces"
+    assert verdict_of(rows, "win_rate_L1") == "reproduces"
     broken = priorlab.run("linearlayers", out=tmp_path / "b", root=tmp_path / "home", **{**SMALL, "steps": 2})
     assert verdict_of(assert_verdicts_consistent(broken.path), "mse_ratio_L1") == "differs"
 

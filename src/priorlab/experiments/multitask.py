@@ -197,10 +197,15 @@ def measure(cfg: Config, ctx: RunContext, widths, acc, swaps, classes) -> dict[s
             with_ci(metrics, f"{PREFIX[method]}_{task}", acc[m, -1, k], seed=cfg.seed)
             for j, w in enumerate(widths):
                 with_ci(metrics, f"{PREFIX[method]}_{task}_w{w}", acc[m, j, k], seed=cfg.seed)
+    chance = np.array([1 / c for c in classes])
     for method, s in swaps.items():
         off = s[~np.eye(len(s), dtype=bool)]  # [pairs, repeat]
         # per repeat, the mean over (head, other task's biases) pairs
         with_ci(metrics, f"switched_acc_{method}", off.mean(0), seed=cfg.seed)
+        if method == "bias":  # the claims' numbers, per repeat, then over the repeats
+            with_ci(metrics, "switched_above_chance_bias", off.mean(0) - chance.mean(), seed=cfg.seed)
+            skill = (acc[cfg.methods.index("bias"), -1] - chance[:, None]) / (1 - chance[:, None])  # [task, repeat]
+            with_ci(metrics, "task_skill_min", skill.min(0), seed=cfg.seed)
     rows = [
         {
             "task": task,
@@ -232,26 +237,14 @@ def setup(cfg: Config) -> str:
     )
 
 
-def _min_above_chance(tasks, prefix):
-    def value(m):
-        return min((m[f"{prefix}_{t}"] - m[f"chance_{t}"]) / (1 - m[f"chance_{t}"]) for t in tasks)
-
-    return value
-
-
-def _switched_minus_chance(m):
-    tasks = [k[len("chance_"):] for k in m if k.startswith("chance_")]
-    return m["switched_acc_bias"] - sum(m[f"chance_{t}"] for t in tasks) / len(tasks)
-
-
 def claims(cfg: Config) -> list[Claim]:
     bias = True if "bias" in cfg.methods else "needs the bias method"
     return [
         Claim("one frozen random network performs every task, each with its own learned bias vector (balanced "
-              "accuracy at least halfway from chance to 1 on every task)", source=SOURCE,
-              metric=_min_above_chance(cfg.tasks, "task_acc"), expected=(0.5, 1.0),
-              label="min over tasks of (task_acc − chance)/(1 − chance)", applies=bias),
-        Claim("the task lives in the bias vector: another task's biases bring a head back to chance (within 0.1)",
-              source=SOURCE, metric=_switched_minus_chance, expected=(-1.0, 0.1),
-              label="switched_acc_bias − mean chance", applies=bias),
+              "accuracy at least halfway from chance to 1 on every task: the worst task's (task_acc − chance)/"
+              "(1 − chance), mean over seeds)", source=SOURCE, metric="task_skill_min", expected=(0.5, 1.0),
+              applies=bias),
+        Claim("the task lives in the bias vector: another task's biases bring a head back to chance (within 0.1; "
+              "switched_acc_bias − mean chance)", source=SOURCE, metric="switched_above_chance_bias",
+              expected=(-1.0, 0.1), applies=bias),
     ]
