@@ -225,7 +225,7 @@ def gaussian_p(values: np.ndarray, observed: np.ndarray, alternative: str) -> np
         t = (observed - mean) / scale
     tol = TOLERANCE * np.maximum(1.0, np.abs(observed))
     flat = ~(scale > 0)
-    t = np.where(flat, np.where(np.abs(observed - mean) <= tol, 0.0, np.sign(observed - mean) * np.inf), t)
+    t = np.where(flat, np.where(np.abs(observed - mean) <= tol, 0.0, np.copysign(np.inf, observed - mean)), t)
     if alternative == "greater":
         p = scipy.stats.t.sf(t, k - 1)
     elif alternative == "less":
