@@ -197,6 +197,8 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     ceiling = noise_ceiling(targets, config.compare_method) if len(targets) > 1 else None
     if ceiling is not None:  # Nili et al. 2014
         metrics.update(noise_ceiling_lower=ceiling.lower, noise_ceiling_upper=ceiling.upper, target_rdms=len(targets))
+        ctx.note(f"Noise ceiling of the {len(targets)} target RDMs: lower {ceiling.lower:.3f}, upper {ceiling.upper:.3f}"
+                 f" (Nili et al. 2014; {config.compare_method}); each layer's score is its mean over the targets.")
     dist = None
     if draws.distortion is not None:
         dist = _curves(reference, stim.x, names, config), draws.distortion[:, :, keep]
