@@ -12,14 +12,6 @@ from priorlab.experiments import fit1d
 from priorlab.nets.onehidden import SawFunction, saw
 
 
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
 def _away_from_jumps(z: torch.Tensor, period: float) -> torch.Tensor:
     """Points whose phase is not within 5% of a jump (where the derivative does not exist)."""
     frac = torch.remainder(z, period) / period
@@ -83,8 +75,17 @@ class _Ctx:
     progress = Progress(True)
 
 
-def test_fit1d_saw_train_many_equals_train_one(float64):
+def test_fit1d_saw_train_many_equals_train_one():
     """fit1d's ensemble path for saw networks (seeds and widths padded) against its own single-model path."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # both paths build their networks and data in the default dtype
+    try:
+        _saw_paths_agree()
+    finally:
+        torch.set_default_dtype(before)
+
+
+def _saw_paths_agree():
     cfgs = [fit1d.Config(seed=s, activation="saw", hidden=h, steps=150, frames=4) for h, s in [(3, 0), (10, 1), (5, 2)]]
     datas = [fit1d.make_data(c, c.seed) for c in cfgs]
     grid = torch.linspace(cfgs[0].x_min, cfgs[0].x_max, 40)
