@@ -72,7 +72,7 @@ def main():
         "layers": len(res.names),
         "features_per_item": sum(res.features.values()),
         "passes": res.passes,
-        "passes_why": res.passes_reason,
+        "passes_why": getattr(res, "passes_reason", None),  # None before the analysis reported it
         "analysis_s": round(min(ana), 3),
         "forward_s": round(min(fwd), 3),
         "ratio": round(min(ana) / min(fwd), 3),
