@@ -20,10 +20,17 @@ computed again, and ``res.aliases`` says which entry each one equals. Other simi
 ``measures=[...]`` gives ``res.similarity[measure]``, the [L, L] matrix between every pair of layers, and
 :func:`layerwise_similarity` / :func:`paired_similarity` compare the layers of two results.
 
-Per column slice X_k (all N items × some features) we centre the columns (exact: every item is present) and
-accumulate in float64: C += X̃_k X̃_kᵀ, the row sums r += X̃_k 1, u += X̃_k μ_k, and |μ_k|², Σμ_k, D_k. These sums
-give the column-centred Gram C (for CKA and Euclidean distances), the raw Gram G = C + u1ᵀ + 1uᵀ + |μ|², and the
-row-centred Gram G − s sᵀ / D (for correlation), all without the cancellation of a raw float32 Gram.
+A pass keeps the forward's own output tensors (no copy), except an output the rest of the forward changes in place
+(found on the probe batch, e.g. a BatchNorm before ReLU(inplace=True)), a view into a larger tensor, or one on
+another device: those are copied. Column slices and memory-mapped passes copy into one [N, c] buffer.
+``res.passes_reason`` (also logged at INFO) says why the analysis took the passes it did.
+
+Per column chunk X_k (all N items × some features) we centre the columns (exact: every item is present) in the
+activations' dtype, into one reused workspace, and accumulate in float64: C += X̃_k X̃_kᵀ (the product in float32 for
+float32 models: within 1e-5 of the float64 path, ``gram_dtype=torch.float64``), the row sums r += X̃_k 1 and
+X̃_k (μ_k − m_k) with m_k the chunk's mean of μ_k, |μ_k|², Σμ_k, D_k. These sums give the column-centred Gram C
+(for CKA and Euclidean distances), the raw Gram (for cosine), and the row-centred Gram (for correlation) term by
+term, without the cancellation of a raw float32 Gram.
 """
 
 from __future__ import annotations
