@@ -1,13 +1,10 @@
 """Locality prior: a 7x7 sheet of units whose connections shrink with length — does class activity cluster?
 
-One network per seed with the prior layer (W ⊙ P) and one control (a plain Linear), both followed by BatchNorm
-and ReLU, trained on the same data in the same order. The sheet's activation map is measured on every test
-image and per class; the page shows paired differences (locality − control) with 95% CIs and both paired
-t-tests (over test images, over class-mean maps). Then: prune the sheet layer, sweep the prior's exponent a of
-(1 + d)^−a (cells giving the same a merged), and, as extensions, the prior on a vanilla RNN's recurrent matrix
-(``model=rnn``) or on AlexNet's 4096-unit fc6 (``model=alexnet-fc6``).
+Per seed a pair — the prior layer (W ⊙ P) and a control (a plain Linear), both with BatchNorm and ReLU, same init
+and minibatches — measured on every test image and per class: paired differences with 95% CIs and both paired
+t-tests. Then pruning, the cost sweep over the exponent a of (1 + d)^−a (same-a cells merged), and as extensions
+the prior on an RNN's recurrent matrix (``model=rnn``) or on AlexNet's fc6 (``model=alexnet-fc6``).
 """
-
 
 from __future__ import annotations
 
@@ -33,7 +30,7 @@ from priorlab.probe.topography import finite_mean
 from priorlab.stats.claims import Claim
 from priorlab.train.loop import epoch_batches, fit
 from priorlab.viz import locality as viz
-from priorlab.viz.locality import ci, significance
+from priorlab.viz.locality import ci
 
 DESCRIPTION = "Locality prior: units on a sheet, long connections cost more; does class activity cluster in space?"
 ORDER = 30
@@ -60,11 +57,9 @@ class Config(BaseConfig):
         "lenet", description="lenet: the study's LeNet + 7x7 sheet; rnn: vanilla RNN (rows as time steps) with the "
         "prior on its recurrent matrix; alexnet-fc6: torchvision AlexNet with fc6 as a 64x64 sheet"
     )
-    data: str = Field(
-        "digits", description="digits (scikit-learn, upsampled to image_size), mnist:<dir> (four IDX files), "
-        "images:<dir> (ImageFolder layout; for alexnet-fc6), samples (for alexnet-fc6: an image folder of crops of "
-        "scikit-image's sample photos, written into the run folder)"
-    )
+    data: str = Field("digits", description="digits (scikit-learn, upsampled to image_size), mnist:<dir> (four IDX "
+                      "files), images:<dir> (an ImageFolder) or samples (a folder of crops of scikit-image's sample "
+                      "photos, written into the run folder); the last two for alexnet-fc6")
     image_size: int | None = Field(
         None, ge=8, le=512, description="digits resized / image folders resized to this size; None: 28 for lenet "
         "(digits upsampled as MNIST), 8 for rnn (the digits' own 8 rows as 8 time steps), 64 for alexnet-fc6"
@@ -79,21 +74,16 @@ class Config(BaseConfig):
     momentum: float = Field(0.5, ge=0, lt=1, description="momentum (rmsprop, sgd)")
     weight_decay: float = Field(0.01, ge=0, le=1, description="L2 weight decay on all weights (the study: 0.01)")
     l1: float = Field(0.0, ge=0, le=1, description="extra L1 penalty on the sheet layer's raw weights")
-    dropout: float = Field(
-        0.25, ge=0, lt=1, description="dropout before the fully connected layers (the study: 0.5 on MNIST's 60k)"
-    )
+    dropout: float = Field(0.25, ge=0, lt=1, description="dropout before the FC layers (the study: 0.5, MNIST)")
     layout: Literal["grid", "torus", "line"] = Field("grid", description="where the sheet's units sit")
     cost: Cost = Field("linear", description="prior g(d): linear 1/(1+d), sqrt, quadratic, exp")
     strength: Strength = Field(1.0, description="P = g(d / length_scale) ** strength")
     length_scale: float = Field(1.0, gt=0, le=1000, description="distance unit of the prior, in grid steps")
     form: Literal["weights", "output"] = Field("weights", description="weights: W ⊙ P; output: row gain of P ⊙ (Wx+b)")
-    method: Literal["prior", "wiring"] = Field(
-        "prior", description="prior: fixed W ⊙ P; wiring: plain layer + wiring cost λ Σ|W|d in the loss"
-    )
+    method: Literal["prior", "wiring"] = Field("prior", description="prior: fixed W ⊙ P; wiring: + λ Σ|W|d in the loss")
     wiring_lambda: float = Field(1e-3, ge=0, le=10, description="λ of the wiring cost (method=wiring)")
-    keep_fractions: list[Fraction] = Field(
-        [1.0, 0.5, 0.25, 0.1, 0.05, 0.02], min_length=1, description="sparsity: fractions of connections kept"
-    )
+    keep_fractions: list[Fraction] = Field([1.0, 0.5, 0.25, 0.1, 0.05, 0.02], min_length=1,
+                                           description="sparsity: fractions of connections kept")
     sweep_costs: list[Cost] = Field(["linear", "sqrt", "quadratic"], description="cost sweep (empty: none)")
     sweep_strengths: list[Strength] = Field([1.0, 2.0], description="prior strengths in the cost sweep")
     sweep_repeats: int = Field(3, ge=0, le=100, description="seeds per distinct prior of the cost sweep (0: none)")
@@ -127,9 +117,7 @@ class Config(BaseConfig):
 
 # ----------------------------------------------------------------------------------------------
 def image_size(config: Config) -> int:
-    if config.image_size is not None:
-        return config.image_size
-    return {"lenet": 28, "rnn": 8, "alexnet-fc6": 64}[config.model]
+    return config.image_size or {"lenet": 28, "rnn": 8, "alexnet-fc6": 64}[config.model]
 
 
 def load_data(config: Config, folder: Path) -> Split:
@@ -148,10 +136,8 @@ def load_data(config: Config, folder: Path) -> Split:
 
 
 def prior_kwargs(config: Config, cost: str | None = None, strength: float | None = None) -> dict:
-    return {
-        "layout": config.layout, "cost": cost or config.cost, "length_scale": config.length_scale,
-        "strength": config.strength if strength is None else strength, "form": config.form,
-    }
+    return {"layout": config.layout, "cost": cost or config.cost, "length_scale": config.length_scale,
+            "strength": config.strength if strength is None else strength, "form": config.form}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -203,15 +189,13 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     dev = ctx.device
 
     # 1. control vs locality, one pair per seed
-    results = {"control": [], "locality": []}
-    sparsity = {"control": [], "locality": []}
-    first = {}
+    results, sparsity, first = {"control": [], "locality": []}, {"control": [], "locality": []}, {}
     for seed in ctx.progress(seeds, description="control vs locality"):
         for kind, runs in results.items():
             net = train_net(config, data, seed, dev, kind)
             runs.append(measure(net, data, dev, seed=seed))
-            sparsity[kind].append(pruning_curve(net.sheet_layer, config.keep_fractions,
-                                                lambda net=net: evaluate(net, data.x_test, data.y_test, dev)[0], net.sheet_weight))
+            score = lambda net=net: evaluate(net, data.x_test, data.y_test, dev)[0]  # noqa: E731
+            sparsity[kind].append(pruning_curve(net.sheet_layer, config.keep_fractions, score, net.sheet_weight))
             first.setdefault(kind, net)
     diffs = paired(results)
     metrics = summarise(config, results, diffs, ctx)
@@ -220,14 +204,11 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     points = cost_sweep(config, data, seeds, results, metrics, ctx)
 
     viz.save_figures(ctx, config, data, results, diffs, sparsity, first, points)
-    ctx.save_arrays(
-        keep_fractions=np.asarray(config.keep_fractions),
-        **{f"sparsity_{k}": np.asarray(v) for k, v in sparsity.items()},
-        **{f"var_image_{k}": np.stack([r["var_image"] for r in v]) for k, v in results.items()},
-        **{f"var_class_{k}": np.stack([r["var_class"] for r in v]) for k, v in results.items()},
-        **{f"class_maps_{k}": np.stack([r["class_maps"] for r in v]) for k, v in results.items()},
-        sweep_a=np.asarray([p["a"] for p in points]), sweep_kind=np.asarray([p["kind"] for p in points], dtype=str),
-    )
+    ctx.save_arrays(keep_fractions=np.asarray(config.keep_fractions), sweep_a=np.asarray([p["a"] for p in points]),
+                    sweep_kind=np.asarray([p["kind"] for p in points], dtype=str),
+                    **{f"sparsity_{k}": np.asarray(v) for k, v in sparsity.items()},
+                    **{f"{a}_{k}": np.stack([r[a] for r in v]) for k, v in results.items()
+                       for a in ("var_image", "var_class", "class_maps")})
     ctx.save_model(first["locality"])
     return metrics
 
@@ -235,12 +216,10 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
 def paired(results: dict) -> dict[str, np.ndarray]:
     """Locality − control of each seed's pair: accuracy, smoothness [seeds]; per test image / class [seeds, n]."""
     pairs = list(zip(results["control"], results["locality"]))
-    return {
-        "acc": np.array([b["acc"] - a["acc"] for a, b in pairs]),
-        "var_image": np.stack([b["var_image"] - a["var_image"] for a, b in pairs]),
-        "var_class": np.stack([b["var_class"] - a["var_class"] for a, b in pairs]),
-        "smooth": np.array([b["smooth"].value - a["smooth"].value for a, b in pairs]),
-    }
+    return {"acc": np.array([b["acc"] - a["acc"] for a, b in pairs]),
+            "var_image": np.stack([b["var_image"] - a["var_image"] for a, b in pairs]),
+            "var_class": np.stack([b["var_class"] - a["var_class"] for a, b in pairs]),
+            "smooth": np.array([b["smooth"].value - a["smooth"].value for a, b in pairs])}
 
 
 def put_ci(m: dict, name: str, values, scale: float = 1.0) -> None:
@@ -252,47 +231,26 @@ def put_ci(m: dict, name: str, values, scale: float = 1.0) -> None:
 
 
 def summarise(config: Config, results: dict, d: dict, ctx: RunContext) -> dict[str, float]:
-    var = {k: np.concatenate([r["var_image"] for r in v]) for k, v in results.items()}
-    vc = {k: np.concatenate([r["var_class"] for r in v]) for k, v in results.items()}
-    t, p = topo.paired_ttest(var["locality"], var["control"])
-    t_c, p_c = topo.paired_ttest(vc["locality"], vc["control"])
     m = {}
     for k, v in results.items():
         m[f"acc_{k}"] = float(np.mean([r["acc"] for r in v]))
-        m[f"spatial_var_{k}"] = finite_mean(var[k])
+        m[f"spatial_var_{k}"] = finite_mean([r["var_image"] for r in v])  # over all (test image, seed) pairs
+        m[f"spatial_var_class_{k}"] = finite_mean([r["var_class"] for r in v])
         m[f"smoothness_{k}"] = finite_mean([r["smooth"].value for r in v])
-    m.update({"t_images": t, "p_images": p, "t_classmeans": t_c, "p_classmeans": p_c,
-              "spatial_var_class_control": finite_mean(vc["control"]),
-              "spatial_var_class_locality": finite_mean(vc["locality"]),
-              "smoothness_shuffled": finite_mean([r["smooth"].shuffled for v in results.values() for r in v])})
-    put_ci(m, "acc_diff", d["acc"])
-    put_ci(m, "spatial_var_diff", d["var_image"])
-    put_ci(m, "spatial_var_rel_diff", d["var_image"], 1 / m["spatial_var_control"])
-    put_ci(m, "spatial_var_class_diff", d["var_class"])
-    put_ci(m, "smoothness_diff", d["smooth"])
-    rows = [{"net": k, "seed": i, "accuracy": r["acc"], "spatial variance (images)": finite_mean(r["var_image"]),
-             "spatial variance (class means)": finite_mean(r["var_class"]), "smoothness": r["smooth"].value,
-             "shuffled": r["smooth"].shuffled} for k, v in results.items() for i, r in enumerate(v)]
-    ctx.table("Per seed", rows)
-    n_img, n_cls = int(np.isfinite(d["var_image"]).sum()), int(np.isfinite(d["var_class"]).sum())
-    sig = [name for name, q in (("per-image", p), ("class-mean", p_c)) if np.isfinite(q) and q < 0.05]
-    ctx.note(
-        f"{'RNN extension' if config.model == 'rnn' else config.model}: spatial variance, locality − control. Per test "
-        f"image ({n_img} (image, seed) pairs): Δ = {m['spatial_var_diff']:.3g}, {significance(t, p)}. Over class-mean "
-        f"maps ({n_cls} (class, seed) pairs): Δ = {m['spatial_var_class_diff']:.3g}, {significance(t_c, p_c)}. "
-        + (f"Significant: the {' and the '.join(sig)} test{'s' if len(sig) > 1 else ''}."
-           if sig else "Neither test is significant.")
-        + " The study (LeNet, MNIST, one net each): 8.458 vs 8.667, t = −6.49, p = 1.35e-10; accuracy 0.979 vs 0.981."
-    )
+    m["smoothness_shuffled"] = finite_mean([r["smooth"].shuffled for v in results.values() for r in v])
+    # paired t-tests of locality − control (scipy's ttest_rel on the same pairs)
+    m["t_images"], m["p_images"] = topo.paired_ttest(d["var_image"], np.zeros_like(d["var_image"]))
+    m["t_classmeans"], m["p_classmeans"] = topo.paired_ttest(d["var_class"], np.zeros_like(d["var_class"]))
+    for name, key, scale in (("acc_diff", "acc", 1), ("spatial_var_diff", "var_image", 1), ("smoothness_diff", "smooth", 1),
+                             ("spatial_var_rel_diff", "var_image", 1 / m["spatial_var_control"]),
+                             ("spatial_var_class_diff", "var_class", 1)):
+        put_ci(m, name, d[key], scale)
+    ctx.table("Per seed", viz.seed_rows(results))
+    ctx.note(viz.tests_note(viz.model_name(config.model), m, d))
     return m
 
 
 # ----------------------------------------------------------------------------------------------
-def tag(kind: str, a: float) -> str:
-    """The metric suffix of a prior: a0p5 for (1+d)^-0.5, exp2 for exp(-d)^2."""
-    return ("a" if kind == "power" else kind) + f"{a:g}".replace(".", "p")
-
-
 def cost_sweep(config: Config, data: Split, seeds: list[int], results: dict, m: dict, ctx: RunContext) -> list:
     """sweep_costs × sweep_strengths merged into distinct priors (P = (1 + d)^−a, or exp); each trained once on the
     first sweep_repeats seeds (the run's own prior reuses step 1's nets) and compared to the controls of the same
@@ -300,10 +258,9 @@ def cost_sweep(config: Config, data: Split, seeds: list[int], results: dict, m: 
     if not (config.method == "prior" and config.sweep_repeats and config.sweep_costs and config.sweep_strengths):
         return []
     n = min(config.sweep_repeats, config.repeats)
-    cells: dict[tuple, list] = {}
-    for c in config.sweep_costs:
-        for s in config.sweep_strengths:
-            cells.setdefault(prior_family(c, s), []).append((c, s))
+    cells: dict[tuple, list] = {}  # distinct prior -> the (cost, strength) cells that give it
+    for c, s in [(c, s) for c in config.sweep_costs for s in config.sweep_strengths]:
+        cells.setdefault(prior_family(c, s), []).append((c, s))
     own, points = prior_family(config.cost, config.strength), []
     for key, group in ctx.progress(sorted(cells.items()), description="cost sweep"):
         cost, strength = group[0]
@@ -312,32 +269,28 @@ def cost_sweep(config: Config, data: Split, seeds: list[int], results: dict, m: 
                     0, seeds[r]) for r in range(n)]
         pts = paired({"control": results["control"][:n], "locality": runs})
         t, p = topo.paired_ttest(pts["var_image"], np.zeros_like(pts["var_image"]))
-        label = ", ".join(f"{c}×{s:g}" for c, s in group)
-        points.append({"kind": key[0], "a": key[1], "label": label, "acc": pts["acc"], "var": pts["var_image"],
-                       "smooth": pts["smooth"], "t": t, "p": p})
-        name = tag(*key)
+        points.append({"kind": key[0], "a": key[1], "label": ", ".join(f"{c}×{s:g}" for c, s in group),
+                       "acc": pts["acc"], "var": pts["var_image"], "smooth": pts["smooth"], "t": t, "p": p})
+        name = ("a" if key[0] == "power" else key[0]) + f"{key[1]:g}".replace(".", "p")  # a0p5: (1+d)^-0.5
         put_ci(m, f"sweep_acc_diff_{name}", pts["acc"])
         put_ci(m, f"sweep_var_diff_{name}", pts["var_image"])
         m[f"t_sweep_{name}"], m[f"p_sweep_{name}"] = t, p
-    ctx.table(f"Cost sweep: one row per distinct prior ({n} seeds each; locality − the controls of the same seeds)", [
-        {"P": ("(1+d)^-" if q["kind"] == "power" else "exp(-d)^") + f"{q['a']:g}", "cells": q["label"],
-         "Δ accuracy": float(np.mean(q["acc"])), "Δ spatial variance": finite_mean(q["var"]), "t": q["t"],
-         "p": q["p"], "Δ smoothness": finite_mean(q["smooth"])} for q in points])
+    ctx.table(f"Cost sweep: one row per distinct prior ({n} seeds each; locality − the controls of the same seeds)",
+              viz.sweep_rows(points))
     return points
-
-
 
 
 # ----------------------------------------------------------------------------------------------
 def setup(config: Config) -> str:
-    data = {"digits": f"scikit-learn digits ({image_size(config)}x{image_size(config)})", "samples": "an image folder "
-            "of 16 crops × 8 scikit-image sample photos (8 classes)"}.get(config.data, config.data)
+    size = image_size(config)
+    data = {"digits": f"scikit-learn digits at {size}x{size}", "samples": f"an image folder of 16 crops of each "
+            f"scikit-image sample photo (a class each) at {size}x{size}"}.get(config.data, config.data)
     net = {"lenet": "LeNet with a 7x7 sheet layer before the last layer (the study's net)",
            "rnn": "RNN extension (not in the study): a vanilla ReLU RNN of 49 units (a 7x7 sheet) reading the image "
            "row by row, the prior on its recurrent matrix",
            "alexnet-fc6": "AlexNet (untrained start) with fc6 as a 64x64 sheet"}[config.model]
-    how = (f"the prior W ⊙ P, P = {config.cost} cost ^ {config.strength:g} ({config.form})" if config.method == "prior"
-           else f"a wiring cost λ Σ|W|d, λ = {config.wiring_lambda:g}")
+    how = (f"the prior W ⊙ P, {config.cost} cost, strength {config.strength:g}, form {config.form}"
+           if config.method == "prior" else f"a wiring cost λ Σ|W|d, λ = {config.wiring_lambda:g}")
     sweep = (f" Cost sweep: {len({prior_family(c, s) for c in config.sweep_costs for s in config.sweep_strengths})} "
              f"distinct priors from {len(config.sweep_costs)} costs × {len(config.sweep_strengths)} strengths, "
              f"{min(config.sweep_repeats, config.repeats)} seeds each." if config.sweep_repeats else "")
@@ -370,16 +323,14 @@ def claims(config: Config) -> list[Claim]:
         ]
     if config.model == "alexnet-fc6":
         src = "Sax 2017, Locality-Prior README (AlexNet fc6 on ImageNet)"
-        imagenet = True if config.epochs >= 90 and config.data.startswith("images:") else (
+        big = why if not design else True if config.epochs >= 90 and config.data.startswith("images:") else (
             "the study trained on ImageNet for 90 epochs; a small image folder for a few epochs does not test it")
-        return [
-            Claim("AlexNet fc6: spatial variance 653.4 vs 691.6 (−5.5 %)", src, "spatial_var_rel_diff", -0.055, 0.02,
-                  applies=imagenet if design else why),
-            Claim("AlexNet fc6: the drop is significant (t = −26.1)", src, one_sided("images"), (0.0, 0.01),
-                  applies=imagenet if design else why),
-        ]
-    a = prior_family(config.cost, config.strength)
-    prior = f" (study: linear cost, a = 1; here {a[0]} a = {a[1]:g})"
+        return [Claim("AlexNet fc6: spatial variance 653.4 vs 691.6 (−5.5 %)", src, "spatial_var_rel_diff", -0.055,
+                      0.02, applies=big),
+                Claim("AlexNet fc6: the drop is significant (t = −26.1)", src, one_sided("images"), (0.0, 0.01),
+                      applies=big)]
+    kind, a = prior_family(config.cost, config.strength)
+    prior = f" (the study's P = 1/(1 + d); here {'(1 + d)^−' if kind == 'power' else 'exp(−d)^'}{a:g})"
     swept = {prior_family(c, s) for c in config.sweep_costs for s in config.sweep_strengths}
     on = config.sweep_repeats > 0 and design
     sweep = lambda k: True if on and k in swept else "not in this run's cost sweep"  # noqa: E731
