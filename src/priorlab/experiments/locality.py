@@ -46,7 +46,7 @@ QUESTION = (
 KEY_FIGURE = "differences"
 STUDY = "Sax 2017, Locality-Prior README (LeNet on MNIST, one net each; STUDIES.md §4)"
 FIGURES = viz.CAPTIONS  # captions live beside the figures (viz/locality.py)
-DEMO = [{}, {"model": "rnn"}, {"preset": "alexnet-quick", "data": "samples"}]
+DEMO = [{"preset": "alexnet-quick", "data": "samples"}, {"model": "rnn"}, {}]  # LeNet last: the dashboard shows it
 
 Cost = Literal["linear", "sqrt", "quadratic", "exp"]
 Strength = Annotated[float, Field(ge=0, le=10)]
