@@ -54,7 +54,7 @@ def significance(t: float, p: float, alpha: float = 0.05) -> str:
     if not np.isfinite(p):
         return "no test (no variation in the differences)"
     word = "significant" if p < alpha else "not significant"
-    return f"t = {t:.3g}, p = {p:.2g} ({word} at {alpha:g})"
+    return f"t = {t:.3g}, p {'< 1e-300' if p == 0 else f'= {p:.2g}'} ({word} at {alpha:g})"
 
 
 def model_name(model: str) -> str:
@@ -309,7 +309,7 @@ def save_figures(ctx, config, data, results: dict, diffs: dict, sparsity: dict, 
     ctx.save_figure("mean_subtracted", maps_figure(
         {k: v - v.mean(0, keepdims=True) for k, v in maps.items()}, side,
         f"{name}: class-mean maps minus their mean over classes (seed {ctx.seed})", centred=True,
-        label="activation − mean over classes"))
+        label="minus class average"))
     acts = {kind: sheet_inputs(model, data.x_test, ctx.device) for kind, model in first.items()}
     side_in = math.isqrt(acts["control"].shape[1]) if acts["control"] is not None else 0
     if side_in and side_in**2 == acts["control"].shape[1]:
