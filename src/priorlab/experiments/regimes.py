@@ -39,7 +39,7 @@ QUESTION = (
 KEY_FIGURE = "regimes"
 FIGURES = {
     "regimes": "Left: digits test accuracy per regime; middle: 1-D fit test MSE per regime (log scale); right: "
-    "digits accuracy against the number of trainable parameters (log scale). With more than one seed: mean and 95% "
+    "the trainable parameters of the digits net (log scale), one row per regime across the three panels. With more than one seed: mean and 95% "
     "bootstrap CI over seeds (error bars); with one seed, no error bars.",
     "fits": "The 1-D target (grey) and each regime's fit (first repeat).",
     "hyper": "The hypernetwork regime of this run's digits net: for every weight tensor a table of learned "

@@ -168,63 +168,43 @@ def regime_bars(
     width: int,
     target: str,
 ):
-    """regimes: digits accuracy and 1-D MSE per regime as horizontal bars (acc[r], mse[r] = (mean, low, high), the
-    95% CI over n seeds; error bars only when n > 1), and accuracy against the trainable parameters (frozen at 1),
-    each point named."""
+    """regimes: one row per regime across three panels sharing the rows: digits accuracy, 1-D MSE (acc[r], mse[r] =
+    (mean, low, high), the 95% CI over n seeds; error bars only when n > 1) and the trainable parameters, each bar
+    with its value written at its end."""
     import matplotlib.pyplot as plt
 
     regimes = list(acc)
     pos = np.arange(len(regimes))
     with_ci = n > 1
-    fig, axes = plt.subplots(1, 3, figsize=(17, 0.42 * len(regimes) + 3.2),
-                             gridspec_kw={"width_ratios": [1, 1, 1.25]})
-    for ax, vals, label, fmt in ((axes[0], acc, "digits test accuracy", ".3f"), (axes[1], mse, "1-D test MSE", ".1e")):
+    fig, axes = plt.subplots(1, 3, figsize=(16, 0.42 * len(regimes) + 2.4), sharey=True)
+    params = {r: (max(trainable[r], 1), None, None) for r in regimes}
+    panels = ((axes[0], acc, "digits test accuracy", ".3f", with_ci),
+              (axes[1], mse, "1-D test MSE (log)", ".1e", with_ci),
+              (axes[2], params, "trainable parameters (log; frozen drawn at 1)", ",", False))
+    for ax, vals, label, fmt, bars in panels:
         means = [vals[r][0] for r in regimes]
-        ax.barh(pos, means, xerr=_yerr(vals, regimes) if with_ci else None,
+        ax.barh(pos, means, xerr=_yerr(vals, regimes) if bars else None,
                 color=[colors[r] for r in regimes], capsize=4, height=0.7)
         for p, r, m in zip(pos, regimes, means):
-            end = vals[r][2] if with_ci else m
-            ax.annotate(f"{m:{fmt}}", (end, p), xytext=(5, 0), textcoords="offset points", va="center", fontsize=9)
-        ax.set_yticks(pos, regimes, fontsize=10)
-        ax.invert_yaxis()
+            end = vals[r][2] if bars else m
+            text = f"{int(trainable[r]):,}" if vals is params else f"{m:{fmt}}"
+            ax.annotate(text, (end, p), xytext=(5, 0), textcoords="offset points", va="center", fontsize=9)
         ax.set_xlabel(label, fontsize=10)
         ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(pos, regimes, fontsize=10)
+    axes[0].invert_yaxis()
     axes[0].set_xlim(0, 1.15)
     axes[0].axvline(0.1, color="0.5", ls=":", lw=1)
     what = f"mean, 95% CI over {n} seeds" if with_ci else "1 seed"
     axes[0].set_title(f"digits, {depth}×{width} ReLU MLP ({what}; dotted: chance)", fontsize=10)
     axes[1].set_xscale("log")
-    lo = min(mse[r][0] for r in regimes)
-    axes[1].set_xlim(lo / 3, max(mse[r][0] for r in regimes) * 30)
+    axes[1].set_xlim(min(v[0] for v in mse.values()) / 3, max(v[0] for v in mse.values()) * 30)
     axes[1].set_title(f"1-D fit of {target} on [-1, 1] ({what})", fontsize=10)
-    ax = axes[2]
-    for r in regimes:
-        x, m = max(trainable[r], 1), acc[r][0]
-        if with_ci:
-            ax.errorbar(x, m, yerr=[[m - acc[r][1]], [acc[r][2] - m]], color=colors[r], capsize=3, zorder=2)
-        ax.scatter(x, m, color=colors[r], s=50, zorder=3)
-    _label_points(ax, [(max(trainable[r], 1), acc[r][0], r) for r in regimes], colors)
-    ax.set_xscale("log")
-    ax.set_xlim(0.5, max(max(trainable.values()), 1) * 8)
-    ax.set_ylim(0, 1.08)
-    ax.set_xlabel("trainable parameters (log; frozen plotted at 1)", fontsize=10)
-    ax.set_ylabel("digits test accuracy", fontsize=10)
-    ax.set_title("accuracy vs what learning may change", fontsize=10)
-    ax.grid(alpha=0.3)
+    axes[2].set_xscale("log")
+    axes[2].set_xlim(0.5, max(max(trainable.values()), 1) * 30)
+    axes[2].set_title("what learning may change (digits net)", fontsize=10)
     fig.tight_layout()
     return fig
-
-
-def _label_points(ax, points, colors) -> None:
-    """Name each point; points closer than a label's height (in accuracy) are stacked so the names do not overlap."""
-    placed: list[tuple[float, float]] = []
-    for x, y, name in sorted(points, key=lambda p: (p[0], -p[1])):
-        ty = y
-        while any(abs(np.log10(x) - np.log10(px)) < 0.8 and abs(ty - py) < 0.045 for px, py in placed):
-            ty -= 0.05
-        placed.append((x, ty))
-        ax.annotate(name, (x, y), xytext=(x * 1.25, ty), fontsize=9, color=colors[name], va="center",
-                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.6"} if ty != y else None)
 
 
 def hyper_diagram(layout: dict):
