@@ -256,18 +256,16 @@ def hyper_layout(cfg: Config, in_features: int, seed: int) -> dict:
 
 def sharing_example(seed: int) -> dict:
     """A 3 × 4 linear layer tied into 4 values (priorlab.regimes shared, float64): the tie map, u, ∂C/∂w of the
-    copies (retained on the generated weight) and autograd's ∂C/∂u; ``err`` = max |∂C/∂u − Σ_group ∂C/∂w|."""
+    copies (autograd on the generated weight) and autograd's ∂C/∂u; ``err`` = max |∂C/∂u − Σ_group ∂C/∂w|."""
     g = torch.Generator().manual_seed(seed)
     index = hashed_index((3, 4), 4, seed)
     layer = apply(torch.nn.Linear(4, 3, bias=False).double(), "shared", map={"weight": index})
     x, y = torch.randn(6, 4, generator=g, dtype=torch.float64), torch.randn(6, 3, generator=g, dtype=torch.float64)
-    w = layer.weight
-    w.retain_grad()
-    torch.mean((x @ w.T - y) ** 2).backward()
-    u = layer.parametrizations.weight.original
-    summed = torch.zeros(4, dtype=torch.float64).index_add_(0, index.flatten(), w.grad.flatten())
-    return {"index": index.numpy(), "u": u.detach().numpy(), "grad_w": w.grad.numpy(), "grad_u": u.grad.numpy(),
-            "err": float((u.grad - summed).abs().max())}
+    u, w = layer.parametrizations.weight.original, layer.weight
+    grad_w, grad_u = torch.autograd.grad(torch.mean((x @ w.T - y) ** 2), (w, u))
+    summed = torch.zeros(4, dtype=torch.float64).index_add_(0, index.flatten(), grad_w.flatten())
+    return {"index": index.numpy(), "u": u.detach().numpy(), "grad_w": grad_w.numpy(), "grad_u": grad_u.numpy(),
+            "err": float((grad_u - summed).abs().max())}
 
 
 def setup(cfg: Config) -> str:
