@@ -111,7 +111,7 @@ def test_playground_in_chromium(server, tmp_path):
         page.goto(url)
         page.wait_for_selector("body[data-ready='1']")
         _wait_step(page, 0)
-        _play_until(page, 300)
+        _play_until(page, 200)
         losses = _losses(page)
         assert losses[-1] < 0.5 * losses[0], losses[:3] + losses[-3:]
 
@@ -119,7 +119,7 @@ def test_playground_in_chromium(server, tmp_path):
         _new_session(page, lambda: (page.fill("#width", "3"), page.press("#width", "Tab")))
         _new_session(page, lambda: page.select_option("#act", "cos"))
         assert "act=cos" in page.url and "width=3" in page.url
-        _play_until(page, 1000)
+        _play_until(page, 500)
         extrap = page.evaluate("() => window.playground.state.metrics.extrap_mse")
         assert extrap < 0.05, extrap
         assert page.is_visible("#fourier") and "target term 1" in page.inner_text("#fourier")
@@ -130,7 +130,7 @@ def test_playground_in_chromium(server, tmp_path):
         for field, value in (("#depth", "3"), ("#width", "8")):
             _new_session(page, lambda field=field, value=value: (page.fill(field, value), page.press(field, "Tab")))
         _new_session(page, lambda: page.select_option("#act", "tanh"))
-        _play_until(page, 300)
+        _play_until(page, 150)
         names = []
         for _ in range(9):
             names.append(page.inner_text("#layer-name"))
@@ -145,7 +145,7 @@ def test_playground_in_chromium(server, tmp_path):
         _new_session(page, lambda: page.set_input_files("#csv", str(csv)))
         state = page.evaluate("() => window.playground.state")
         assert state["classes"] == 3 and len(state["points"]) == 180 and "dataset=" in page.url
-        _play_until(page, 400)
+        _play_until(page, 250)
         acc = page.evaluate("() => window.playground.state.metrics.train_acc")
         assert acc > 0.9, acc
         for _ in range(3):
