@@ -108,6 +108,12 @@ def test_fit1d_state_contributions_add_up_to_the_output(client, depth):
     if depth == 1:  # the Fourier reading: one row per unit, the offset, the target's terms
         terms = [r["term"] for r in s["fourier"]]
         assert terms[:4] == ["unit 0", "unit 1", "unit 2", "unit 3"] and "target term 1" in terms
+        session = client.manager.get(sid)  # the same reading as the fit1d experiment's table
+        ref = fit1d.fourier_rows(SimpleNamespace(model=session.model), session.data, session.config)
+        assert [r["term"] for r in ref] == terms
+        for mine, theirs in zip(s["fourier"], ref):
+            for key in ("frequency", "amplitude"):
+                assert mine[key] == pytest.approx(theirs[key], rel=1e-3, abs=1e-6)
     else:
         assert s["fourier"] is None
 

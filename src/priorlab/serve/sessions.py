@@ -25,11 +25,12 @@ import torch
 from pydantic import ValidationError
 
 from priorlab.config import describe_error
+from priorlab.data.functions import dominant_fourier_terms
 from priorlab.data.planes import grid_lines, plane
 from priorlab.errors import Diverged, UserError
 from priorlab.experiments import fit1d
 from priorlab.nets.deep import deep
-from priorlab.nets.onehidden import PERIODIC, OneHidden
+from priorlab.nets.onehidden import PERIODIC, OneHidden, combined_terms, fourier_terms
 from priorlab.probe import capture
 from priorlab.regimes import apply as apply_regime
 from priorlab.regimes.core import tensors
@@ -169,6 +170,7 @@ class Session:
         self.losses: list[float] = []
         self.stopped: str | None = None
         self.last_used = time.monotonic()
+        self._target_terms = None
         with _BUILD:
             if experiment == "fit1d":
                 self._build_fit1d(config)
@@ -261,7 +263,13 @@ class Session:
             "metrics": {k: _num(v) for k, v in self.metrics().items()}, "fourier": None,
         }
         if cfg.depth == 1 and cfg.activation in PERIODIC:
-            rows = fit1d.fourier_rows(SimpleNamespace(model=self.model), d, cfg)
+            rows = fourier_terms(self.model)  # as fit1d.fourier_rows, the target's terms computed once
+            rows += combined_terms(rows)
+            rows.append({"term": "offset c", "frequency": 0.0, "phase": 0.0, "amplitude": self.model.out.bias.item()})
+            if self._target_terms is None:
+                self._target_terms = [{"term": f"target term {j + 1}", **t}
+                                      for j, t in enumerate(dominant_fourier_terms(d.f, cfg.x_min, cfg.x_max))]
+            rows += self._target_terms
             view["fourier"] = [{k: (_num(v) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
         return view
 

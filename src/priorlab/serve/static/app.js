@@ -108,7 +108,7 @@ function play() {
   app.playing = true;
   $("play").textContent = "pause";
   const layers = app.view === "2d" ? 1 : 0;
-  const es = new EventSource(`/api/sessions/${app.id}/stream?steps=5&layers=${layers}`);
+  const es = new EventSource(`/api/sessions/${app.id}/stream?steps=10&layers=${layers}`);
   app.source = es;
   es.onmessage = (ev) => draw(JSON.parse(ev.data));
   es.addEventListener("stopped", (ev) => { message(JSON.parse(ev.data).error); pause(); });
