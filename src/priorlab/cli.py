@@ -209,6 +209,33 @@ def sweeps_cmd():
     _echo_table(rows, ["id", "experiment", "created", "progress", "failed", "running"])
 
 
+@app.command("serve")
+def serve_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (0.0.0.0: every network interface)"),
+    port: int = typer.Option(8765, "--port", help="TCP port", min=1, max=65535),
+    max_sessions: int = typer.Option(64, "--max-sessions", help="training sessions open at once", min=1, max=10_000),
+    idle_minutes: float = typer.Option(30.0, "--idle-minutes", help="close a session idle this long", min=1),
+):
+    """The browser playground: train fit1d / fold networks live in a web page (FastAPI + uvicorn)."""
+    try:
+        import uvicorn
+
+        from priorlab.serve.app import create_app
+    except ImportError as exc:
+        raise UserError(f"serve needs the 'serve' extra ({exc.name} is missing): pip install 'priorlab[serve]'") from None
+    import torch
+
+    torch.set_num_threads(1)  # many small sessions at once: one thread each is fastest and reproducible
+    loopback = host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    if not loopback:
+        typer.echo(f"warning: listening on {host}: anyone who can reach this machine on port {port} can use the "
+                   "playground (there is no login); use it only on a network you trust", err=True)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    typer.echo(f"priorlab playground: http://{shown}:{port}/  (Ctrl+C stops it)", err=False)
+    app_ = create_app(max_sessions=max_sessions, idle_s=idle_minutes * 60)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     cmd = typer.main.get_command(app)
