@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from priorlab.config import BaseConfig, unique_list
+from priorlab.config import BaseConfig, LearningRate, Steps, unique_list
 from priorlab.context import RunContext
 from priorlab.data.motifs import MOTIF, letters, motif_sequences
 from priorlab.nets.motifs import (
@@ -68,8 +68,8 @@ class Config(BaseConfig):
     n_test: int = Field(1000, ge=10, le=100_000, description="test sequences / test letters (right half)")
     channels: int = Field(6, ge=1, le=256, description="learned convolution's channels (3×3 kernels)")
     # both
-    steps: int = Field(300, ge=1, le=100_000, description="Adam steps per model")
-    lr: float = Field(0.02, gt=0.0, le=1.0, description="Adam learning rate")
+    steps: Steps = Field(300, description="Adam steps per model")
+    lr: LearningRate = Field(0.02, description="Adam learning rate")
     repeats: int = Field(3, ge=1, le=1000, description="seeds per training-set size (accuracies averaged)")
 
     FULL: ClassVar[dict] = {
