@@ -25,6 +25,12 @@ app = typer.Typer(
 
 
 def _echo_table(rows: list[dict], cols: list[str]) -> None:
+    """A rich table on a terminal; plain aligned columns, nothing cut, when stdout is a pipe or a file."""
+    if not sys.stdout.isatty():
+        from priorlab.report_index import plain_table
+
+        typer.echo(plain_table(rows, cols))
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -124,10 +130,14 @@ def run_cmd(
 def runs_cmd(
     experiment: str | None = typer.Argument(None, help="only this experiment"),
     limit: int = typer.Option(50, "--limit", help="newest N runs"),
+    format: str = typer.Option("table", "--format", help="table|csv|json (csv/json: one column per metric)"),
 ):
-    """Table of runs from the index."""
-    from priorlab.report_index import headline_rows
+    """Table of runs from the index (`--format csv|json` for scripts: every metric, whole ids)."""
+    from priorlab.report_index import headline_rows, print_runs
 
+    if format != "table":
+        print_runs(experiment, limit, format)
+        return
     rows = headline_rows(experiment)[-limit:]
     if not rows:
         typer.echo("no runs yet")
