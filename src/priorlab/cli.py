@@ -219,6 +219,29 @@ def sweeps_cmd():
     _echo_table(rows, ["id", "experiment", "created", "progress", "failed", "running"])
 
 
+export_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="Export runs or sweeps to other tools (mlflow)."
+)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("mlflow")
+def export_mlflow_cmd(
+    ref: str = typer.Argument(..., help="run id (or unique prefix), run folder, or sweep id"),
+    tracking_uri: str = typer.Option("file:./mlruns", "--tracking-uri", help="MLflow store, e.g. file:/data/mlruns"),
+    experiment_name: str | None = typer.Option(
+        None, "--experiment-name", help="MLflow experiment (default: priorlab-<experiment>)"
+    ),
+):
+    """Log a run (or every trial of a sweep) into MLflow: params, metrics, report, figures, weights."""
+    from priorlab.export import to_mlflow
+
+    done = to_mlflow(ref, tracking_uri, experiment_name)
+    for d in done:
+        typer.echo(f"{d['action']}: {d['run']} -> MLflow run {d['mlflow_run_id']} in '{d['experiment']}'")
+    typer.echo(f"tracking uri: {tracking_uri}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     cmd = typer.main.get_command(app)
