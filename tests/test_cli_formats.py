@@ -15,7 +15,7 @@ CHEAP = ["--set", "steps=20", "--set", "frames=2", "--set", "n_eval=10"]  # the 
 
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory):
-    """A runs root with two runs and a 2-trial sweep, made in-process once for the module."""
+    """A runs root with one run and a 2-trial sweep, made in-process once for the module."""
     import os
 
     from priorlab.cli import main
@@ -24,7 +24,6 @@ def filled(tmp_path_factory):
     old = os.environ.get("PRIORLAB_HOME")
     os.environ["PRIORLAB_HOME"] = str(root)
     try:
-        assert main(["run", "fit1d", *CHEAP, "--quiet"]) == 0
         assert main(["run", "fit1d", *CHEAP, "--set", "hidden=5", "--seed", "3", "--quiet"]) == 0
         assert main(["sweep", "fit1d", *CHEAP, "--grid", "hidden=2,4", "--workers", "1", "--quiet"]) == 0
     finally:
@@ -70,14 +69,14 @@ def test_runs_json_and_table(filled, monkeypatch, cli):
     assert data[-1]["config"]["hidden"] in (2, 4)
     table = cli(["runs"]).out.splitlines()
     assert table[0].split() == ["id", "experiment", "status", "seed", "metrics"]
-    assert len(table) == 1 + 4 and all(len(line.split()[0]) == len(data[0]["id"]) for line in table[1:])
+    assert len(table) == 1 + 3 and all(len(line.split()[0]) == len(data[0]["id"]) for line in table[1:])
     bad = cli(["runs", "--format", "xml"])
     assert bad.code == 2 and "invalid --format 'xml'" in bad.err
 
 
 def test_show_json(filled, monkeypatch, cli):
     monkeypatch.setenv("PRIORLAB_HOME", str(filled))
-    rid = json.loads(cli(["runs", "--format", "json"]).out)[1]["id"]
+    rid = json.loads(cli(["runs", "--format", "json"]).out)[0]["id"]
     shown = json.loads(cli(["show", rid, "--format", "json"]).out)
     assert shown["env"]["run_id"] == rid and shown["config"]["hidden"] == 5 and shown["metrics"]
 
