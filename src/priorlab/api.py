@@ -278,7 +278,10 @@ class Result:
         """A matplotlib Figure: every measure of :attr:`table` across the layers, one line per network."""
         from priorlab.viz.tidy import plot_layer_table
 
-        return plot_layer_table(self.table, measures, title=f"{self.run.config.get('model', '')}: layer by layer")
+        model = str(self.run.config.get("model", ""))
+        if model.startswith("memory:"):  # a model object: its class name
+            model = model.removeprefix("memory:").rpartition("-")[0]
+        return plot_layer_table(self.table, measures, title=f"{model}: layer by layer")
 
     def save(self, path: str | Path | None = None, *, root: str | Path | None = None):
         """Move the run into the store (``<runs root>/compare/<id>``, or exactly `path`) and index it, so that
