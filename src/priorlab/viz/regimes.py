@@ -16,13 +16,16 @@ def width_curves(
     regimes: Sequence[str],
     tasks: Sequence[str],
     metrics: Sequence[str],
+    ci: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
-    """biasonly: ``width`` and ``params``, one panel per task: scores [task, regime, width, repeat] (mean ± SD)
+    """biasonly: ``width`` and ``params``, one panel per task: scores [task, regime, width, repeat] (mean over the
+    repeats, error bars the 95% CI ci = (low, high) [task, regime, width] when given, i.e. more than one repeat)
     against the hidden width and against the trainable parameters [task, regime, width]. metrics[t]: ``acc`` (axis
     from 0) or ``mse`` (log scale)."""
     import matplotlib.pyplot as plt
 
     seeds = f"{scores.shape[3]} seed" + ("s" if scores.shape[3] > 1 else "")
+    spread = f"mean, 95% CI, {seeds}" if ci is not None else seeds
     figures = {}
     for name, xlabel in (("width", "hidden width N (bias-only network)"), ("params", "trainable parameters")):
         fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
@@ -30,14 +33,15 @@ def width_curves(
             what = "test accuracy" if metrics[t] == "acc" else "test MSE"
             for i, regime in enumerate(regimes):
                 xs = widths if name == "width" else trainable[t, i]
-                m, sd = scores[t, i].mean(1), scores[t, i].std(1)
-                ax.errorbar(xs, m, yerr=sd, marker="o", ms=4, capsize=3, label=regime)
+                m = scores[t, i].mean(1)
+                yerr = None if ci is None else np.clip([m - ci[0][t, i], ci[1][t, i] - m], 0, None)
+                ax.errorbar(xs, m, yerr=yerr, marker="o", ms=4, capsize=3, label=regime)
             ax.set_xscale("log", base=2)
             if metrics[t] == "mse":
                 ax.set_yscale("log")
             else:
                 ax.set_ylim(0, 1.02)
-            ax.set(xlabel=xlabel, ylabel=what, title=f"{task}: {what} (mean ± SD, {seeds})")
+            ax.set(xlabel=xlabel, ylabel=what, title=f"{task}: {what} ({spread})")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
         fig.tight_layout()
@@ -80,20 +84,25 @@ def task_switch(
     tasks: Sequence[str],
     methods: Sequence[str],
     classes: Sequence[int],
+    ci: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
-    """multitask: ``accuracy``, balanced accuracy acc [method, width, task] against width with chance lines; and
-    ``switch``, one heatmap per method of swaps[method][head task, bias/mask task] at the largest width."""
+    """multitask: ``accuracy``, balanced accuracy acc [method, width, task] against width with chance lines (error
+    bars: the 95% CI ci = (low, high) [method, width, task] when given, i.e. more than one seed); and ``switch``, one
+    heatmap per method of swaps[method][head task, bias/mask task] at the largest width."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for k, task in enumerate(tasks):
         for m, method in enumerate(methods):
-            ax.plot(
+            yerr = None if ci is None else np.clip([acc[m, :, k] - ci[0][m, :, k], ci[1][m, :, k] - acc[m, :, k]], 0, None)
+            ax.errorbar(
                 widths,
                 acc[m, :, k],
-                "-o" if method == "bias" else "--s",
+                yerr=yerr,
+                fmt="-o" if method == "bias" else "--s",
                 color=f"C{k}",
                 ms=4,
+                capsize=3,
                 label=f"{task} ({method})",
             )
         ax.axhline(1 / classes[k], color=f"C{k}", ls=":", lw=1)
