@@ -61,7 +61,8 @@ def test_compare_takes_an_inline_model_and_a_tensor(result):
     assert "flat" not in layers  # a Flatten equal to the layer before is an alias
     combos = t.groupby(["network", "measure"]).size()
     assert (combos == len(layers)).all()  # every (network, measure) on every layer
-    assert {"rdm_vs_input", "cka", "procrustes"} <= set(t["measure"])
+    assert {"cka", "procrustes"} <= set(t["measure"]) and any(m.startswith("rdm_vs_") for m in t["measure"])
+    assert {"reference", "random"} <= set(t["network"])
     assert np.isfinite(t["value"]).all()
 
 
@@ -73,7 +74,8 @@ def test_the_reference_is_the_model_object_with_its_weights(result):
         fc = model.eval()(x).double().numpy()
     want = _spearman_of_rdms(fc, x.reshape(len(x), -1).double().numpy())
     t = res.table
-    got = t[(t.layer == "fc") & (t.network == "reference") & (t.measure == "rdm_vs_input")]["value"].item()
+    score = t[t.measure.str.startswith("rdm_vs_")]  # with the input RDM (the default target), Spearman
+    got = score[(score.layer == "fc") & (score.network == "reference")]["value"].item()
     assert got == pytest.approx(want, abs=1e-9)
     assert res.metrics["reference_is_trained"] == 1.0
     assert res.rdms["labels"] == labels

@@ -251,9 +251,17 @@ class Result:
         import pandas as pd
 
         csv = self.run.path / "layers.csv"
-        if csv.exists():
-            return pd.read_csv(csv)
-        return pd.DataFrame(_rows(self.run.arrays(), self.run.config), columns=TABLE_COLUMNS)
+        arrays = self.run.arrays()
+        if not csv.exists():
+            return pd.DataFrame(_rows(arrays, self.run.config), columns=TABLE_COLUMNS)
+        table = pd.read_csv(csv, keep_default_na=False, na_values=[""])
+        # further measures (config.measures) the experiment keeps only in its arrays: reference vs random rows
+        extra = [m for m in self.run.config.get("measures") or [] if m not in set(table["measure"]) and m in arrays]
+        names = [str(n) for n in arrays.get("layers", [])]
+        nan = float("nan")
+        rows = [dict(layer=n, network="reference vs random", measure=m, value=float(arrays[m][i]), ci_low=nan,
+                     ci_high=nan, p=nan, p_corrected=nan) for m in extra for i, n in enumerate(names)]
+        return pd.concat([table, pd.DataFrame(rows, columns=TABLE_COLUMNS)], ignore_index=True) if rows else table
 
     @property
     def rdms(self) -> dict[str, Any]:
