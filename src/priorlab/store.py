@@ -170,23 +170,23 @@ class Store:
         try:
             con = self._open(write)
         except sqlite3.Error as exc:
-            raise self._unreadable(exc) from None
+            raise self._classify(exc) from None
         try:
             yield con
         except sqlite3.IntegrityError:
             raise
-        except sqlite3.OperationalError as exc:
-            if "full" in str(exc):
-                raise UserError(f"no space left on the device of '{self.root}' (the index could not be written)") \
-                    from None
-            if "readonly" in str(exc).replace(" ", "").replace("-", ""):
-                raise UserError(f"the runs root '{self.root}' is read-only (the index could not be written)") \
-                    from None
-            raise self._unreadable(exc) from None
         except sqlite3.DatabaseError as exc:
-            raise self._unreadable(exc) from None
+            raise self._classify(exc) from None
         finally:
             con.close()
+
+    def _classify(self, exc: sqlite3.Error) -> UserError:
+        text = str(exc)
+        if "full" in text:
+            return UserError(f"no space left on the device of '{self.root}' (the index could not be written)")
+        if "readonly" in text.replace(" ", "").replace("-", "") or not self.writable():
+            return UserError(f"the runs root '{self.root}' is read-only (the index could not be written)")
+        return self._unreadable(exc)
 
     def _open(self, write: bool) -> sqlite3.Connection:
         if write:
