@@ -471,3 +471,12 @@ def test_config_file_with_non_string_keys(cli, tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({1: 2}))
     _refused(cli(["run", "fit1d", "--config", cfg]), "unknown config key '1'")
+
+
+def test_nan_rule_every_metric_nan_fails_an_undefined_one_does_not():
+    from priorlab.runner import _nan_in
+
+    assert _nan_in({"acc": float("nan"), "mse": float("nan")}, {}) == "acc, mse"
+    assert _nan_in({"acc": 0.9, "dead_fraction_failed": float("nan")}, {}) is None  # a mean over no failed seeds
+    assert _nan_in({"acc": 0.9, "cka_layer1": float("nan")}, {}) == "cka_layer1"
+    assert _nan_in({"acc": 0.9}, {"rdm_input": np.zeros((2, 2))}) is None

@@ -179,21 +179,22 @@ def _clean_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
     return out
 
 
-# Metrics that may be undefined (NaN) in a healthy run: uncertainty of a single repeat, tests without variance.
-_MAY_BE_NAN = ("_ci_low", "_ci_high", "_se", "_sd", "_std", "_p", "dof")
+# Metrics computed from RDMs or representation similarity: a NaN there is a wrong answer (a constant or NaN
+# representation), not an undefined statistic. Other metrics may be NaN when undefined (a CI of one repeat, a mean over
+# no failed seeds); a run whose every metric is NaN has no answer at all.
+_SIMILARITY = ("rdm", "rsa", "rho", "cka", "similarity", "spearman", "kendall")
 
 
 def _nan_in(metrics: dict[str, Any], arrays: dict[str, np.ndarray]) -> str | None:
-    """What holds a NaN that makes the run's answer wrong: a metric (other than an undefined uncertainty) or an RDM."""
-    bad = []
+    """What holds a NaN that makes the run's answer wrong: an RDM array, a similarity metric, or every metric."""
+    values = {}
     for k, v in (metrics or {}).items():
         try:
-            f = float(v)
+            values[str(k)] = float(v)
         except (TypeError, ValueError):
             continue
-        name = str(k)
-        if math.isnan(f) and not (name.startswith(("p_", "t_")) or name.endswith(_MAY_BE_NAN)):
-            bad.append(name)
+    nan = [k for k, f in values.items() if math.isnan(f)]
+    bad = nan if values and len(nan) == len(values) else [k for k in nan if any(w in k.lower() for w in _SIMILARITY)]
     for k, a in (arrays or {}).items():
         if "rdm" in k.lower() and np.issubdtype(np.asarray(a).dtype, np.floating) and np.isnan(a).any():
             bad.append(f"array {k}")
