@@ -10,26 +10,12 @@ torchvision's googlenet(weights=None, aux_logits=False, init_weights=True) in ev
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import resource
 import sys
 import time
 
 import torch
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from _common import emit, machine, parser  # bench/ is on sys.path when this file is run as a script
 
 
 def main():
@@ -37,13 +23,9 @@ def main():
 
     from priorlab.probe.layerwise import GiB, layerwise_analysis
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=2000)
+    ap = parser(__doc__, n=2000, batch_size=32)
     ap.add_argument("--budget-gib", type=float, default=4.0)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--device", default="cpu")
     ap.add_argument("--memmap", default=None, help="hold activations in memory-mapped files in this folder")
-    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -79,16 +61,11 @@ def main():
         "passes": res.passes,
         "seconds": round(seconds, 1),
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-        "device": args.device,
-        "cpu": cpu_name(),
-        "threads": torch.get_num_threads(),
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-        "torch": torch.__version__,
+        **machine(args.device),
     }
     if args.device.startswith("cuda"):
-        out["gpu"] = torch.cuda.get_device_name()
         out["peak_cuda_gib"] = round(torch.cuda.max_memory_allocated() / GiB, 2)
-    print(json.dumps(out))
+    emit(out)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,7 @@ import statistics
 import time
 
 import torch
-from rdm_vs_rsatoolbox import cpu_name  # bench/ is on sys.path when this file is run as a script
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+from _common import cpu_name, sync  # bench/ is on sys.path when this file is run as a script
 
 
 def main():

@@ -9,34 +9,9 @@ Both start from the same float64 numpy array; priorlab's time includes turning i
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import time
-
 import numpy as np
 import torch
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def best_time(fn, repeats: int):
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
+from _common import best_time, emit, machine, parser  # bench/ is on sys.path when this file is run as a script
 
 
 def oracle(x):
@@ -53,41 +28,30 @@ def oracle(x):
 def main():
     from priorlab.probe import rdm
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=1000)
-    ap.add_argument("--d", type=int, default=20000)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--seed", type=int, default=0)
+    ap = parser(__doc__, n=1000, repeats=3)
+    ap.add_argument("--d", type=int, default=20000, help="features per item")
     args = ap.parse_args()
 
     x = np.random.default_rng(args.seed).normal(size=(args.n, args.d))
     device = torch.device(args.device)
 
     def ours():
-        d = rdm(torch.from_numpy(x).to(device=device, dtype=torch.float32), "correlation")
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return d
+        return rdm(torch.from_numpy(x).to(device=device, dtype=torch.float32), "correlation")
 
     ours()  # warm-up (allocator, CUDA context)
-    t_ours, d_ours = best_time(ours, args.repeats)
+    t_ours, _, d_ours = best_time(ours, args.repeats, device)
     oracle_name, oracle_fn = oracle(x)
-    t_rsa, d_rsa = best_time(oracle_fn, args.repeats)
-    result = {
+    t_rsa, _, d_rsa = best_time(oracle_fn, args.repeats)
+    emit({
         "n": args.n,
         "d": args.d,
-        "device": str(device),
-        "threads": torch.get_num_threads(),
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-        "cpu": cpu_name(),
+        **machine(device),
         "oracle": oracle_name,
         "oracle_s": round(t_rsa, 4),
         "priorlab_s": round(t_ours, 4),
         "speedup": round(t_rsa / t_ours, 1),
         "max_abs_diff": float(np.abs(d_ours.double().cpu().numpy() - d_rsa).max()),
-    }
-    print(json.dumps(result))
+    })
 
 
 if __name__ == "__main__":

@@ -25,6 +25,12 @@ app = typer.Typer(
 
 
 def _echo_table(rows: list[dict], cols: list[str]) -> None:
+    """A rich table on a terminal; plain aligned columns, nothing cut, when stdout is a pipe or a file."""
+    if not sys.stdout.isatty():
+        from priorlab.report_index import plain_table
+
+        typer.echo(plain_table(rows, cols))
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -124,12 +130,16 @@ def run_cmd(
 def runs_cmd(
     experiment: str | None = typer.Argument(None, help="only this experiment"),
     limit: int = typer.Option(50, "--limit", help="newest N runs"),
+    format: str = typer.Option("table", "--format", help="table|csv|json (csv/json: one column per metric)"),
 ):
-    """Table of runs from the index."""
-    from priorlab.report_index import headline_rows
+    """Table of runs from the index (`--format csv|json` for scripts: every metric, whole ids)."""
+    from priorlab.report_index import headline_rows, print_runs
 
     if limit < 1:
         raise UserError(f"invalid --limit {limit} (allowed: integer ≥ 1)")
+    if format != "table":
+        print_runs(experiment, limit, format)
+        return
     rows = headline_rows(experiment)[-limit:]
     if not rows:
         typer.echo("no runs yet")
@@ -255,6 +265,56 @@ def sweeps_cmd():
         r["created"] = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(r["created"]))
         r["progress"] = f"{r['done']}/{r['total']}"
     _echo_table(rows, ["id", "experiment", "created", "progress", "failed", "running"])
+
+
+@app.command("serve")
+def serve_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (0.0.0.0: every network interface)"),
+    port: int = typer.Option(8765, "--port", help="TCP port", min=1, max=65535),
+    max_sessions: int = typer.Option(64, "--max-sessions", help="training sessions open at once", min=1, max=10_000),
+    idle_minutes: float = typer.Option(30.0, "--idle-minutes", help="close a session idle this long", min=1),
+):
+    """The browser playground: train fit1d / fold networks live in a web page (FastAPI + uvicorn)."""
+    try:
+        import uvicorn
+
+        from priorlab.serve.app import create_app
+    except ImportError as exc:
+        raise UserError(f"serve needs the 'serve' extra ({exc.name} is missing): pip install 'priorlab[serve]'") from None
+    import torch
+
+    torch.set_num_threads(1)  # many small sessions at once: one thread each is fastest and reproducible
+    loopback = host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    if not loopback:
+        typer.echo(f"warning: listening on {host}: anyone who can reach this machine on port {port} can use the "
+                   "playground (there is no login); use it only on a network you trust", err=True)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    typer.echo(f"priorlab playground: http://{shown}:{port}/  (Ctrl+C stops it)", err=False)
+    app_ = create_app(max_sessions=max_sessions, idle_s=idle_minutes * 60)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+export_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="Export runs or sweeps to other tools (mlflow)."
+)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("mlflow")
+def export_mlflow_cmd(
+    ref: str = typer.Argument(..., help="run id (or unique prefix), run folder, or sweep id"),
+    tracking_uri: str = typer.Option("file:./mlruns", "--tracking-uri", help="MLflow store, e.g. file:/data/mlruns"),
+    experiment_name: str | None = typer.Option(
+        None, "--experiment-name", help="MLflow experiment (default: priorlab-<experiment>)"
+    ),
+):
+    """Log a run (or every trial of a sweep) into MLflow: params, metrics, report, figures, weights."""
+    from priorlab.export import to_mlflow
+
+    done = to_mlflow(ref, tracking_uri, experiment_name)
+    for d in done:
+        typer.echo(f"{d['action']}: {d['run']} -> MLflow run {d['mlflow_run_id']} in '{d['experiment']}'")
+    typer.echo(f"tracking uri: {tracking_uri}")
 
 
 def _one_line(text: str) -> str:

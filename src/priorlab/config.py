@@ -125,6 +125,11 @@ UniqueList = unique_list
 # A list of layer widths (a curve's x axis): distinct, each in 1..65536.
 Widths = unique_list(int, ge=1, le=65536)
 
+# The training keys of the naming table (docs/developing.md), one range each in every experiment.
+Steps = Annotated[int, Field(ge=1, le=1_000_000)]  # optimizer steps
+LearningRate = Annotated[float, Field(gt=0, le=10)]
+BatchSize = Annotated[int, Field(ge=1, le=65_536)]
+
 
 # ----------------------------------------------------------------------------------------------
 # describing fields

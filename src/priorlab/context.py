@@ -97,6 +97,16 @@ class RunContext:
         save_file(flat, str(path))
         return path
 
+    def save_table(self, name: str, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Path:
+        """A tidy table in the run folder as `<name>.csv` and `<name>.parquet` (one dict per row)."""
+        import pandas as pd
+
+        frame = pd.DataFrame(rows, columns=columns)
+        path = self.folder / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        frame.to_parquet(self.folder / f"{name}.parquet", index=False)
+        return path
+
     def table(self, title: str, rows: list[dict[str, Any]]) -> None:
         self.tables.append((title, rows))
 

@@ -32,6 +32,41 @@ def headline_rows(experiment: str | None = None) -> list[dict]:
     return rows
 
 
+RUN_COLUMNS = ["id", "experiment", "status", "seed", "sweep_id", "created", "finished", "path"]
+
+
+def run_rows(experiment: str | None = None, limit: int | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Index rows (oldest first, the newest `limit`): RUN_COLUMNS plus ``metrics`` and ``config`` dicts; and the
+    names of every metric they hold, in order of appearance."""
+    rows = Store().runs(experiment=experiment)
+    rows = rows[-limit:] if limit else rows
+    names = list(dict.fromkeys(k for r in rows for k in r["metrics"]))
+    out = [{**{c: r.get(c) for c in RUN_COLUMNS}, "metrics": r["metrics"], "config": r["config"]} for r in rows]
+    return out, names
+
+
+def print_runs(experiment: str | None, limit: int | None, fmt: str) -> None:
+    """`priorlab runs --format csv|json`: CSV with one column per metric (empty where a run has none), or a JSON
+    list of runs with their metrics and config."""
+    if fmt not in ("table", "csv", "json"):
+        raise UserError(f"invalid --format '{fmt}' (allowed: table, csv, json)")
+    rows, names = run_rows(experiment, limit)
+    if fmt == "json":
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    w = csv.DictWriter(sys.stdout, fieldnames=RUN_COLUMNS + names, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({**{c: r[c] for c in RUN_COLUMNS}, **r["metrics"]})
+
+
+def plain_table(rows: list[dict[str, Any]], cols: list[str]) -> str:
+    """Aligned plain-text columns with every cell whole (for pipes and files)."""
+    cells = [[str(c) for c in cols]] + [["" if r.get(c) is None else str(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
+
+
 def show(ref: str, fmt: str = "text") -> None:
     store = Store()
     row = store.find(ref)
@@ -77,15 +112,14 @@ def show_sweep(store: Store, sweep_id: str, fmt: str = "table") -> None:
         w.writeheader()
         w.writerows(rows)
     elif fmt == "parquet":
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise UserError("--format parquet needs pyarrow: pip install pyarrow") from None
-        path = store.sweep_folder(sweep_id) / "results.parquet"
-        table = pa.table({c: [_cell(r.get(c)) for r in rows] for c in cols})
-        pq.write_table(table, path)
+        from priorlab.sweep import write_results_parquet
+
+        path = write_results_parquet(store, sweep_id)
+        if path is None:
+            raise UserError("--format parquet needs pyarrow: pip install pyarrow")
         typer.echo(str(path))
+    elif not sys.stdout.isatty():
+        typer.echo(plain_table(rows, cols))
     else:
         from rich.console import Console
         from rich.table import Table
@@ -96,10 +130,6 @@ def show_sweep(store: Store, sweep_id: str, fmt: str = "table") -> None:
         for r in rows:
             t.add_row(*[fmt_num(r.get(c)) if r.get(c) is not None else "" for c in cols])
         Console().print(t)
-
-
-def _cell(v: Any) -> Any:
-    return json.dumps(v) if isinstance(v, list | dict) else v
 
 
 def _sweep_rows(store: Store) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +57,16 @@ class Run:
         return f"Run({self.experiment} {self.id} {self.status} at {self.path})"
 
 
-def load_run(path: str | Path) -> Run:
-    p = Path(path)
+def load_run(ref: str | Path, root: str | Path | None = None) -> Run:
+    """A run by folder path, or by id (or unique id prefix) in the index of the runs root (`root`, default
+    ``$PRIORLAB_HOME``); a UserError when there is none."""
+    p = Path(ref)
+    path = ref
+    if not p.is_dir():
+        row = Store(root).find(str(ref))
+        if row is None:
+            raise UserError(f"no run '{ref}': not a run folder, nor a run id in {Store(root).root}")
+        p = Path(row["path"])
     try:
         env = json.loads((p / "env.json").read_text())
         config = yaml.safe_load((p / "config.yaml").read_text()) or {}
@@ -248,7 +256,7 @@ class _OpenRun:
     parent: Path
     final: Path
     t0: float
-    made: list[Path]  # folders this run created (removed again when it is discarded)
+    made: list[Path] = field(default_factory=list)  # folders this run created (removed again when discarded)
 
 
 def _os_error(exc: OSError, where: Path) -> UserError:

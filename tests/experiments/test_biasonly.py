@@ -74,6 +74,7 @@ def test_digits_quick_curve(home):
     assert {"width.png", "params.png", "gap.png"} <= {p.name for p in run.figures}
     arrays = run.arrays()
     assert arrays["scores"].shape == (1, 4, 3, 1)
+    assert m["gap_digits_w16_n"] == 1 and "gap_digits_w16_ci_low" not in m  # one seed: no interval
 
 
 def test_two_tasks_three_seeds_gaps_with_cis_and_verdicts(home):
@@ -83,6 +84,10 @@ def test_two_tasks_three_seeds_gaps_with_cis_and_verdicts(home):
     for task in ("parity", "digits"):
         for w in (16, 256):
             assert m[f"gap_{task}_w{w}_ci_low"] <= m[f"gap_{task}_w{w}"] <= m[f"gap_{task}_w{w}_ci_high"]
+            assert m[f"gap_{task}_w{w}_n"] == 3
+            for regime in ("bias_only", "full", "full_matched"):  # issue 11: every mean over seeds has its CI
+                name = f"acc_{task}_{regime}_w{w}"
+                assert m[f"{name}_ci_low"] <= m[name] <= m[f"{name}_ci_high"] and m[f"{name}_n"] == 3
     assert run.arrays()["scores"].shape == (2, 3, 2, 3)
     rows = assert_verdicts_consistent(run.path)
     assert verdict_of(rows, "gap_difficulty") == "reproduces"  # 10 classes trail by more than 2

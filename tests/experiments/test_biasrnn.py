@@ -91,15 +91,14 @@ def test_jacobian_disc_is_centred_at_one_minus_alpha():
     assert radius == pytest.approx(0.3 * 1.5, rel=0.05)  # tanh'(0) = 1
 
 
-def test_bad_config_names_the_key(cli):
-    r = cli(["run", "biasrnn", "--set", "warmup=80"])
-    assert r.code == 2 and "warmup" in r.err
-    r = cli(["run", "biasrnn", "--set", "systems=duffing"])
-    assert r.code == 2 and "systems" in r.err
-    r = cli(["run", "biasrnn", "--set", "systems=lorenz,lorenz"])
-    assert r.code == 2 and "systems" in r.err
-    r = cli(["run", "biasrnn", "--set", "batch=8"])
-    assert r.code == 2 and "renamed to 'batch_size'" in r.err
+@pytest.mark.parametrize(
+    "setting, named",
+    [("warmup=80", "warmup"), ("systems=duffing", "systems"), ("systems=lorenz,lorenz", "systems"),
+     ("batch=8", "renamed to 'batch_size'")],
+)
+def test_bad_config_names_the_key(cli, setting, named):
+    r = cli(["run", "biasrnn", "--set", setting])
+    assert r.code == 2 and named in r.err
 
 
 @pytest.mark.slow

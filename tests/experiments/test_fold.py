@@ -72,10 +72,22 @@ def test_fold_run_small(tmp_path, home):
     assert run.status == "done"
     m = run.metrics
     assert 0 <= m["acc"] <= 1 and 0 <= m["train_acc"] <= 1 and 0 <= m["median_train_acc"] <= 1
+    # issue 11: the success rate over the repeats with its Wilson interval, the mean training accuracy with its CI
+    from scipy.stats import binomtest
+
+    a = run.arrays()
+    for prefix in ("", "success_tanh2_", "success_tanh8_"):
+        assert m[f"{prefix}success_rate_n"] == m[f"{prefix}mean_train_acc_n"] == 2
+        lo, hi = m[f"{prefix}mean_train_acc_ci_low"], m[f"{prefix}mean_train_acc_ci_high"]
+        assert lo <= m[f"{prefix}mean_train_acc"] <= hi
+    k = int((a["train_acc"] >= 0.9).sum())
+    ref = binomtest(k, 2).proportion_ci(method="wilson")
+    assert m["success_rate"] == k / 2 and m["mean_train_acc"] == pytest.approx(a["train_acc"].mean(), abs=1e-6)
+    assert (m["success_rate_ci_low"], m["success_rate_ci_high"]) == pytest.approx((ref.low, ref.high), abs=1e-12)
     assert {f"folds_layer{l}" for l in range(1, 5)} <= set(m) and "folds_layer5" not in m
     assert {f"dead_fraction_layer{l}" for l in range(1, 4)} <= set(m) and "dead_fraction_layer4" not in m
     names = {p.name for p in run.figures}
-    assert {"layers.png", "decision.png", "layers.gif", "training.gif"} <= names
+    assert {"layers.png", "decision.png", "layers.gif", "training.gif", "seeds.png"} <= names
     for gif, expected in (("layers.gif", None), ("training.gif", 3)):
         with Image.open(run.path / "figures" / gif) as im:
             assert 1 < im.n_frames <= 60
@@ -108,6 +120,8 @@ def test_fold_wide_network_with_chosen_units(tmp_path, home):
         activation="tanh",
     )
     assert run.status == "done" and run.metrics["dead_fraction_layer1"] == 0.0
+    assert run.metrics["success_rate_n"] == 1 and "mean_train_acc_ci_low" not in run.metrics
+    assert "seeds.png" not in {p.name for p in run.figures}  # no spread to show with one seed
 
 
 def test_fold_bad_units(home):

@@ -78,6 +78,20 @@ def test_foldsweep_small(tmp_path, home):
     a = run.arrays()
     assert a["train_acc_relu_w2_d2"].shape == (4,)
     assert m["success_rate_relu_w2_d2"] == pytest.approx((a["train_acc_relu_w2_d2"] >= 0.9).mean())
+    # issue 11: success rates carry Wilson intervals (scipy's binomtest as the reference), accuracies bootstrap CIs
+    from scipy.stats import binomtest
+
+    for act in ("relu", "tanh"):
+        for w in (2, 8):
+            name = f"success_rate_{act}_w{w}_d2"
+            k = int((a[f"train_acc_{act}_w{w}_d2"] >= 0.9).sum())
+            ref = binomtest(k, 4).proportion_ci(method="wilson")
+            assert m[f"{name}_n"] == 4
+            assert m[f"{name}_ci_low"] == pytest.approx(ref.low, abs=1e-9)
+            assert m[f"{name}_ci_high"] == pytest.approx(ref.high, abs=1e-9)
+            acc = f"train_acc_{act}_w{w}_d2"
+            assert m[f"{acc}_ci_low"] <= m[acc] <= m[f"{acc}_ci_high"] and m[f"{acc}_n"] == 4
+            assert m[acc] == pytest.approx(a[acc].mean(), abs=1e-6)
 
 
 @pytest.mark.slow

@@ -28,9 +28,24 @@ def test_alignment_with_a_linear_layer_beats_none_on_four_of_five_seeds(small_ru
     assert m["test_mse_L1"] < m["test_mse_L0"]
 
 
+def test_means_over_seeds_carry_cis_and_n(small_run):
+    """Issue 11: every mean over seeds has a bootstrap CI (within the seeds' range) and n; the win count a Wilson
+    interval equal to scipy's."""
+    from scipy.stats import binomtest
+
+    a, m = np.load(small_run.path / "arrays.npz"), small_run.metrics
+    for name, values in (("alignment_L1", a["alignment"][1]), ("test_mse_L0", a["test_mse"][0, 0]),
+                         ("tail_L1", a["singular_values"][1, :, 2] / a["singular_values"][1, :, 0])):
+        assert m[name] == pytest.approx(values.mean()) and m[f"{name}_n"] == 5
+        assert values.min() - 1e-12 <= m[f"{name}_ci_low"] <= m[name] <= m[f"{name}_ci_high"] <= values.max() + 1e-12
+    ref = binomtest(int(m["wins_L1"]), 5).proportion_ci(method="wilson")
+    assert m["win_rate_L1"] == m["wins_L1"] / 5 and m["win_rate_L1_n"] == 5
+    assert (m["win_rate_L1_ci_low"], m["win_rate_L1_ci_high"]) == pytest.approx((ref.low, ref.high), abs=1e-12)
+
+
 def test_verdicts_follow_the_numbers_and_an_untrained_net_breaks_the_claim(small_run, tmp_path):
     rows = assert_verdicts_consistent(small_run.path)
-    assert verdict_of(rows, "wins_L1") == "reproduces"
+    assert verdict_of(rows, "win_rate_L1") == "reproduces"
     broken = priorlab.run("linearlayers", out=tmp_path / "b", root=tmp_path / "home", **{**SMALL, "steps": 2})
     assert verdict_of(assert_verdicts_consistent(broken.path), "mse_ratio_L1") == "differs"
 

@@ -1,11 +1,15 @@
 """Motif data, the shared/unshared detectors, the hand-set letter templates, and the motifs experiment."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from claimcheck import assert_verdicts_consistent, verdict_of
 from priorlab.data.motifs import MOTIF, letters, motif_sequences
+from priorlab.experiments.motifs import Config, claims, detector_scores
 from priorlab.nets.motifs import SlidingDetector, classify_by_templates, template_detections
+from priorlab.stats.claims import evaluate
 
 
 def test_motif_planted_only_in_class_one():
@@ -54,6 +58,27 @@ def test_shared_detector_is_a_convolution_and_shift_invariant():
     assert not torch.allclose(unshared(a), unshared(b))
 
 
+def test_detector_scores_are_the_cross_correlation_and_find_a_loud_motif():
+    cfg = Config(length=24, amplitude=50.0, n_test=60)
+    torch.manual_seed(0)
+    model = SlidingDetector(cfg.length, len(MOTIF), 3, shared=True)
+    example, hits = detector_scores(cfg, model, seed=0)
+    # the peer: numpy's correlation of the shown sequence with the motif
+    for row in range(2):
+        np.testing.assert_allclose(example["matched"][row], np.correlate(example["x"][row], MOTIF, "valid"), rtol=1e-5,
+                                   atol=1e-4)
+    assert hits["motif_hit_rate"] == 1.0  # amplitude 50: the max is always on the motif
+    assert int(np.argmax(example["matched"][0])) == example["start"]
+    assert (example["learned"] >= 0).all()  # ReLU scores
+
+
+def test_motif_claim_follows_the_amplitude():
+    rows = {r["metric"]: r for r in evaluate(claims(Config(amplitude=1.0)), {"motif_hit_rate": 0.5})}
+    assert rows["motif_hit_rate"]["verdict"] == "not tested at this scale"
+    rows = {r["metric"]: r for r in evaluate(claims(Config()), {"motif_hit_rate": 0.5})}
+    assert rows["motif_hit_rate"]["verdict"] == "differs"
+
+
 def test_motifs_experiment_small(tmp_path, home):
     import priorlab
 
@@ -70,7 +95,20 @@ def test_motifs_experiment_small(tmp_path, home):
     assert m["acc_templates_unseen"] >= 0.95
     assert m["acc_conv_unseen"] >= 0.95
     assert m["acc_mlp_unseen"] < 0.7
-    assert {"sequences.png", "samples.png", "letters.png", "templates.png"} <= {p.name for p in run.figures}
+    assert {"scores.png", "decision.png", "sequences.png", "samples.png", "letters.png", "templates.png"} <= {
+        p.name for p in run.figures
+    }
+    rows = assert_verdicts_consistent(run.path)
+    assert all(r["verdict"] == "reproduces" for r in rows), rows
+    # the decision figure's counts: 'D' exactly where corners outnumber endpoints
+    arrays = run.arrays()
+    decided = (arrays["corners_test"] > arrays["endpoints_test"]).mean()
+    assert arrays["acc_shared"].shape == (2, 2) and 0.3 < decided < 0.7
+    # barely trained, the learned convolution is not shift invariant yet: its verdict flips
+    short = priorlab.run("motifs", out=tmp_path / "s", train_sizes=[8], repeats=1, n_letters=100, n_test=200, steps=2)
+    rows = assert_verdicts_consistent(short.path)
+    assert verdict_of(rows, "acc_conv_unseen") == "differs"
+    assert verdict_of(rows, "acc_templates_unseen") == "reproduces"  # hand-set: nothing to train
 
 
 def test_motifs_bad_config(home):

@@ -96,3 +96,23 @@ def test_state_space_and_verdicts(home):
     assert rows[0]["verdict"] == "reproduces"
     weak = priorlab.run("multitask", tasks=["digit", "parity"], widths=[16], methods=["bias"], steps=3)
     assert assert_verdicts_consistent(weak.path)[0]["verdict"] == "differs"
+
+
+def test_repeats_give_means_with_cis(home):
+    """Issue 11: with repeats, every accuracy is the mean over seeds with its bootstrap CI and n; repeat 0 is the
+    single-seed run (same W1, heads and numbers), and the repeats use fresh seeds."""
+    cfg = dict(tasks=["digit", "parity"], widths=[64], methods=["bias"], steps=60)
+    one = priorlab.run("multitask", **cfg)
+    three = priorlab.run("multitask", repeats=3, **cfg)
+    runs = three.arrays()["acc_runs"]  # [method, width, task, repeat]
+    assert runs.shape == (1, 1, 2, 3) and len(set(runs[0, 0, 0])) > 1  # the seeds differ
+    for k, task in enumerate(cfg["tasks"]):
+        name = f"task_acc_{task}"
+        assert runs[0, 0, k, 0] == pytest.approx(one.metrics[name])
+        m = three.metrics
+        assert m[name] == pytest.approx(runs[0, 0, k].mean()) and m[f"{name}_n"] == 3
+        assert m[f"{name}_ci_low"] <= m[name] <= m[f"{name}_ci_high"]
+        assert min(runs[0, 0, k]) - 1e-12 <= m[f"{name}_ci_low"] and m[f"{name}_ci_high"] <= max(runs[0, 0, k]) + 1e-12
+    assert one.metrics["task_acc_digit_n"] == 1 and "task_acc_digit_ci_low" not in one.metrics
+    s = three.metrics
+    assert s["switched_acc_bias_ci_low"] <= s["switched_acc_bias"] <= s["switched_acc_bias_ci_high"]

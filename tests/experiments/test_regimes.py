@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
+import torch
 
 import priorlab
+from claimcheck import assert_verdicts_consistent, verdict_of
 from priorlab.config import UserError
-from priorlab.experiments.regimes import ALL_REGIMES
+from priorlab.experiments.regimes import ALL_REGIMES, Config, claims, hyper_layout, sharing_example
+from priorlab.stats import mean_ci
+from priorlab.stats.claims import evaluate
 
 SMALL = {"width": 16, "depth": 2, "epochs": 3, "steps": 150, "n_train": 50}
 
@@ -32,7 +39,65 @@ def test_every_regime_reported_with_hand_counted_parameters(small_run):
     assert (
         m["trainable_mask"] == m["trainable_permute"] == 64 * 16 + 16 * 16 + 16 * 10
     )  # one score per weight
-    assert {p.name for p in small_run.figures} == {"regimes.png", "fits.png"}
+    assert {p.name for p in small_run.figures} == {"regimes.png", "fits.png", "hyper.png", "sharing.png"}
+    rows = assert_verdicts_consistent(small_run.path)
+    assert len(rows) == 7 and verdict_of(rows, "err_shared_grad_vs_sum") == "reproduces"
+    assert "acc_full_ci_low" not in m  # one seed: no interval
+    assert m["acc_permute_minus_full"] == pytest.approx(m["acc_permute"] - m["acc_full"])
+
+
+def test_sharing_example_gradients_add_up():
+    ex = sharing_example(3)
+    index = torch.as_tensor(ex["index"])
+    assert sorted(np.bincount(ex["index"].ravel())) == [3, 3, 3, 3] and ex["err"] < 1e-15
+    # the peer: each tied value's gradient is the sum of its copies' (a hand-written scatter-add)
+    for k in range(4):
+        assert ex["grad_u"][k] == pytest.approx(ex["grad_w"][ex["index"] == k].sum(), abs=1e-14)
+    # and the copies' gradient is the least-squares one, 2/(N·3) (x Wᵀ − y)ᵀ x, recomputed from the same draw
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(6, 4, generator=g, dtype=torch.float64), torch.randn(6, 3, generator=g, dtype=torch.float64)
+    w = torch.as_tensor(ex["u"])[index]
+    np.testing.assert_allclose(ex["grad_w"], (2 / 18 * (x @ w.T - y).T @ x).numpy(), atol=1e-14)
+
+
+def test_hyper_layout_counts_by_hand():
+    cfg = Config(width=16, depth=2)
+    lay = hyper_layout(cfg, 64, seed=0)
+    shapes = [t["shape"] for t in lay["targets"]]
+    assert shapes == [(16, 64), (16, 16), (10, 16)]
+    for t in lay["targets"]:
+        assert t["chunks"] == math.ceil(t["shape"][0] * t["shape"][1] / lay["chunk"])
+        assert t["embeddings"] == t["chunks"] * lay["embed_dim"]
+    e, h, c = lay["embed_dim"], lay["hidden"], lay["chunk"]
+    assert lay["generator_params"] == (e * h + h) + (h * c + c)  # two Linear layers of the generator
+
+
+def test_repeats_give_bootstrap_cis_and_tying_every_weight_flips_the_shared_claim(tmp_path):
+    small = {**SMALL, "regimes": ["full", "shared"], "repeats": 2}
+    run = priorlab.run("regimes", out=tmp_path / "a", root=tmp_path / "home", **small)
+    m, arrays = run.metrics, run.arrays()
+    for r in ("full", "shared"):
+        assert arrays[f"acc_{r}"].shape == (2,)
+        assert (m[f"acc_{r}"], m[f"acc_{r}_ci_low"], m[f"acc_{r}_ci_high"]) == pytest.approx(
+            tuple(mean_ci(arrays[f"acc_{r}"], seed=0)))
+        assert m[f"acc_{r}_ci_low"] <= m[f"acc_{r}"] <= m[f"acc_{r}_ci_high"]
+    page = (run.path / "report.html").read_text()
+    assert "n seeds" in page and f"{m['acc_full']:.3f} [{m['acc_full_ci_low']:.3f}, {m['acc_full_ci_high']:.3f}]" in page
+    rows = assert_verdicts_consistent(run.path)
+    assert verdict_of(rows, "acc_shared_minus_full") == "differs"  # width 16 tied into a tenth: far behind
+    assert verdict_of(rows, "acc_mask_minus_full") == "not tested at this scale"  # no mask regime in this run
+    # one tied value per weight is the full network again: the claim reproduces
+    every = priorlab.run("regimes", out=tmp_path / "b", root=tmp_path / "home", **{**small, "shared_fraction": 1.0,
+                                                                                    "repeats": 1})
+    rows = assert_verdicts_consistent(every.path)
+    assert verdict_of(rows, "acc_shared_minus_full") == "reproduces"
+    assert abs(every.metrics["acc_shared_minus_full"]) <= 0.01
+
+
+def test_claims_follow_the_config():
+    few = {r["metric"]: r for r in evaluate(claims(Config(mask_fraction=0.05)), {"acc_mask_minus_full": 0.0})}
+    assert few["acc_mask_minus_full"]["verdict"] == "not tested at this scale"
+    assert "30–70%" in few["acc_mask_minus_full"]["note"]
 
 
 def test_learning_beats_initialisation(small_run):

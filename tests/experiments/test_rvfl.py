@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 import priorlab
+from claimcheck import assert_verdicts_consistent, verdict_of
 from priorlab.config import UserError, build_config
 from priorlab.data.functions import target_function
-from priorlab.experiments.rvfl import TARGETS_2D, Config, curve, slope
+from priorlab.experiments.rvfl import TARGETS_2D, Config, claims, curve, slope
+from priorlab.stats.claims import evaluate
 
 
 def test_defaults_are_the_study_setting():
@@ -56,6 +58,23 @@ def test_run_writes_metrics_and_figures(tmp_path):
     assert {p.name for p in run.figures} == {"scaling.png", "fits.png"}
     arrays = run.arrays()
     assert arrays["mse_1d"].shape == (1, 3)
+    rows = assert_verdicts_consistent(run.path)
+    assert verdict_of(rows, "slope_1d") == "reproduces" and len(rows) == 4
+    # nearly linear features (tanh of tiny inputs): adding units adds no new functions, the error stops falling
+    flat = priorlab.run("rvfl", out=tmp_path / "flat", root=tmp_path / "home", units=[8, 16, 32], repeats=1,
+                        n_train=300, n_test=200, feature_scale=0.01)
+    rows = assert_verdicts_consistent(flat.path)
+    assert verdict_of(rows, "slope_1d") == "differs" and verdict_of(rows, "slope_2d") == "differs"
+
+
+def test_claims_follow_the_config():
+    m = {"slope_1d": -3.0, "slope_2d": -0.5, "mse_1d_noisy_n512": 1.0, "noise_term_1d_noisy_n512": 1.0}
+    rows = {r["metric"]: r for r in evaluate(claims(Config()), m)}
+    assert rows["slope_1d"]["verdict"] == "reproduces" and rows["slope_2d"]["verdict"] == "differs"
+    assert rows["mse_1d_noisy_n512 / noise_term_1d_noisy_n512"]["verdict"] == "reproduces"
+    rows = {r["metric"]: r for r in evaluate(claims(Config(lam=1e-3, noise=0)), m)}
+    assert rows["slope_1d"]["verdict"] == "not tested at this scale" and "λ = 0.001" in rows["slope_1d"]["note"]
+    assert rows["mse_1d_noisy_n512 / noise_term_1d_noisy_n512"]["verdict"] == "not tested at this scale"
 
 
 def test_bad_input_names_the_key():

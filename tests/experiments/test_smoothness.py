@@ -37,6 +37,33 @@ def test_identity_follows_closed_form_at_every_level(unit_run):
     assert a["r"].shape == (11, 20) and a["r_runs"].shape == (11, 10, 20)
 
 
+def test_means_over_runs_carry_bootstrap_cis(unit_run):
+    """Issue 11: every r at the last level is a mean over the runs with its 95% bootstrap CI and n; the arrays hold
+    the CI at every level, and it equals scipy's percentile bootstrap of the per-run values to within its noise."""
+    import scipy.stats
+
+    m, a = unit_run.metrics, unit_run.arrays()
+    for k in range(1, 12):
+        name = f"r_level19_model{k}"
+        assert m[f"{name}_ci_low"] <= m[name] <= m[f"{name}_ci_high"] and m[f"{name}_n"] == 10
+        assert m[name] == pytest.approx(a["r_runs"][k - 1, :, 19].mean(), abs=1e-12)
+    for k in (4, 11):
+        assert m[f"r_level19_model{k}_fanin_ci_low"] <= m[f"r_level19_model{k}_fanin_ci_high"]
+    assert a["r_ci_low"].shape == a["r_ci_high"].shape == (11, 20)
+    assert (a["r_ci_low"] <= a["r"] + 1e-12).all() and (a["r"] <= a["r_ci_high"] + 1e-12).all()
+    runs = a["r_runs"][3, :, 10]
+    ref = scipy.stats.bootstrap((runs,), np.mean, n_resamples=10000, method="percentile", rng=0).confidence_interval
+    width = ref.high - ref.low
+    assert abs(a["r_ci_low"][3, 10] - ref.low) < 0.1 * width and abs(a["r_ci_high"][3, 10] - ref.high) < 0.1 * width
+
+
+def test_one_run_has_no_interval(tmp_path):
+    run = priorlab.run("smoothness", out=tmp_path / "one", root=tmp_path / "runs", repeats=1, prototypes=10)
+    m = run.metrics
+    assert m["r_level19_model4_n"] == 1 and "r_level19_model4_ci_low" not in m
+    assert "r_ci_low" not in run.arrays()
+
+
 def test_fan_in_weights_keep_deep_nets_smooth(tmp_path):
     run = priorlab.run("smoothness", out=tmp_path / "fan", root=tmp_path / "runs", init="fan-in", repeats=5)
     assert run.metrics["r_level19_model11"] > 0.6

@@ -8,15 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from priorlab.nets.locality import (
-    LocalityLinear,
-    apply_locality,
-    distances,
-    locality_prior,
-    prune_smallest,
-    raw_weight,
-    wiring_cost,
-)
+from priorlab.nets import locality as loc
 
 # g(d) for each cost, written out by hand
 G = {
@@ -30,7 +22,7 @@ G = {
 @pytest.mark.parametrize("cost", list(G))
 def test_line_prior_by_hand(cost):
     # 4 units on a line: d[i, j] = |i - j|
-    p = locality_prior(4, 4, layout="line", cost=cost)
+    p = loc.locality_prior(4, 4, layout="line", cost=cost)
     g = G[cost]
     expected = torch.tensor([[g(abs(i - j)) for j in range(4)] for i in range(4)], dtype=torch.float32)
     torch.testing.assert_close(p, expected)
@@ -40,7 +32,7 @@ def test_line_prior_by_hand(cost):
 def test_grid_prior_by_hand(cost):
     # a 3x3 grid, row-major; the centre unit (4) is 1 step from the edges' middles and √2 from the corners
     g = G[cost]
-    p = locality_prior(9, 9, layout="grid", cost=cost)
+    p = loc.locality_prior(9, 9, layout="grid", cost=cost)
     centre = torch.tensor([g(math.sqrt(2)), g(1), g(math.sqrt(2)), g(1), g(0), g(1), g(math.sqrt(2)), g(1),
                            g(math.sqrt(2))], dtype=torch.float32)
     torch.testing.assert_close(p[4], centre)
@@ -55,46 +47,46 @@ def test_grid_distances_match_scipy_cdist():
 
     rows, cols = torch.meshgrid(torch.arange(5), torch.arange(4), indexing="ij")
     pos = torch.stack([rows.ravel(), cols.ravel()], 1).numpy()
-    torch.testing.assert_close(distances((5, 4), (5, 4), "grid"), torch.from_numpy(cdist(pos, pos)))
+    torch.testing.assert_close(loc.distances((5, 4), (5, 4), "grid"), torch.from_numpy(cdist(pos, pos)))
 
 
 def test_torus_wraps_and_line_does_not():
-    d_torus = distances(9, 9, "torus")
+    d_torus = loc.distances(9, 9, "torus")
     assert d_torus[0, 2].item() == pytest.approx(1.0)  # (0,0) -> (0,2) wraps round a 3-wide torus
     assert d_torus[0, 8].item() == pytest.approx(math.sqrt(2))
-    assert distances(9, 9, "grid")[0, 8].item() == pytest.approx(math.sqrt(8))
-    assert distances(5, 5, "line")[0, 4].item() == pytest.approx(4.0)
+    assert loc.distances(9, 9, "grid")[0, 8].item() == pytest.approx(math.sqrt(8))
+    assert loc.distances(5, 5, "line")[0, 4].item() == pytest.approx(4.0)
 
 
 def test_different_sizes_share_coordinates():
     # 4 inputs stretched over 2 outputs sit at -0.25, 0.25, 0.75, 1.25 (cell centres in output units)
-    d = distances(4, 2, "line")
+    d = loc.distances(4, 2, "line")
     expected = torch.tensor([[0.25, 0.25, 0.75, 1.25], [1.25, 0.75, 0.25, 0.25]], dtype=torch.float64)
     torch.testing.assert_close(d, expected)
     # a 6x6 input sheet over a 3x3 output: every output unit's nearest inputs are its own 2x2 block
-    p = locality_prior((6, 6), (3, 3), "grid")
+    p = loc.locality_prior((6, 6), (3, 3), "grid")
     block = p[4].reshape(6, 6)
     assert torch.equal(block[2:4, 2:4], torch.full((2, 2), block.max().item()))
 
 
 def test_strength_and_length_scale():
-    base = locality_prior(9, 9, cost="linear")
-    torch.testing.assert_close(locality_prior(9, 9, cost="linear", strength=2.0), base**2)
-    assert torch.equal(locality_prior(9, 9, strength=0.0), torch.ones(9, 9))
-    d = distances(9, 9, "grid")
-    torch.testing.assert_close(locality_prior(9, 9, cost="exp", length_scale=2.0), torch.exp(-d / 2).float())
+    base = loc.locality_prior(9, 9, cost="linear")
+    torch.testing.assert_close(loc.locality_prior(9, 9, cost="linear", strength=2.0), base**2)
+    assert torch.equal(loc.locality_prior(9, 9, strength=0.0), torch.ones(9, 9))
+    d = loc.distances(9, 9, "grid")
+    torch.testing.assert_close(loc.locality_prior(9, 9, cost="exp", length_scale=2.0), torch.exp(-d / 2).float())
 
 
 def test_gradients_reach_w_not_p():
     torch.manual_seed(0)
-    layer = LocalityLinear(9, 9, cost="linear")
+    layer = loc.LocalityLinear(9, 9, cost="linear")
     params = dict(layer.named_parameters())
     assert set(params) == {"bias", "parametrizations.weight.original"}
     assert not layer.prior.requires_grad
     assert "parametrizations.weight.0.prior" in dict(layer.named_buffers())
     x = torch.randn(5, 9)
     layer(x).pow(2).sum().backward()
-    w = raw_weight(layer)
+    w = loc.raw_weight(layer)
     assert w.grad is not None and w.grad.abs().sum() > 0
     assert layer.prior.grad is None
     # the effective weight is W ⊙ P, and the gradient of W is P ⊙ (gradient of the effective weight)
@@ -108,7 +100,7 @@ def test_gradients_reach_w_not_p():
 
 def test_training_keeps_p_fixed():
     torch.manual_seed(0)
-    layer = LocalityLinear(16, 16)
+    layer = loc.LocalityLinear(16, 16)
     p0 = layer.prior.clone()
     opt = torch.optim.SGD(layer.parameters(), lr=0.1, weight_decay=0.1)
     for _ in range(3):
@@ -121,36 +113,36 @@ def test_training_keeps_p_fixed():
 def test_output_form_is_a_row_gain():
     torch.manual_seed(0)
     plain = nn.Linear(9, 9)
-    layer = apply_locality(nn.Linear(9, 9), form="output")
+    layer = loc.apply_locality(nn.Linear(9, 9), form="output")
     with torch.no_grad():
-        raw_weight(layer).copy_(plain.weight)
-        raw_weight(layer, "bias").copy_(plain.bias)
-    gain = locality_prior(9, 9).mean(1)
+        loc.raw_weight(layer).copy_(plain.weight)
+        loc.raw_weight(layer, "bias").copy_(plain.bias)
+    gain = loc.locality_prior(9, 9).mean(1)
     x = torch.randn(4, 9)
     torch.testing.assert_close(layer(x), gain * plain(x))
 
 
 def test_apply_to_linear_and_rnn():
     torch.manual_seed(0)
-    lin = apply_locality(nn.Linear(16, 4), (4, 4), (2, 2), cost="sqrt")
-    torch.testing.assert_close(lin.parametrizations.weight[0].prior, locality_prior((4, 4), (2, 2), cost="sqrt"))
-    rnn = apply_locality(nn.RNN(3, 9, batch_first=True), name="weight_hh_l0")
+    lin = loc.apply_locality(nn.Linear(16, 4), (4, 4), (2, 2), cost="sqrt")
+    torch.testing.assert_close(lin.parametrizations.weight[0].prior, loc.locality_prior((4, 4), (2, 2), cost="sqrt"))
+    rnn = loc.apply_locality(nn.RNN(3, 9, batch_first=True), name="weight_hh_l0")
     out, _ = rnn(torch.randn(2, 5, 3))
     out.sum().backward()
-    assert raw_weight(rnn, "weight_hh_l0").grad.abs().sum() > 0
-    torch.testing.assert_close(rnn.weight_hh_l0, raw_weight(rnn, "weight_hh_l0") * locality_prior(9, 9))
+    assert loc.raw_weight(rnn, "weight_hh_l0").grad.abs().sum() > 0
+    torch.testing.assert_close(rnn.weight_hh_l0, loc.raw_weight(rnn, "weight_hh_l0") * loc.locality_prior(9, 9))
     with pytest.raises(ValueError, match="prior"):
-        apply_locality(nn.Linear(10, 9), 9, 9)
+        loc.apply_locality(nn.Linear(10, 9), 9, 9)
 
 
 def test_wiring_cost_and_pruning():
     w = torch.tensor([[1.0, -2.0], [3.0, 0.5]])
     d = torch.tensor([[0.0, 1.0], [2.0, 0.0]])
-    assert wiring_cost(w, d, lam=0.5).item() == pytest.approx(0.5 * (2 * 1 + 3 * 2))
+    assert loc.wiring_cost(w, d, lam=0.5).item() == pytest.approx(0.5 * (2 * 1 + 3 * 2))
     torch.manual_seed(0)
-    layer = LocalityLinear(25, 25)
+    layer = loc.LocalityLinear(25, 25)
     effective = layer.weight.detach().abs()
-    kept = prune_smallest(layer, 0.2)
+    kept = loc.prune_smallest(layer, 0.2)
     assert kept == round(0.2 * 625)
     survivors = layer.weight.detach() != 0
     assert effective[survivors].min() >= effective[~survivors].max()

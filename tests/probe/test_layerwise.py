@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from priorlab.probe import capture, cka, layerwise_analysis, layerwise_cka, rdm
-from priorlab.probe.layerwise import plan_passes
+from priorlab.probe.layerwise import _Sums, plan_passes
+from priorlab.probe.rdm import from_gram
 
 METRICS = ["correlation", "cosine", "euclidean", "sqeuclidean"]
 
@@ -291,3 +292,134 @@ def test_reused_module_gives_one_entry_per_call(budget):
     only = layerwise_analysis(model, x, layers=["relu"], metric="euclidean", batch_size=7)
     assert only.names == ["relu", "relu@1"] and len(calls) == 2
     assert torch.allclose(only.rdms["relu@1"].double(), rdm(acts["relu@1"], "euclidean"), atol=1e-9)
+
+
+class Wide(nn.Module):
+    """Wide layers (16 384 features per item) with large mean offsets: float32 products must keep their precision."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, padding=1)
+        self.shift = nn.Identity()
+        self.act = nn.ReLU()
+        self.pool = nn.AvgPool2d(2)
+        self.fc = nn.Linear(16 * 16 * 16, 300)
+
+    def forward(self, x):
+        h = self.conv(x)
+        h = self.shift(h + 40.0)  # an offset 40× the spread across items
+        h = self.pool(self.act(h - 39.5))
+        return self.fc(h.flatten(1))
+
+
+def _wide(n=40):
+    torch.manual_seed(3)
+    return Wide().eval(), torch.randn(n, 3, 32, 32)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_float32_products_match_the_float64_path(metric):
+    """The default float32 Gram products (on column-centred data) against the float64 path: RDMs within 1e-5 (of
+    their largest entry for the unnormalised Euclidean ones), column-centred Grams within 1e-5 of their largest
+    entry; and the float64 path against the float64 Grams of the same (float32) activations."""
+    model, x = _wide()
+    fast = layerwise_analysis(model, x, metric=metric, keep_grams=True, batch_size=16)
+    slow = layerwise_analysis(model, x, metric=metric, keep_grams=True, batch_size=16, gram_dtype=torch.float64)
+    acts = {name: a.double() for name, a in capture(model, x, flatten=True).items()}
+    assert fast.names == slow.names == ["conv", "shift", "act", "pool", "fc"]
+    for name in fast.names:
+        assert fast.gram_eps[name] == torch.finfo(torch.float32).eps
+        want = rdm(acts[name], metric)
+        scale = max(1.0, want.abs().max().item())
+        assert (slow.rdms[name].double() - want).abs().max().item() <= 1e-6 * scale, name  # stored as float32
+        err = (fast.rdms[name].double() - slow.rdms[name].double()).abs().max().item()
+        assert err <= 1e-5 * scale, (name, err)
+        c = acts[name] - acts[name].mean(0)
+        gram = c @ c.T
+        scale = gram.abs().max().item()
+        assert (slow.grams[name] - gram).abs().max().item() <= 1e-12 * scale, name
+        assert (fast.grams[name].double() - gram).abs().max().item() <= 1e-5 * scale, name
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_sums_over_many_column_chunks_and_row_blocks(metric):
+    """Column chunks (here of 64 columns) and row blocks add up to the Gram of the whole float64 matrix."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(30, 1000, generator=g) * torch.rand(1000, generator=g) * 3 + torch.randn(1000, generator=g) * 20
+    sums = _Sums.zeros(30, torch.device("cpu"))
+    sums.add([(0, x[:12]), (12, x[12:25]), (25, x[25:])], torch.device("cpu"), block_bytes=30 * 4 * 64)
+    assert sums.d == 1000
+    got = from_gram(sums.prepared_gram(metric), metric, 1000)
+    assert (got.double() - rdm(x.double(), metric)).abs().max().item() <= 1e-5
+    c = x.double() - x.double().mean(0)
+    assert (sums.centered_gram() - c @ c.T).abs().max().item() <= 1e-5 * (c @ c.T).abs().max().item()
+
+
+def _forward_calls(model):
+    calls = []
+    model.register_forward_pre_hook(lambda m, a: calls.append(a[0].shape[0]))
+    return calls
+
+
+def test_one_pass_when_the_budget_holds_every_layer(caplog):
+    model, x = model_and_inputs(torch.float32)
+    calls = _forward_calls(model)
+    with caplog.at_level("INFO", logger="priorlab.probe.layerwise"):
+        res = layerwise_analysis(model, x, batch_size=10)
+    # two small probes (2 and 8 items), then each of the 37 items exactly once
+    assert calls[:2] == [2, 8] and sorted(calls[2:]) == [7, 10, 10, 10]
+    assert res.passes == 1 and res.passes_reason.startswith(f"1 pass: {len(res.names)} outputs × 37 items")
+    assert "fit in the memory budget (4 GiB)" in res.passes_reason
+    assert res.passes_reason in caplog.text
+
+
+def test_passes_and_why_when_the_budget_is_small():
+    model, x = model_and_inputs(torch.float32)
+    calls = _forward_calls(model)
+    budget = 37 * 4 * 300  # 300 float32 features of 37 items; conv (6·10·10 = 600) is split by columns
+    res = layerwise_analysis(model, x, batch_size=10, memory_budget=budget)
+    sizes = {name: (res.features[name], torch.float32) for name in res.names}
+    assert res.passes == len(plan_passes(sizes, 37, budget)) > 1
+    assert sum(calls[2:]) == 37 * res.passes  # every pass sees every item once
+    assert res.passes_reason.startswith(f"{res.passes} passes: {len(res.names)} outputs × 37 items")
+    assert "more than the memory budget" in res.passes_reason and "split across passes by columns: " in res.passes_reason
+    one = layerwise_analysis(model, x, batch_size=10)
+    for name in res.names:
+        assert (res.rdms[name] - one.rdms[name]).abs().max() < 1e-5, name
+
+
+class Reused(nn.Module):
+    """Returns the same tensor every call, overwritten in place: holding the outputs of earlier batches by reference
+    would see only the last batch's values."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(6, 8)
+        self.out = None
+
+    def forward(self, x):
+        y = self.lin(x)
+        if self.out is None or self.out.shape != y.shape:
+            self.out = torch.empty_like(y)
+        return self.out.copy_(y)
+
+
+def test_outputs_changed_after_their_hook_are_copied():
+    torch.manual_seed(0)
+    model = nn.Sequential(Reused(), nn.Tanh(), nn.Linear(8, 5), nn.ReLU(inplace=True)).eval()
+    x = torch.randn(24, 6)
+    res = layerwise_analysis(model, x, batch_size=8, metric="euclidean")
+    acts = capture(model, x, batch_size=8)
+    for name in ["0", "1", "2", "3"]:
+        assert torch.allclose(res.rdms[name], rdm(acts[name], "euclidean"), atol=1e-5), name
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_model_and_grams_match_the_cpu():
+    model, x = _wide()
+    cpu = layerwise_analysis(model, x, gram_device="cpu", keep_grams=True)
+    gpu = layerwise_analysis(model.cuda(), x.cuda(), keep_grams=True)
+    for name in cpu.names:
+        assert (gpu.rdms[name] - cpu.rdms[name]).abs().max().item() <= 1e-5, name
+        scale = cpu.grams[name].abs().max().item()
+        assert (gpu.grams[name] - cpu.grams[name]).abs().max().item() <= 1e-5 * scale, name

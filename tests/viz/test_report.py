@@ -26,6 +26,7 @@ def test_summary_and_ci_follow_the_numbers():
     rows = evaluate(claims, {"x": 1.05, "y": 0.5})
     assert verdict_summary(rows) == "2 of 2 claims reproduce."
     assert fmt_ours(rows[0], {"x_ci_low": 0.9, "x_ci_high": 1.2}) == "1.05 [95% CI 0.9, 1.2]"
+    assert fmt_ours(rows[0], {"x_ci_low": 0.9, "x_ci_high": 1.2, "x_n": 10}) == "1.05 [95% CI 0.9, 1.2] (n = 10)"
     assert verdict_summary([]).startswith("This experiment declares no claims")
 
 

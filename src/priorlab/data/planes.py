@@ -56,21 +56,84 @@ def _gaussians(rng, n0, n1):
     return [rng.normal(c, 0.3, (n, 2)) for c, n in ((-0.5, n0), (0.5, n1))]
 
 
+def _spiral_k(rng, counts, turns: float = 0.75):
+    """k interleaved arms, arm c turned by 2πc/k (k = 2 is :func:`_spiral`)."""
+    k, out = len(counts), []
+    for cls, n in enumerate(counts):
+        t = rng.uniform(0.15, 1.0, n)
+        a = 2 * np.pi * turns * t + 2 * np.pi * cls / k
+        out.append(np.stack([t * np.cos(a), t * np.sin(a)], 1))
+    return out
+
+
+def _circles_k(rng, counts):
+    """k concentric rings: class c has radius in [c, c + 0.7]/(k − 0.3) (the innermost a disc)."""
+    k, out = len(counts), []
+    for cls, n in enumerate(counts):
+        r_lo, r_hi = cls / (k - 0.3), (cls + 0.7) / (k - 0.3)
+        r = np.sqrt(rng.uniform(r_lo**2, r_hi**2, n))
+        a = rng.uniform(0, 2 * np.pi, n)
+        out.append(np.stack([r * np.cos(a), r * np.sin(a)], 1))
+    return out
+
+
+def _xor_k(rng, counts):
+    """The quadrants away from the axes; class c takes quadrants c, c + k, … (k ≤ 4; 4 = one class a quadrant)."""
+    k = len(counts)
+    signs = [(1, 1), (-1, 1), (-1, -1), (1, -1)]
+    out = []
+    for cls, n in enumerate(counts):
+        quads = np.array([q for q in range(4) if q % k == cls])
+        pick = np.array(signs)[rng.choice(quads, n)]
+        out.append(rng.uniform(0.1, 1.0, (n, 2)) * pick)
+    return out
+
+
+def _moons_k(rng, counts):
+    """k half moons side by side, opening alternately up and down, scaled into [-1, 1]²."""
+    out = []
+    for cls, n in enumerate(counts):
+        a = rng.uniform(0, np.pi, n)
+        flip = 1 if cls % 2 == 0 else -1
+        m = np.stack([np.cos(a) + cls, flip * np.sin(a) + (0 if flip == 1 else 0.5)], 1)
+        out.append(m)
+    allp = np.concatenate(out)
+    centre, scale = (allp.max(0) + allp.min(0)) / 2, (allp.max(0) - allp.min(0)).max() / 2
+    return [(m - centre) / scale for m in out]
+
+
+def _gaussians_k(rng, counts):
+    """k isotropic Gaussian blobs (SD 0.2) on a circle of radius 0.6."""
+    k = len(counts)
+    centres = [0.6 * np.array([np.cos(2 * np.pi * c / k), np.sin(2 * np.pi * c / k)]) for c in range(k)]
+    return [rng.normal(centres[c], 0.2, (n, 2)) for c, n in enumerate(counts)]
+
+
+_MAKERS_K = {"spiral": _spiral_k, "circles": _circles_k, "xor": _xor_k, "moons": _moons_k, "gaussians": _gaussians_k}
+MAX_CLASSES = {"spiral": 5, "circles": 5, "xor": 4, "moons": 5, "gaussians": 5}
+
 _MAKERS = {"spiral": _spiral, "circles": _circles, "xor": _xor, "moons": _moons, "gaussians": _gaussians}
 
 
 def plane(
-    task: str = "spiral", n: int = 1000, noise: float = 0.05, seed: int = 0
+    task: str = "spiral", n: int = 1000, noise: float = 0.05, seed: int = 0, classes: int = 2
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` points of ``task`` (one of :data:`TASKS`) with Gaussian jitter of SD ``noise``, shuffled."""
+    """``n`` points of ``task`` (one of :data:`TASKS`) with Gaussian jitter of SD ``noise``, shuffled.
+
+    ``classes``: 2 (the tasks above) up to :data:`MAX_CLASSES` ``[task]`` (labels 0 … classes − 1, balanced)."""
     if task not in _MAKERS:
         raise ValueError(f"unknown task '{task}' (allowed: {', '.join(TASKS)})")
+    if not 2 <= classes <= MAX_CLASSES[task]:
+        raise ValueError(f"classes must be 2–{MAX_CLASSES[task]} for '{task}', got {classes}")
     if n < 2:
         raise ValueError(f"n must be at least 2, got {n}")
     if noise < 0:
         raise ValueError(f"noise must be ≥ 0, got {noise}")
     rng = np.random.default_rng(seed)
-    parts = _MAKERS[task](rng, n // 2, n - n // 2)
+    if classes == 2:
+        parts = _MAKERS[task](rng, n // 2, n - n // 2)
+    else:
+        parts = _MAKERS_K[task](rng, [n // classes + (c < n % classes) for c in range(classes)])
     x = np.concatenate(parts) + rng.normal(0, noise, (n, 2))
     y = np.concatenate([np.full(len(p), c) for c, p in enumerate(parts)])
     order = rng.permutation(n)

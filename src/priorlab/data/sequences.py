@@ -20,6 +20,7 @@ the file holds more, and sorts them by label (stably), as image stimuli are sort
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from pathlib import Path
 
@@ -28,9 +29,11 @@ import torch
 
 from priorlab.errors import UserError
 
-__all__ = ["FILE_KINDS", "file_stimuli", "load_sequences", "load_table"]
+__all__ = ["FILE_KINDS", "file_stimuli", "forget_arrays", "load_sequences", "load_table", "register_arrays"]
 
-FILE_KINDS = ("sequences:", "table:")
+FILE_KINDS = ("sequences:", "table:", "memory:")  # memory: arrays handed to the Python API (register_arrays)
+_ARRAYS: dict[str, tuple[torch.Tensor, list[str] | None]] = {}
+_COUNT = itertools.count()
 
 
 def _fail(path, what: str) -> UserError:
@@ -156,13 +159,38 @@ def _read_csv(file: Path, path) -> tuple[torch.Tensor, list[str] | None]:
     return x, (labels if label_col is not None else None)
 
 
+def register_arrays(x, labels=None) -> str:
+    """Hold stimuli given as an array (any shape [N, ...]: images, sequences, rows) and their labels under a
+    `memory:<key>` spec that :func:`file_stimuli` reads like a file; :func:`forget_arrays` lets them go."""
+    what = "memory:"
+    x = torch.as_tensor(np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x))
+    if x.dim() < 2:
+        raise UserError(f"stimuli: expected an array [N, ...] of items, got shape {list(x.shape)}")
+    x = _as_tensor(x.numpy(), x.dim(), "[N, ...]", what)
+    if labels is not None:
+        labels = _labels(labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else labels, len(x), what)
+    key = f"memory:{next(_COUNT)}"
+    _ARRAYS[key] = (x, labels)
+    return key
+
+
+def forget_arrays(spec: str) -> None:
+    _ARRAYS.pop(spec, None)
+
+
 def file_stimuli(spec: str, n: int, seed: int = 0) -> tuple[torch.Tensor, list[str] | None, str]:
     """(x, labels, description) for ``sequences:<file>`` or ``table:<file>``: at most `n` items (a seeded subset in
     file order when there are more), sorted by label; fewer than 3 items is a UserError (an RDM needs 3)."""
     kind, _, path = spec.partition(":")
     if f"{kind}:" not in FILE_KINDS or not path:
         raise UserError(f"stimuli: expected sequences:<file.npy|.npz> or table:<file.npy|.csv>, got '{spec}'")
-    x, labels = (load_sequences if kind == "sequences" else load_table)(path)
+    if kind == "memory":
+        if spec not in _ARRAYS:
+            raise UserError(f"stimuli: '{spec}' names no array of this process (memory: specs come from the Python API)")
+        x, labels = _ARRAYS[spec]
+        path = "the array given"
+    else:
+        x, labels = (load_sequences if kind == "sequences" else load_table)(path)
     total = len(x)
     if total < 3:
         raise _fail(path, f"holds {total} items; an RDM needs at least 3")
@@ -173,6 +201,6 @@ def file_stimuli(spec: str, n: int, seed: int = 0) -> tuple[torch.Tensor, list[s
         idx = idx[np.argsort(np.array(labels)[idx], kind="stable")]
         labels = [labels[i] for i in idx]
     shape = " × ".join(map(str, x.shape[1:]))
-    what = "sequences" if kind == "sequences" else "rows"
+    what = {"sequences": "sequences", "table": "rows"}.get(kind, "items")
     description = f"{len(idx)} of the {total} {what} in {path} ({shape} per item{', labelled' if labels else ''})"
     return x[torch.from_numpy(idx)], labels, description

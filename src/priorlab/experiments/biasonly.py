@@ -29,10 +29,10 @@ from priorlab.config import BaseConfig, Widths, unique_list
 from priorlab.context import RunContext
 from priorlab.data.functions import TargetExpr
 from priorlab.data.tasks import Task, load_task
-from priorlab.experiments._ci import mean_ci, with_ci
 from priorlab.nets.onelayer import full_batch, matched_width, one_hidden
 from priorlab.regimes import apply, fit_readout, summary
 from priorlab.stats.claims import Claim
+from priorlab.stats.intervals import ci_text, mean_cis, with_ci
 from priorlab.train.loop import fit
 from priorlab.viz.regimes import gap_curves, width_curves
 
@@ -52,7 +52,8 @@ KEY_FIGURE = "gap"
 FIGURES = {
     "gap": "Left: full − bias-only against width, per task (mean and 95% bootstrap CI over seeds). Right: "
     "full_matched − bias-only against the trainable-parameter count they share. Above 0: bias-only is behind.",
-    "width": "Test score against hidden width, one panel per task, one curve per regime, mean ± SD over repeats. "
+    "width": "Test score against hidden width, one panel per task, one curve per regime, mean and 95% bootstrap CI "
+    "over seeds (error bars only with more than one seed). "
     "full_matched is drawn at the width of the bias-only network whose trainable-parameter count it matches.",
     "params": "The same scores against the number of trainable parameters.",
 }
@@ -160,7 +161,8 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
 
     names = [task.metric for task in tasks]
     metrics, gaps, matched = measure(cfg, ctx, names, widths, scores, params, used)
-    for name, fig in width_curves(widths, scores, params, cfg.regimes, cfg.tasks, names).items():
+    ci = tuple(mean_cis(np.moveaxis(scores, 3, 0), seed=cfg.seed))[1:] if cfg.repeats > 1 else None
+    for name, fig in width_curves(widths, scores, params, cfg.regimes, cfg.tasks, names, ci).items():
         ctx.save_figure(name, fig)
     if gaps:
         ctx.save_figure("gap", gap_curves(widths, gaps, matched))
@@ -168,17 +170,18 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
 
 
 def measure(cfg: Config, ctx: RunContext, names, widths, scores, params, used):
-    """Metrics ``<acc|mse>_<task>_<regime>_w<N>`` (means over repeats), the gaps with CIs, the table, the arrays."""
+    """Metrics ``<acc|mse>_<task>_<regime>_w<N>`` (means over repeats, with bootstrap CIs over seeds and n), the
+    gaps with CIs, the table, the arrays."""
     metrics, rows = {}, []
     for t, task in enumerate(cfg.tasks):
         for j, w in enumerate(widths):
             for i, regime in enumerate(cfg.regimes):
-                mean, sd = scores[t, i, j].mean(), scores[t, i, j].std()
-                metrics[f"{names[t]}_{task}_{regime}_w{w}"] = float(mean)
+                name = f"{names[t]}_{task}_{regime}_w{w}"
+                with_ci(metrics, name, scores[t, i, j], seed=cfg.seed)
                 rows.append({"task": task, "width": w, "regime": regime, "hidden units": int(used[t, i, j]),
-                             "trainable": int(params[t, i, j]), "test score": round(float(mean), 4),
-                             "sd": round(float(sd), 4)})
-    ctx.table(f"Test accuracy (MSE for fit1d) by task, width and regime ({cfg.repeats} seeds)", rows)
+                             "trainable": int(params[t, i, j]), "test score": ci_text(metrics, name, 4),
+                             "sd": round(float(scores[t, i, j].std()), 4)})
+    ctx.table("Test accuracy (MSE for fit1d) by task, width and regime: mean [95% CI] (n seeds)", rows)
     ctx.save_arrays(widths=np.array(widths), scores=scores, trainable=params, hidden=used,
                     regimes=np.array(cfg.regimes), tasks=np.array(cfg.tasks))
     gaps, matched = gap_metrics(cfg, metrics, names, widths, scores, params)
@@ -204,9 +207,10 @@ def gap_metrics(cfg: Config, metrics, names, widths, scores, params):
             d = _behind(cfg, names, scores, t, regime)
             if d is None:
                 continue
-            out[task] = np.array([mean_ci(d[j], seed=cfg.seed) for j in range(len(widths))])
             for j, w in enumerate(widths):
                 with_ci(metrics, f"{stem}_{task}_w{w}", d[j], seed=cfg.seed)
+            out[task] = np.array([[metrics.get(f"{stem}_{task}_w{w}{end}", np.nan) for end in ("", "_ci_low", "_ci_high")]
+                                  for w in widths])  # [width, (mean, low, high)]; no CI (NaN) for one seed
         if task in matched:
             matched[task] = (params[t, cfg.regimes.index("bias_only")], matched[task])
     if EASY in gaps and HARD in gaps:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
-from priorlab.config import BaseConfig, unique_list
+from priorlab.config import BaseConfig, BatchSize, LearningRate, Steps, unique_list
 from priorlab.context import RunContext
 from priorlab.data.dynamics import TIME_SCALE, RandomWindows, cosine, trajectory
 from priorlab.nets.biasrnn import BiasRNN, jacobian_disc, jacobian_eigenvalues, valid_steps
@@ -68,23 +68,23 @@ class Config(BaseConfig):
     units: int = Field(200, ge=2, le=4096, description="recurrent units N")
     gain: float = Field(1.5, gt=0, le=10, description="g: recurrent weights W ~ N(0, g²/N)")
     alpha: float = Field(0.5, gt=0, le=1, description="leak: h <- (1 - alpha) h + alpha tanh(W h + U x + b)")
+    lr: LearningRate = Field(0.05, description="Adam learning rate (biases)")
     period: float = Field(25.0, ge=4, le=1000, description="period of the cosine to generate (time steps)")
     train_periods: int = Field(4, ge=1, le=40, description="periods of the cosine used for training")
-    gen_steps: int = Field(200, ge=1, le=100_000, description="Adam steps for the generator")
+    gen_steps: Steps = Field(200, description="Adam steps for the generator")
     systems: unique_list(Literal["lorenz", "vanderpol"], min_length=0, max_length=2) = Field(
         ["lorenz", "vanderpol"], description="dynamical systems to forecast"
     )
-    forecast_steps: int = Field(100, ge=1, le=100_000, description="Adam steps per forecasting network")
+    forecast_steps: Steps = Field(100, description="Adam steps per forecasting network")
     window: int = Field(60, ge=5, le=5000, description="training window length (teacher forcing), samples")
     warmup: int = Field(
         10, ge=1, le=1000, description="teacher-forced samples before the loss / the forecast (< window)"
     )
-    batch_size: int = Field(32, ge=1, le=4096, description="training windows per step")
+    batch_size: BatchSize = Field(32, description="training windows per step")
     horizon: int = Field(50, ge=1, le=5000, description="closed-loop forecast length scored, samples")
     valid_horizon: int = Field(
         400, ge=1, le=5000, description="closed-loop samples searched for the valid time (error > 0.4 SD)"
     )
-    lr: float = Field(0.05, gt=0, le=1, description="Adam learning rate (biases)")
 
     FULL: ClassVar[dict] = {"gen_steps": 1000, "forecast_steps": 2000}
     RENAMED: ClassVar[dict] = {"batch": "batch_size"}

@@ -1,21 +1,13 @@
-"""Any network, trained (or reference) vs its random self, layer by layer (Guest & Love 2017, Inception-v3).
+"""Any network, trained (or reference) vs the distribution of its random selves, layer by layer (Guest & Love 2017).
 
-For every layer we form the RDM (1 − Pearson r between stimuli) of the reference network and of the same
-architecture with random weights, and ask how much of the input's similarity structure each keeps: the Spearman
-correlation of the layer's RDM with the input's RDM. CKA(reference layer, random layer) says how alike the two
-networks' representations are. RDMs come from `priorlab.probe.layerwise_analysis`, within a memory budget.
-
-The reference is the trained network when there are weights (a local file, or `lenet` trained on digits in a few
-seconds); otherwise it is the same architecture under another random seed, and the report says so.
-
-Models come from the zoo, `priorlab.nets.zoo.build`: `lenet`, `lstm`, `torchvision:<name>` (weights=None: nothing
-is downloaded), `module:<file.py or dotted.module>:<factory>`; weights from `priorlab.nets.zoo.load_weights`.
-Stimuli are images (`priorlab.data.stimuli`), or sequences [N, T, F] and tables [N, F] from files
-(`priorlab.data.sequences`). Layers follow the one naming rule of `priorlab.probe.capture` (repeated calls `relu@1`,
-recurrent outputs per time step `lstm.0@t7`, states `lstm.h_n.0`); outputs that equal another layer's (a Flatten,
-nn.Identity, the last h_n) are skipped as aliases and the report says of which. Further similarity measures
-(`measures`: procrustes, cca, svcca, shape) come from the same Gram matrices as CKA; pwcca takes one more pass over
-the reference for its weights on the units.
+Per layer, the score of a network is how well its RDM (`rdm_metric`) matches the target RDM (`target`: the input's,
+the categories', or measured RDMs) under `compare_method`. The reference (trained weights, lenet trained on digits,
+else another random draw) gets a bootstrap CI over stimuli; `random_inits` random draws of the architecture give the
+null band, and each layer's p of the reference against the draws is corrected across layers (`priorlab.stats`).
+CKA and `measures` compare each reference layer with the same layer of every draw. `measure=distortion` adds Guest &
+Love's smoothness protocol (prototype vs distorted versions, Pearson r per layer; `priorlab.probe.distortion`).
+Models come from the zoo (`priorlab.nets.zoo.build`), stimuli from `priorlab.data.load_stimuli` or files
+(`priorlab.data.sequences`); layers follow `priorlab.probe.capture`, and outputs equal to an earlier one are aliases.
 """
 
 from __future__ import annotations
@@ -32,63 +24,65 @@ from torch import nn
 from priorlab.config import BaseConfig, Fraction, UserError, unique_list
 from priorlab.context import RunContext
 from priorlab.nets.zoo import Built, build, check_input, load_weights, min_image_size
+from priorlab.stats.claims import Claim
 
-DESCRIPTION = "Any network vs its random-weight self: layer-wise RDM correlation with the input, and CKA"
+DESCRIPTION = "Any network vs the band of its random-weight selves: layer-wise RSA with CIs, p-values and a verdict"
 ORDER = 23
 CITATION = (
     "Guest, O. & Love, B. C. (2017). What the success of brain imaging implies about the neural code. "
     "eLife 6:e21397."
 )
+QUESTION = "Which layers of this network are what training made, and which are what the architecture alone gives?"
+KEY_FIGURE = "rdm_vs_target"
 FIGURES = {
-    "rdm_vs_input": "Left: Spearman correlation of each layer's RDM with the input RDM, for the reference and the "
-    "random network. Right: CKA between the reference's and the random network's layer, and the Spearman "
-    "correlation of their RDMs.",
+    "rdm_vs_target": "Left: each layer's RDM against the target: the reference with its 95 % bootstrap CI over "
+    "stimuli (filled marker: differs from the random draws after correction), the random draws' 2.5–97.5 % band "
+    "and mean, and the noise ceiling when the target is measured RDMs. Right: CKA and RDM correlation of each "
+    "reference layer with the same layer of every random draw (band and mean).",
     "rdms_reference": "RDMs (rank-transformed) of chosen layers of the reference network; stimuli sorted by category.",
-    "rdms_random": "The same layers of the random-weight network.",
+    "rdms_random": "The same layers of the first random draw.",
+    "distortion": "Guest & Love's smoothness protocol per layer: Pearson r of each stimulus's representation with "
+    "its distorted versions. Left: r against the noise SD for three layers (random band, reference dashed). Right: "
+    "r at the strongest distortion, layer by layer.",
 }
-DEMO = [{}]
+DEMO = [{}, {"target": "category"}]
+TARGET = "input | category | rdms:<file.npy> ([S, N, N]) | rdms:<file.hdf5> (rsatoolbox RDMs)"
 
 
 class Config(BaseConfig):
     model: str = Field("lenet", description="lenet | lstm | torchvision:<name> | module:<path>:<factory>")
-    weights: str | None = Field(
-        None, description="local weights file (safetensors or a torch state_dict) for the reference"
-    )
-    stimuli: str = Field(
-        "digits",
-        description="digits | samples | images:<folder> | sequences:<file.npy|.npz> ([N, T, F]) | "
-        "table:<file.npy|.csv> ([N, F])",
-    )
+    weights: str | None = Field(None, description="local weights file (safetensors or a torch state_dict)")
+    stimuli: str = Field("digits", description="digits | samples | images:<folder> | sequences:<file.npy|.npz> "
+                         "([N, T, F]) | table:<file.npy|.csv> ([N, F])")
     n_stimuli: int = Field(100, ge=4, le=100_000, description="number of stimuli (N of the N×N RDMs)")
-    image_size: int | None = Field(
-        None, ge=4, le=2048, description="input size; default: the model's own (8, 224, 299)"
-    )
-    layers: list[str] | None = Field(
-        None, description="module paths to compare; default: the model's natural blocks"
-    )
+    stimulus_seed: int = Field(0, ge=0, le=2**31 - 1, description="seed of the stimulus sample (not --seed)")
+    augment: bool = Field(False, description="allow more stimuli than image files (random crops of them)")
+    image_size: int | None = Field(None, ge=4, le=2048, description="input size; default: the model's own")
+    layers: list[str] | None = Field(None, description="module paths to compare; default: the natural blocks")
     init: Literal["torch-default", "normal", "fan-in", "xavier", "kaiming", "orthogonal"] = Field(
-        "torch-default", description="how the random network is drawn (priorlab.randomize)"
-    )
-    epochs: int = Field(
-        15, ge=1, le=1000, description="epochs for training lenet on digits when no weights are given"
-    )
-    heatmap_layers: list[str] | None = Field(
-        None, description="layers whose RDMs are drawn; default: 4 spread over depth"
-    )
+        "torch-default", description="how the random networks are drawn (priorlab.randomize)")
+    random_inits: int = Field(10, ge=2, le=10_000, description="random networks drawn (seeds seed, seed+1, …)")
+    rdm_metric: Literal["correlation", "cosine", "euclidean", "sqeuclidean"] = Field(
+        "correlation", description="the RDMs' dissimilarity (priorlab.probe.rdm)")
+    compare_method: Literal["pearson", "spearman", "kendall_a", "cosine"] = Field(
+        "spearman", description="how an RDM is compared with the target (priorlab.probe.compare)")
+    target: str = Field("input", description=TARGET)
+    measure: Literal["rsa", "distortion"] = Field("rsa", description="distortion: also the smoothness protocol")
+    distortion_levels: int = Field(20, ge=2, le=200, description="noise levels of measure=distortion (SD 0.05·k)")
+    n_boot: int = Field(1000, ge=10, le=100_000, description="bootstrap resamples of stimuli for the CIs")
+    null_test: Literal["gaussian", "empirical"] = Field("gaussian", description="p of the reference vs the draws")
+    correction: Literal["holm", "fdr_bh"] = Field("holm", description="correction across layers")
+    epochs: int = Field(15, ge=1, le=1000, description="epochs for training lenet on digits when no weights")
+    heatmap_layers: list[str] | None = Field(None, description="layers whose RDMs are drawn; default: 4")
     timesteps: str = Field(
-        "last",
-        description="recurrent layers (RNN/LSTM/GRU) per time step: last | all | distinct steps, e.g. 0,5,-1 "
-        "(negative: from the end); entries lstm.0@t5",
-    )
+        "last", description="recurrent layers per time step: last | all | steps, e.g. 0,5,-1; entries lstm.0@t5")
     measures: unique_list(Literal["cka", "procrustes", "cca", "svcca", "pwcca", "shape"], min_length=0) = Field(
-        [], description="similarity measures of each reference layer vs its random self beyond CKA and RDM "
-        "correlation (always there); priorlab.probe.similarity"
-    )
+        [], description="similarity of each reference layer vs its first random draw beyond CKA (probe.similarity)")
     shape_alpha: Fraction = Field(0.5, description="the shape metric's α (0: CCA-like, 1: Procrustes)")
     batch_size: int = Field(32, ge=1, le=4096, description="stimuli per forward pass")
     memory_budget_gb: float = Field(4.0, gt=0, le=1024, description="activations held at once (GiB)")
 
-    FULL: ClassVar[dict] = {"n_stimuli": 1000}
+    FULL: ClassVar[dict] = {"n_stimuli": 1000, "random_inits": 50}
     RENAMED: ClassVar[dict] = {"train_epochs": "epochs"}
 
     @field_validator("timesteps", mode="before")
@@ -100,6 +94,13 @@ class Config(BaseConfig):
         steps = check_timesteps(v)
         return steps if isinstance(steps, str) else ",".join(map(str, steps))
 
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, v: str) -> str:
+        if v in ("input", "category") or (v.startswith("rdms:") and len(v) > 5):
+            return v
+        raise ValueError(f"invalid target '{v}' (allowed: {TARGET})")
+
     @model_validator(mode="after")
     def _image_size_fits_the_model(self):
         smallest = min_image_size(self.model)
@@ -109,79 +110,118 @@ class Config(BaseConfig):
         return self
 
 
-@dataclass
-class Curves:
-    """Per-layer comparison of the reference and the random network (layers in network order)."""
+def setup(config: Config) -> str:
+    ref = "the weights in " + config.weights if config.weights else (
+        f"LeNet trained on digits for {config.epochs} epochs" if config.model == "lenet" else "another random draw")
+    return (f"{config.model} ({ref}) against {config.random_inits} random draws (init {config.init}) on "
+            f"{config.n_stimuli} stimuli ({config.stimuli}, stimulus seed {config.stimulus_seed}); {config.rdm_metric}"
+            f" RDMs vs the {config.target} RDM by {config.compare_method}, {config.n_boot} bootstrap resamples, "
+            f"{config.null_test} p, {config.correction} across layers" +
+            (f"; distortion protocol at {config.distortion_levels} noise levels." if config.measure == "distortion"
+             else "."))
 
-    names: list[str]
-    input_rdm: object  # Tensor [N, N]
-    rho_ref: np.ndarray  # Spearman r of each layer's RDM with the input RDM
-    rho_rnd: np.ndarray
-    cka: np.ndarray  # linear CKA(reference layer, random layer)
-    ref_vs_rnd: np.ndarray  # Spearman r between the two networks' RDMs
-    measures: dict[str, np.ndarray]  # further measures (config.measures), reference layer vs random layer
+
+def claims(config: Config) -> list[Claim]:
+    trained = config.weights is not None or config.model == "lenet"
+    src = "Guest & Love 2017 (eLife): random weights keep similar inputs similar"
+    on_input = True if config.target == "input" else "the claim is about the input's RDM (target=input)"
+    out = [
+        Claim("A random network keeps the input's similarity structure in its first layer", source=src,
+              metric="rdm_vs_target_random_first", expected=(0.5, 1.0), applies=on_input),
+        Claim("Random weights lose input structure with depth: the last layer's r is below the first layer's",
+              source=src, metric=_fall, expected=(0.05, 1.0), applies=on_input, label="random first − last"),
+    ]
+    if trained:
+        out.append(Claim("Training on labels makes the last layer more categorical than every random draw "
+                         "(corrected p < 0.05)", source="the question of Guest & Love 2017; this run's tests",
+                         metric="p_corrected_last", expected=(0.0, 0.05),
+                         applies=True if config.target == "category" else "needs target=category"))
+    else:
+        out.append(Claim("Another random draw lies inside the random band at every layer (no layer differs)",
+                         source="calibration of the test: false positives ≤ 5 % (Holm)", metric="layers_changed",
+                         expected=0.0))
+    if config.measure == "distortion":
+        unit = config.init == "normal"
+        out += [
+            Claim("r falls with distortion at every layer of the random network", source="Guest & Love 2017, Fig. 2A",
+                  metric="distortion_drop_random_min", expected=(0.01, 2.0)),
+            Claim("r falls faster in deeper layers: at the strongest distortion the last layer's r is below the first"
+                  " layer's (study: 0.57 after one tanh layer, 0.04 after eight)", source="Guest & Love 2017, Fig. 2A",
+                  metric="distortion_fall_random", expected=(0.05, 1.0),
+                  applies=True if unit else "the study's networks have unit-variance weights (init=normal)"),
+        ]
+    return out
+
+
+@dataclass
+class Draws:
+    """The K random draws, per layer of the reference: scores against the target and similarity to the reference."""
+
+    first: object  # the first draw's LayerwiseResult (heatmaps, measures)
+    score: np.ndarray  # [K, L]
+    cka: np.ndarray  # [K, L] linear CKA(reference layer, draw layer)
+    ref_vs_rnd: np.ndarray  # [K, L] compare(reference RDM, draw RDM)
+    distortion: np.ndarray | None  # [K, levels, L]
 
 
 def run(config: Config, ctx: RunContext) -> dict[str, float]:
-    from priorlab.randomization import randomize
+    from priorlab.data.stimuli import target_rdms
+    from priorlab.stats.baseline import distortion_metrics, layer_test, summary_metrics, verdict_sentence
+    from priorlab.stats.ceiling import noise_ceiling
+    from priorlab.viz.rsa import save_compare_report
 
     built = build(config.model, config.image_size)
-    stim = _stimuli(config, built, ctx.seed)
+    stim = _stimuli(config, built)
     reference = built.make()
     if config.layers is not None:  # check the names before any training
         _check_layers(reference, config.layers)
     check_input(reference, stim.x, built.description)
-
+    targets, input_rdm = target_rdms(config.target, stim, config.rdm_metric)
     metrics, ref_label = _make_reference(reference, built, config, ctx)
-    random_net = randomize(built.make(), init=config.init, seed=ctx.seed)
-    ctx.note(
-        f"Random network: {built.description}, init {config.init}, seed {ctx.seed}. Stimuli: {stim.description}."
-    )
-
-    ref, rnd = _analyse(reference, stim.x, config, ctx), _analyse(random_net, stim.x, config, ctx)
-    curves = _measure(ref, rnd, stim.x, _measures(reference, stim.x, ref, rnd, config, ctx))
-    _note_aliases(ctx, ref, rnd)
-    heat = _heatmap_layers(config, curves.names)
-    labels = {} if stim.labels is None else {"labels": np.array(stim.labels)}
-    ctx.save_arrays(
-        layers=np.array(curves.names),
-        rdm_vs_input_reference=curves.rho_ref,
-        rdm_vs_input_random=curves.rho_rnd,
-        cka=curves.cka,
-        rdm_reference_vs_random=curves.ref_vs_rnd,
-        input_rdm=curves.input_rdm.numpy(),
-        **labels,
-        **curves.measures,
-        **{f"rdm_reference/{n}": ref.rdms[n].numpy() for n in heat},
-        **{f"rdm_random/{n}": rnd.rdms[n].numpy() for n in heat},
-    )
-    _figures(ctx, config, curves, ref, rnd, heat, stim.labels, ref_label)
-    _table(ctx, curves, ref.features, ref_label)
-    metrics.update(
-        layers=len(curves.names),
-        passes=ref.passes,
-        rdm_vs_input_reference_mean=curves.rho_ref.mean(),
-        rdm_vs_input_random_mean=curves.rho_rnd.mean(),
-        rdm_vs_input_reference_last=curves.rho_ref[-1],
-        rdm_vs_input_random_last=curves.rho_rnd[-1],
-        cka_mean=curves.cka.mean(),
-        cka_last=curves.cka[-1],
-        reference_is_trained=float(ref_label == "trained"),
-    )
-    for m, values in curves.measures.items():
-        metrics.update({f"{m}_mean": values.mean(), f"{m}_last": values[-1]})
+    ctx.note(f"Stimuli: {stim.description} (stimulus seed {config.stimulus_seed}). Random networks: "
+             f"{config.random_inits} draws of {built.description}, init {config.init}, seeds {ctx.seed}, …")
+    ref = _analyse(reference, stim.x, config, ctx)
+    names = [n for n in ref.rdms]
+    draws = _draw(built, stim.x, ref, names, targets, config, ctx)
+    keep = [i for i, n in enumerate(names) if n in draws.first.rdms and np.isfinite(draws.score[:, i]).all()]
+    if not keep:
+        raise UserError("layers: none of the chosen layers gives a batch-first output to compare")
+    names = [names[i] for i in keep]
+    test = layer_test({n: ref.rdms[n] for n in names}, draws.score[:, keep], targets, config.compare_method,
+                      config.n_boot, ctx.seed, config.null_test, config.correction)
+    if aliases := {**draws.first.aliases, **ref.aliases}:
+        said = ", ".join(f"{a} (= {b})" for a, b in aliases.items())
+        ctx.note(f"Skipped as aliases, the same values as an earlier layer or the input: {said}.")
+    ctx.note(verdict_sentence(test, ref_label))
+    metrics.update(summary_metrics(test, draws.cka[:, keep], draws.ref_vs_rnd[:, keep]))
+    ceiling = noise_ceiling(targets, config.compare_method) if len(targets) > 1 else None
+    if ceiling is not None:  # Nili et al. 2014
+        metrics.update(noise_ceiling_lower=ceiling.lower, noise_ceiling_upper=ceiling.upper, target_rdms=len(targets))
+        ctx.note(f"Noise ceiling of the {len(targets)} target RDMs: lower {ceiling.lower:.3f}, upper {ceiling.upper:.3f}"
+                 f" (Nili et al. 2014; {config.compare_method}); each layer's score is its mean over the targets.")
+    dist = None
+    if draws.distortion is not None:
+        dist = _curves(reference, stim.x, names, config), draws.distortion[:, :, keep]
+        metrics.update(distortion_metrics(*dist))
+    found = _measures(reference, stim.x, ref, draws.first, config, ctx)  # vs the first draw
+    measures = {m: np.array([v[n] for n in names]) for m, v in found.items()}
+    metrics.update({f"{m}_{w}": f(v) for m, v in measures.items() for w, f in (("mean", np.mean), ("last", _last))})
+    save_compare_report(ctx, config, test, ref, draws.first, draws.cka[:, keep], draws.ref_vs_rnd[:, keep],
+                        stim, input_rdm, ref_label, ceiling, dist, measures)
+    metrics.update(passes=ref.passes, random_inits=config.random_inits)
     return metrics
 
 
 # ---------------------------------------------------------------------------------------------- prepare
-def _stimuli(config: Config, built: Built, seed: int):
-    """Images from priorlab.data.stimuli, or sequences/tables from a file (priorlab.data.sequences)."""
+def _stimuli(config: Config, built: Built):
+    """Images from priorlab.data.load_stimuli, or sequences/tables from a file (priorlab.data.sequences)."""
     from priorlab.data.sequences import FILE_KINDS, file_stimuli
-    from priorlab.data.stimuli import Stimuli, stimuli
+    from priorlab.data.stimuli import Stimuli, load_stimuli
 
     if config.stimuli.startswith(FILE_KINDS):
-        return Stimuli(*file_stimuli(config.stimuli, config.n_stimuli, seed))
-    return stimuli(config.stimuli, config.n_stimuli, built.image_size, built.channels, seed=seed)
+        return Stimuli(*file_stimuli(config.stimuli, config.n_stimuli, config.stimulus_seed))
+    return load_stimuli(config.stimuli, config.n_stimuli, built.image_size, built.channels,
+                        seed=config.stimulus_seed, augment=config.augment)
 
 
 def _check_layers(model: nn.Module, layers: list[str]) -> None:
@@ -194,14 +234,14 @@ def _check_layers(model: nn.Module, layers: list[str]) -> None:
 
 
 def _make_reference(reference: nn.Module, built: Built, config: Config, ctx: RunContext) -> tuple[dict, str]:
-    """Trained weights (a file, or lenet trained on digits), else the architecture under another seed.
+    """Trained weights (a file, or lenet trained on digits), else the architecture under a seed no draw has.
     Returns the metrics so far and the reference's label."""
     from priorlab.randomization import randomize
 
     if config.weights is not None:
         load_weights(reference, config.weights)
         ctx.note(f"Reference: {built.description} with the weights in {config.weights}.")
-        return {}, "trained"
+        return {"reference_is_trained": 1.0}, "trained"
     if config.model == "lenet":
         from priorlab.data.digits import digits
         from priorlab.train.classify import fit_classifier
@@ -211,47 +251,34 @@ def _make_reference(reference: nn.Module, built: Built, config: Config, ctx: Run
             reference, split, epochs=config.epochs, seed=ctx.seed, device=ctx.device, progress=ctx.progress
         )
         ctx.save_model(reference, "reference")
-        ctx.note(
-            f"Reference: {built.description} trained on scikit-learn digits for {config.epochs} epochs "
-            f"(test accuracy {acc:.3f})."
-        )
-        return {"acc_reference": acc}, "trained"
-    randomize(reference, init=config.init, seed=ctx.seed + 1)
-    ctx.note(
-        f"No trained weights for {built.description}: the reference is the same architecture with "
-        f"another random draw (init {config.init}, seed {ctx.seed + 1}), so the two curves show the spread "
-        f"between random draws, not the effect of training. Give --set weights=<file> to compare a trained net."
-    )
-    return {}, "other seed"
+        ctx.note(f"Reference: {built.description} trained on scikit-learn digits for {config.epochs} epochs "
+                 f"(test accuracy {acc:.3f}).")
+        return {"acc_reference": acc, "reference_is_trained": 1.0}, "trained"
+    seed = ctx.seed + config.random_inits
+    randomize(reference, init=config.init, seed=seed)
+    ctx.note(f"No trained weights for {built.description}: the reference is one more random draw (init "
+             f"{config.init}, seed {seed}), so its tests check the band, not the effect of training. Give --set "
+             "weights=<file> to compare a trained net.")
+    return {"reference_is_trained": 0.0}, "other seed"
 
 
 # ---------------------------------------------------------------------------------------------- measure
-def _analysis(config: Config, ctx: RunContext) -> dict:
-    """The keyword arguments of every layer-wise pass (the same for both networks)."""
-    return dict(
-        layers=config.layers,
-        memory_budget=int(config.memory_budget_gb * 2**30),
-        batch_size=config.batch_size,
-        device=ctx.device,
-        timesteps=config.timesteps,
-        # measures beyond CKA need small directions resolved: float64 Gram products
-        gram_dtype=torch.float64 if set(config.measures) - {"cka"} else None,
-    )
-
-
 def _analyse(model: nn.Module, x, config: Config, ctx: RunContext, fn=None, **extra):
     """Layer-wise RDMs and Gram matrices within the memory budget (or `fn`, another pass over the layers with the
     same arguments); skipped outputs are logged."""
     from priorlab.probe.layerwise import layerwise_analysis
 
+    kw = dict(layers=config.layers, memory_budget=int(config.memory_budget_gb * 2**30), batch_size=config.batch_size,
+              device=ctx.device, timesteps=config.timesteps,
+              gram_dtype=torch.float64 if set(config.measures) - {"cka"} else None)  # small directions: float64
     model.to(ctx.device).eval()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             if fn is None:
-                res = layerwise_analysis(model, x, metric="correlation", keep_grams=True, **_analysis(config, ctx))
+                res = layerwise_analysis(model, x, metric=config.rdm_metric, keep_grams=True, **kw)
             else:
-                res = fn(model, x, **extra, **_analysis(config, ctx))
+                res = fn(model, x, **extra, **kw)
         except ValueError as exc:
             if "layers" in str(exc):
                 raise UserError(str(exc).splitlines()[0]) from None
@@ -261,8 +288,32 @@ def _analyse(model: nn.Module, x, config: Config, ctx: RunContext, fn=None, **ex
     return res
 
 
+def _draw(built: Built, x, ref, names, targets, config: Config, ctx: RunContext) -> Draws:
+    """Scores of K random draws of the architecture (priorlab.stats.nulls.random_draws), layer by layer."""
+    from priorlab.probe.cka import cka_gram
+    from priorlab.probe.rdm import compare
+    from priorlab.stats.baseline import score
+    from priorlab.stats.nulls import random_draws
+
+    model = built.make().to(ctx.device)
+    seeds = range(ctx.seed, ctx.seed + config.random_inits)
+    first, rows, dist = None, [], []
+    for _ in ctx.progress(random_draws(model, seeds, config.init), total=len(seeds), description="random draws"):
+        res = _analyse(model, x, config, ctx)
+        first = first or res
+        got = [n in res.rdms for n in names]
+        rows.append([(score(res.rdms[n], targets, config.compare_method),
+                      cka_gram(ref.grams[n].double(), res.grams[n].double()),
+                      compare(ref.rdms[n], res.rdms[n], config.compare_method)) if ok else (np.nan,) * 3
+                     for n, ok in zip(names, got)])
+        if config.measure == "distortion":
+            dist.append(_curves(model, x, names, config))
+    a = np.array(rows, dtype=np.float64)  # [K, L, 3]
+    return Draws(first, a[..., 0], a[..., 1], a[..., 2], np.array(dist) if dist else None)
+
+
 def _measures(reference: nn.Module, x, ref, rnd, config: Config, ctx: RunContext) -> dict[str, dict[str, float]]:
-    """{measure: {layer: value}} of each reference layer vs its random self, for config.measures beyond CKA."""
+    """{measure: {layer: value}} of each reference layer vs the first draw, for config.measures beyond CKA."""
     from priorlab.probe.layerwise import paired_pwcca, paired_similarity
 
     out = {}
@@ -274,72 +325,23 @@ def _measures(reference: nn.Module, x, ref, rnd, config: Config, ctx: RunContext
     return out
 
 
-def _measure(ref, rnd, x, measures: dict[str, dict[str, float]]) -> Curves:
-    from priorlab.probe.cka import cka_gram
-    from priorlab.probe.rdm import compare, rdm
+def _curves(model: nn.Module, x, names, config: Config) -> np.ndarray:
+    """[levels, L] distortion curves (priorlab.probe.distortion) of the compared layers; NaN where a layer is absent."""
+    from priorlab.probe.distortion import distortion_curves, noise_levels
 
-    names = [n for n in ref.rdms if n in rnd.rdms]
-    if not names:
-        raise UserError("layers: none of the chosen layers gives a batch-first output to compare")
-    input_rdm = rdm(x.double())
-    return Curves(
-        names,
-        input_rdm,
-        rho_ref=np.array([compare(ref.rdms[n], input_rdm) for n in names]),
-        rho_rnd=np.array([compare(rnd.rdms[n], input_rdm) for n in names]),
-        cka=np.array([cka_gram(ref.grams[n].double(), rnd.grams[n].double()) for n in names]),
-        ref_vs_rnd=np.array([compare(ref.rdms[n], rnd.rdms[n]) for n in names]),
-        measures={m: np.array([values[n] for n in names]) for m, values in measures.items()},
-    )
+    got = distortion_curves(model.eval(), x.to(_device(model)), noise_levels(config.distortion_levels),
+                            config.layers, seed=config.stimulus_seed, batch_size=config.batch_size,
+                            timesteps=config.timesteps, names=names)
+    return np.stack([got.get(n, np.full(config.distortion_levels, np.nan)) for n in names], axis=1)
 
 
-def _note_aliases(ctx: RunContext, ref, rnd) -> None:
-    """Say which outputs were skipped because they equal another layer's (in either network)."""
-    aliases = {**rnd.aliases, **ref.aliases}
-    if aliases:
-        said = ", ".join(f"{a} (= {b})" for a, b in aliases.items())
-        ctx.note(f"Skipped as aliases, the same values as an earlier layer or the input: {said}.")
+def _fall(m: dict) -> float:
+    return m["rdm_vs_target_random_first"] - m["rdm_vs_target_random_last"]
 
 
-def _heatmap_layers(config: Config, names: list[str]) -> list[str]:
-    heat = config.heatmap_layers or [
-        names[i] for i in sorted(set(np.linspace(0, len(names) - 1, 4).round().astype(int)))
-    ]
-    missing = [h for h in heat if h not in names]
-    if missing:
-        raise UserError(
-            f"heatmap_layers: '{missing[0]}' is not one of the compared layers ({', '.join(names[:8])}, …)"
-        )
-    return heat
+def _last(v: np.ndarray) -> float:
+    return v[-1]
 
 
-# ---------------------------------------------------------------------------------------------- report
-def _figures(ctx: RunContext, config: Config, curves: Curves, ref, rnd, heat, labels, ref_label: str) -> None:
-    from priorlab.viz.rsa import plot_layer_curves, plot_layer_rdms
-
-    title = f"{config.model}: how much input structure each layer keeps"
-    c = curves
-    ctx.save_figure(
-        "rdm_vs_input", plot_layer_curves(title, c.names, c.rho_ref, c.rho_rnd, c.cka, c.ref_vs_rnd, ref_label)
-    )
-    who = f"reference ({ref_label})"
-    ctx.save_figure("rdms_reference", plot_layer_rdms(who, c.input_rdm, ref.rdms, heat, labels))
-    ctx.save_figure("rdms_random", plot_layer_rdms("random-weight", c.input_rdm, rnd.rdms, heat, labels))
-
-
-def _table(ctx: RunContext, c: Curves, features: dict, ref_label: str) -> None:
-    ctx.table(
-        "Per layer",
-        [
-            {
-                "layer": n,
-                "features": features.get(n, ""),
-                f"RDM vs input: reference ({ref_label})": a,
-                "RDM vs input: random": b,
-                "CKA(reference, random)": k,
-                "RDM reference vs random": d,
-                **{f"{m}(reference, random)": values[i] for m, values in c.measures.items()},
-            }
-            for i, (n, a, b, k, d) in enumerate(zip(c.names, c.rho_ref, c.rho_rnd, c.cka, c.ref_vs_rnd))
-        ],
-    )
+def _device(model: nn.Module) -> torch.device:
+    return next(iter(model.parameters()), torch.empty(0)).device

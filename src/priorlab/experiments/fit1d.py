@@ -331,7 +331,7 @@ def run_many(cfgs: list[Config], ctxs: list[RunContext]):
 
     Yields each trial's metrics (or its exception) in order, as soon as its figures are written.
     """
-    if cfgs[0].networks is not None or cfgs[0].activation == "saw":  # saw's autograd.Function does not vmap
+    if cfgs[0].networks is not None:  # several networks per trial: one by one
         for cfg, ctx in zip(cfgs, ctxs):
             try:
                 yield run(cfg, ctx)

@@ -13,6 +13,7 @@ from priorlab.data.planes import grid_lines, plane
 from priorlab.nets.batched_mlp import ACTIVATIONS, BatchedMLP, accuracy, cross_entropy, stage_names, stages
 from priorlab.probe.folding import dead_fraction, mean_folds
 from priorlab.stats.claims import Claim
+from priorlab.stats.intervals import ci_text, with_ci, with_wilson
 from priorlab.train.loop import fit
 from priorlab.viz import planes
 from priorlab.viz.planes import HI, LO, class_colors, position_colors, projector
@@ -33,6 +34,8 @@ FIGURES = {
     "tanh, the best of the seeds): a network that does fold the classes apart.",
     "separable": "The last hidden layer of the configured network and of each success, points by class, with the line "
     "a linear classifier (logistic regression) draws between the classes and its accuracy.",
+    "seeds": "Training accuracy of every seed of each network (dots), the mean with its 95% bootstrap CI over seeds "
+    "(bar) and the success threshold 0.9 (dotted); the label gives the success rate with its 95% Wilson interval.",
     "decision": "Decision regions of the trained network in the input plane, with the training points.",
     "colors": "The colour key: each input position's colour, used in every other figure.",
     "layers.gif": "The data points and grid moving through the layers, one stage after another.",
@@ -45,6 +48,7 @@ QUESTION = (
 )
 KEY_FIGURE = "separable"
 SOURCE = "the deep learning course lecture on what layers do (STUDIES.md §5)"
+SUCCESS = 0.9  # training accuracy that counts a seed as trained
 
 
 class Config(BaseConfig):
@@ -205,7 +209,7 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     ctx.note(
         f"{config.repeats} networks trained from seeds {ctx.seed}–{ctx.seed + config.repeats - 1}; "
         f"training accuracies: median {train_acc.median():.3f}, best {train_acc[best]:.3f} (seed {ctx.seed + best}, "
-        f"drawn below); {(train_acc >= 0.9).float().mean():.0%} of them reach 0.9."
+        f"drawn below); {(train_acc >= SUCCESS).float().mean():.0%} of them reach {SUCCESS:g}."
     )
     lines = grid_lines(LO, HI, lines=13, points=120)
     point_stages, line_stages = stages(model, best, x), stages(model, best, lines)
@@ -229,11 +233,36 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     if others:
         act, width = successes_of(config)[0]
         metrics["separable_output"] = metrics[f"success_{act}{width}_separable"]
+    seeds = over_seeds(ctx, config, metrics, train_acc, others)
     flat_points = _figures(ctx, config, model, best, history, x, y, lines, metrics, others, panels)
+    if config.repeats > 1:
+        from priorlab.viz.separable import seeds_figure
+
+        ctx.save_figure("seeds", seeds_figure(seeds, SUCCESS))
     ctx.save_model(model.to_sequential(best))
     ctx.save_arrays(x=x.numpy(), y=y.numpy(), grid=lines.numpy(), train_acc=train_acc.numpy(), acc=test_acc.numpy(),
                     **{f"stage{i}": p.numpy() for i, p in enumerate(flat_points)})
     return metrics
+
+
+def over_seeds(ctx: RunContext, config: Config, metrics: dict, train_acc: torch.Tensor, others: list) -> list:
+    """``success_rate`` (seeds reaching training accuracy 0.9, Wilson interval) and ``mean_train_acc`` (bootstrap CI
+    over seeds), each with ``_n``, for the configured network and as ``success_<act><width>_…`` for the others, and
+    their table; returns the rows [(label, training accuracies, {metric: value})] for the seeds figure."""
+    rows = [(f"{config.activation}, width {config.width}", train_acc, "")]
+    rows += [(f"{act}, width {width}", acc, f"success_{act}{width}_")
+             for (act, width), (_, acc, _) in zip(successes_of(config), others)]
+    for _, acc, prefix in rows:
+        with_wilson(metrics, f"{prefix}success_rate", int((acc >= SUCCESS).sum()), acc.numel())
+        with_ci(metrics, f"{prefix}mean_train_acc", acc, seed=config.seed)
+    ctx.table(f"Over the {config.repeats} seeds: success rate (training accuracy ≥ {SUCCESS:g}) [95% Wilson interval] "
+              "and mean training accuracy [95% bootstrap CI] (n seeds)",
+              [{"network": label, "success rate": ci_text(metrics, f"{prefix}success_rate", 2),
+                "mean training accuracy": ci_text(metrics, f"{prefix}mean_train_acc"),
+                "best seed": round(float(acc.max()), 3)} for label, acc, prefix in rows])
+    return [(label, acc.numpy(), {k: metrics[f"{prefix}{k}"] for k in ("success_rate", "success_rate_ci_low",
+             "success_rate_ci_high", "mean_train_acc", "mean_train_acc_ci_low", "mean_train_acc_ci_high")
+             if f"{prefix}{k}" in metrics}) for label, acc, prefix in rows]
 
 
 def _strip(ctx, name, config, model, s, x, y, lines, metrics):

@@ -13,6 +13,7 @@ from priorlab.context import RunContext
 from priorlab.data.planes import plane
 from priorlab.nets.batched_mlp import BatchedMLP, accuracy, cross_entropy
 from priorlab.stats.claims import Claim
+from priorlab.stats.intervals import ci_text, with_ci, with_wilson
 from priorlab.train.loop import fit
 from priorlab.viz.planes import dead_figure, success_figure
 
@@ -25,8 +26,8 @@ CITATION = (
     "positive quadrant where ReLU zeroes them for good; wider or deeper networks train more easily (STUDIES.md §5)."
 )
 FIGURES = {
-    "success": "Fraction of seeds whose training accuracy reaches the threshold, against hidden-layer width; one line "
-    "per depth, solid ReLU, dashed tanh.",
+    "success": "Fraction of seeds whose training accuracy reaches the threshold, against hidden-layer width, with its "
+    "95% Wilson interval; one line per depth, solid ReLU, dashed tanh.",
     "dead": "ReLU runs: the dead-point fraction of each run's worst layer (points zero in every unit), against width, "
     "for runs that failed and runs that succeeded.",
 }
@@ -110,13 +111,17 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     metrics, rows = {}, []
     for (act, width, depth), (acc, dead) in results.items():
         ok = acc >= config.threshold
-        metrics[f"success_rate_{act}_w{width}_d{depth}"] = ok.float().mean().item()
+        name = f"success_rate_{act}_w{width}_d{depth}"
+        with_wilson(metrics, name, int(ok.sum()), ok.numel())
+        metrics[name] = ok.float().mean().item()
+        with_ci(metrics, f"train_acc_{act}_w{width}_d{depth}", acc, seed=config.seed)
         rows.append(
             {
                 "activation": act,
                 "width": width,
                 "depth": depth,
-                "success rate": ok.float().mean().item(),
+                "success rate": ci_text(metrics, name),
+                "mean accuracy": ci_text(metrics, f"train_acc_{act}_w{width}_d{depth}"),
                 "median accuracy": acc.median().item(),
                 "dead (failed)": _mean(dead[~ok]),
                 "dead (succeeded)": _mean(dead[ok]),
@@ -129,7 +134,8 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         metrics["dead_fraction_failed"] = _mean(dead[acc < config.threshold])
         metrics["dead_fraction_succeeded"] = _mean(dead[acc >= config.threshold])
     ctx.table(
-        "Per shape (dead = the worst layer's fraction of points zero in every unit, mean over runs)", rows
+        "Per shape: success rate [95% Wilson interval] (n seeds), training accuracy mean [95% bootstrap CI] (n); dead = "
+        "the worst layer's fraction of points zero in every unit, mean over runs", rows
     )
     ctx.note(
         f"{config.repeats} seeds per shape on '{config.task}' ({config.n_points} points), {config.steps} steps of "
@@ -137,10 +143,11 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         "pool all ReLU runs (tanh never outputs exactly zero)."
     )
     rates = {(a, w, d): metrics[f"success_rate_{a}_w{w}_d{d}"] for a, w, d in results}
-    title = f"Training success on '{config.task}' over {config.repeats} seeds"
-    ctx.save_figure(
-        "success", success_figure(rates, config.widths, config.depths, config.activations, config.threshold, title)
-    )
+    ci = {(a, w, d): (metrics[f"success_rate_{a}_w{w}_d{d}_ci_low"], metrics[f"success_rate_{a}_w{w}_d{d}_ci_high"])
+          for a, w, d in results} if config.repeats > 1 else None
+    title = f"Training success on '{config.task}' over {config.repeats} seeds (95% Wilson intervals)"
+    ctx.save_figure("success", success_figure(rates, config.widths, config.depths, config.activations,
+                                              config.threshold, title, ci))
     if relu:
         ctx.save_figure("dead", dead_figure(results, config.widths, config.depths, config.threshold))
     ctx.save_arrays(

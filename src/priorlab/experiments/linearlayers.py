@@ -20,9 +20,9 @@ from torch import nn
 from priorlab.config import BaseConfig
 from priorlab.context import RunContext
 from priorlab.data.multiindex import multi_index
-from priorlab.experiments._ci import with_ci
 from priorlab.nets.deeplinear import alignment, input_map, linear_relu, weight_norm2
 from priorlab.stats.claims import Claim
+from priorlab.stats.intervals import ci_text, with_ci, with_wilson
 from priorlab.train.loop import fit
 from priorlab.viz.linearlayers import by_depth, spectrum
 
@@ -38,8 +38,9 @@ FIGURES = {
     "spectrum": "Singular values of the end-to-end input matrix W1 A_L ⋯ A_1 (each divided by the largest), "
     "multi-index target, one curve per L (mean over seeds, band min–max); the dashed line is k.",
     "alignment": "Alignment of the top-k right singular vectors with span(U) (mean cos² of the principal angles) "
-    "against L, mean and each seed; dotted: a random subspace.",
-    "test_mse": "Test MSE against L for the multi-index target and the no-structure control, mean and each seed.",
+    "against L, mean with its 95% bootstrap CI over seeds (band) and each seed; dotted: a random subspace.",
+    "test_mse": "Test MSE against L for the multi-index target and the no-structure control, mean with its 95% "
+    "bootstrap CI over seeds (band) and each seed.",
 }
 DEMO = [{}]
 SOURCE = "Parkinson, Ongie & Willett 2024 (STUDIES.md §3, related work)"
@@ -92,36 +93,48 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
 
     metrics = measure(cfg, ctx, targets, mse, align, svals)
     ctx.save_figure("spectrum", spectrum(svals, cfg.k, f"input map, multi-index target (d={cfg.d}, k={cfg.k})"))
+    stems = {"multi-index": "test_mse", "control": "test_mse_control"}
     ctx.save_figure("alignment", by_depth({"multi-index": align}, "alignment with span(U)",
-                                          "alignment vs extra linear layers", chance=cfg.k / cfg.d))
+                                          "alignment vs extra linear layers", chance=cfg.k / cfg.d,
+                                          ci=_bands(metrics, {"multi-index": "alignment"}, cfg.depths)))
     ctx.save_figure("test_mse", by_depth(dict(zip(targets, mse)), "test MSE", "test MSE vs extra linear layers",
-                                         log=True))
+                                         log=True, ci=_bands(metrics, {t: stems[t] for t in targets}, cfg.depths)))
     return metrics
 
 
 def measure(cfg: Config, ctx: RunContext, targets, mse, align, svals) -> dict[str, float]:
-    """``alignment_L<l>``, ``test_mse_L<l>``, ``test_mse_control_L<l>`` (means, with bootstrap CIs over seeds),
-    ``wins_L<l>`` (seeds where alignment beats L = 0) and the ratio of σ_{k+1}/σ_1."""
+    """``alignment_L<l>``, ``test_mse_L<l>``, ``test_mse_control_L<l>`` and ``tail_L<l>`` (σ_{k+1}/σ_1) as means
+    with bootstrap CIs over seeds and n, ``wins_L<l>`` (seeds where alignment beats L = 0) with ``win_rate_L<l>``
+    (its Wilson interval), and the ratios of mean test MSEs to L = 0."""
     metrics: dict[str, float] = {}
     rows = []
     for depth in range(cfg.depths + 1):
         with_ci(metrics, f"alignment_L{depth}", align[depth], seed=cfg.seed)
         with_ci(metrics, f"test_mse_L{depth}", mse[0, depth], seed=cfg.seed)
-        metrics[f"tail_L{depth}"] = float((svals[depth, :, cfg.k] / svals[depth, :, 0]).mean())
+        with_ci(metrics, f"tail_L{depth}", svals[depth, :, cfg.k] / svals[depth, :, 0], seed=cfg.seed)
         if depth:
             metrics[f"wins_L{depth}"] = int((align[depth] > align[0]).sum())
+            with_wilson(metrics, f"win_rate_L{depth}", metrics[f"wins_L{depth}"], cfg.repeats)
             metrics[f"mse_ratio_L{depth}"] = float(mse[0, depth].mean() / mse[0, 0].mean())
-        row = {"L": depth, "alignment": round(metrics[f"alignment_L{depth}"], 3),
-               "test MSE": round(metrics[f"test_mse_L{depth}"], 4), "σ_(k+1)/σ_1": round(metrics[f"tail_L{depth}"], 3)}
+        row = {"L": depth, "alignment": ci_text(metrics, f"alignment_L{depth}"),
+               "test MSE": ci_text(metrics, f"test_mse_L{depth}", 4), "σ_(k+1)/σ_1": ci_text(metrics, f"tail_L{depth}")}
         if cfg.control:
             with_ci(metrics, f"test_mse_control_L{depth}", mse[1, depth], seed=cfg.seed)
             if depth:
                 metrics[f"mse_ratio_control_L{depth}"] = float(mse[1, depth].mean() / mse[1, 0].mean())
-            row["test MSE, control"] = round(metrics[f"test_mse_control_L{depth}"], 4)
+            row["test MSE, control"] = ci_text(metrics, f"test_mse_control_L{depth}", 4)
         rows.append(row)
-    ctx.table(f"By number of extra linear layers L (mean over {cfg.repeats} seeds)", rows)
+    ctx.table(f"By number of extra linear layers L: mean [95% bootstrap CI] (n seeds), {cfg.repeats} seeds", rows)
     ctx.save_arrays(test_mse=mse, alignment=align, singular_values=svals, targets=np.array(targets))
     return metrics
+
+
+def _bands(metrics, stems: dict[str, str], depths: int) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """{label: (CI low [L], CI high [L])} of the metrics ``<stem>_L<l>`` for the figures; None without CIs (one seed)."""
+    if f"{next(iter(stems.values()))}_L0_ci_low" not in metrics:
+        return None
+    return {label: tuple(np.array([metrics[f"{stem}_L{d}_ci_{end}"] for d in range(depths + 1)]) for end in ("low", "high"))
+            for label, stem in stems.items()}
 
 
 def setup(cfg: Config) -> str:
@@ -137,8 +150,8 @@ def claims(cfg: Config) -> list[Claim]:
     decayed = True if cfg.weight_decay > 0 else "the claims are about weight decay; this run has none"
     out = [
         Claim("with weight decay, one added linear layer aligns the input map with span(U) better than none, "
-              f"on nearly every seed (≥ 80% of {cfg.repeats})", source=SOURCE, metric="wins_L1",
-              expected=(0.8 * cfg.repeats, cfg.repeats), applies=decayed),
+              f"on nearly every seed (≥ 80% of {cfg.repeats}; the fraction of seeds, with its Wilson interval)",
+              source=SOURCE, metric="win_rate_L1", expected=(0.8, 1.0), applies=decayed),
         Claim("the learned input map aligns with span(U) (mean cos² ≥ 0.9) with L ≥ 1", source=SOURCE,
               metric=f"alignment_L{cfg.depths}", expected=(0.9, 1.0), applies=decayed),
         Claim("added linear layers improve generalisation on multi-index data (test MSE ratio L/L0 < 1)", source=SOURCE,

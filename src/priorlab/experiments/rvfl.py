@@ -14,6 +14,7 @@ from priorlab.context import RunContext
 from priorlab.data.functions import TargetExpr, target_function
 from priorlab.nets.rvfl import RVFL
 from priorlab.regimes import apply, fit_readout, summary
+from priorlab.stats.claims import Claim
 from priorlab.viz.rvfl import fit_errors, scaling
 
 DESCRIPTION = "random-feature (RVFL) regression, ridge readout in closed form: log test MSE vs log units"
@@ -23,6 +24,11 @@ CITATION = (
     "functional-link net, IEEE TNN; Needell, Nelson, Saab & Salanevich (2022) Random vector functional link "
     "networks for function approximation on manifolds (O(1/n) error bound); Huang et al. (2006) Extreme learning machine."
 )
+QUESTION = (
+    "With a fixed random hidden layer and only the linear readout solved in closed form, how fast does the test "
+    "error fall as random units are added: at least as fast as the O(1/n) bound, and where does noise stop it?"
+)
+KEY_FIGURE = "scaling"
 FIGURES = {
     "scaling": "Test MSE against the number of random units (log–log), geometric mean over repeats with the "
     "range as a band: smooth noiseless 1-D and 2-D targets (solid) and the same with noisy training targets "
@@ -33,6 +39,8 @@ FIGURES = {
 }
 DEMO = [{}]
 
+SOURCE = "Needell, Nelson, Saab & Salanevich 2022 (O(1/n) bound; STUDIES.md §3)"
+LSQ = "least-squares theory: a linear fit with dof effective degrees of freedom absorbs σ²·dof/N of the noise"
 TARGETS_2D = {
     "sincos": ("sin(πx₁)·cos(πx₂)", lambda x: torch.sin(math.pi * x[:, 0]) * torch.cos(math.pi * x[:, 1])),
     "bump": ("exp(−2|x|²)", lambda x: torch.exp(-2 * (x**2).sum(1))),
@@ -189,3 +197,32 @@ def measure(cfg: Config, ctx: RunContext, mse, noise_term, name_1d: str, name_2d
         **{f"noise_term_{k}": v for k, v in noise_term.items()},
     )
     return metrics
+
+
+def setup(cfg: Config) -> str:
+    return (
+        f"RVFL{'' if cfg.direct_link else ' without the direct link (an ELM)'}: {cfg.activation}(w·x + b) features, w, "
+        f"b ~ U(−{cfg.feature_scale:g}, {cfg.feature_scale:g}), readout solved by ridge (λ = {cfg.lam:g}, float64). "
+        f"Unit counts {', '.join(map(str, cfg.units))}; {cfg.repeats} feature draws and data sets per count; "
+        f"{cfg.n_train} training and {cfg.n_test} test points uniform in [−1, 1]^d; 1-D target {cfg.target_1d}, "
+        f"2-D target {cfg.target_2d}"
+        + (f"; noisy curves with training noise SD {cfg.noise:g}." if cfg.noise > 0 else "; no noisy curves.")
+    )
+
+
+def claims(cfg: Config) -> list[Claim]:
+    n = cfg.units[-1]
+    bound = True if cfg.lam <= 1e-6 else f"the bound is for the (nearly) unpenalised readout; λ = {cfg.lam:g} floors it"
+    noisy = True if cfg.noise > 0 else "no noisy curves at noise 0"
+    out = [
+        Claim(f"{d}-D smooth target: the test error falls at least as fast as O(1/n) (log–log slope ≤ −1)", SOURCE,
+              f"slope_{d}d", (-50.0, -1.0), applies=bound)
+        for d in (1, 2)
+    ]
+    out += [
+        Claim(f"{d}-D noisy training targets: at {n} units the error floors at the absorbed noise σ²·dof/N (ratio "
+              "within 0.5–2)", LSQ, lambda m, d=d: m[f"mse_{d}d_noisy_n{n}"] / m[f"noise_term_{d}d_noisy_n{n}"],
+              (0.5, 2.0), label=f"mse_{d}d_noisy_n{n} / noise_term_{d}d_noisy_n{n}", applies=noisy)
+        for d in (1, 2)
+    ]
+    return out

@@ -25,6 +25,7 @@ from pydantic import Field
 from priorlab.config import BaseConfig
 from priorlab.context import RunContext
 from priorlab.stats.claims import Claim
+from priorlab.stats.intervals import ci_text, mean_cis, with_ci
 from priorlab.viz.smoothness import plot_smoothness
 
 DESCRIPTION = (
@@ -37,10 +38,10 @@ CITATION = (
 )
 FIGURES = {
     "smoothness": "Pearson r between an item's undistorted and distorted representation vs distortion level, "
-    "one curve per coding scheme (darker = simpler), N(0, 1) weights (left) and N(0, 1/dim) weights (right); "
-    "dashed: 1/sqrt(1 + (0.05k)²), the identity's prediction; stars: the study's numbers at k = 19.",
-    "last_level": "r at the largest distortion level for each coding scheme (mean ± SD over runs), both weight "
-    "scales, with the study's numbers (stars).",
+    "one curve per coding scheme (darker = simpler; band: 95% bootstrap CI over runs), N(0, 1) weights (left) and "
+    "N(0, 1/dim) weights (right); dashed: 1/sqrt(1 + (0.05k)²), the identity's prediction; stars: the study's numbers at k = 19.",
+    "last_level": "r at the largest distortion level for each coding scheme (mean and 95% bootstrap CI over runs), "
+    "both weight scales, with the study's numbers (stars).",
 }
 DEMO = [{}, {"init": "fan-in"}]
 QUESTION = "Does a random network keep similar inputs similar, and how do depth and the weight scale change that?"
@@ -194,17 +195,20 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     per_run_r, item_r = simulate(config, config.init, ctx.seed, ctx)  # [models, runs, L]
     other = OTHER[config.init]
     other_r = simulate(config, other, ctx.seed)[0]  # the same items, the other weight scale
-    mean, sd = per_run_r.mean(1), per_run_r.std(1)
     sm = item_r[:, :, 1:].flatten(1).numpy()  # levels 1.. (level 0 is r = 1)
     smooth4 = float(np.corrcoef(sm[0], sm[1])[0, 1])
     smooth11 = float(np.corrcoef(sm[0], sm[2])[0, 1])
 
     levels = np.arange(config.levels)
+    both = {config.init: over_runs(per_run_r, ctx.seed), other: over_runs(other_r, ctx.seed)}
+    mean, sd = both[config.init][0], per_run_r.std(1)
+    tag = other.replace("-", "")
     ctx.save_arrays(
         levels=levels, noise_sd=levels * config.sd_step, r=mean, r_sd_over_runs=sd, r_runs=per_run_r,
-        **{f"r_{other.replace('-', '')}": other_r.mean(1)},
+        **({"r_ci_low": both[config.init][1], "r_ci_high": both[config.init][2]} if config.repeats > 1 else {}),
+        **{f"r_{tag}": both[other][0]},
+        **({f"r_{tag}_ci_low": both[other][1], f"r_{tag}_ci_high": both[other][2]} if config.repeats > 1 else {}),
     )
-    both = {config.init: (mean, sd), other: (other_r.mean(1), other_r.std(1))}
     panels = [(_weights(init, config.dim), *both[init], STUDY[init]) for init in ("unit", "fan-in")]
     curves, bars = plot_smoothness(panels, MODEL_LABELS, config.sd_step, config.repeats)
     ctx.save_figure("smoothness", curves)
@@ -214,21 +218,32 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         f"{config.repeats} runs × {config.prototypes} prototypes, init {config.init} "
         f"({_weights(config.init, config.dim)}). "
         f"Functional smoothness (Pearson r, over items × levels, between the input's r and the "
-        f"representation's r): perceptron {smooth4:.3f}, 8-layer net {smooth11:.3f}."
+        f"representation's r): perceptron {smooth4:.3f}, 8-layer net {smooth11:.3f}. "
+        "r: mean over runs [95% bootstrap CI over runs] (n runs)."
     )
+    metrics: dict[str, float] = {}
+    for m in range(N_MODELS):
+        with_ci(metrics, f"r_level{last}_model{m + 1}", per_run_r[m, :, last], seed=ctx.seed)
+    metrics.update(smoothness_model4=smooth4, smoothness_model11=smooth11)
+    for m in (4, N_MODELS):
+        with_ci(metrics, f"r_level{last}_model{m}_{tag}", other_r[m - 1, :, last], seed=ctx.seed)
+    other_text = {m: ci_text(with_ci({}, "r", other_r[m, :, last], seed=ctx.seed), "r") for m in range(N_MODELS)}
     ctx.table(
-        f"r at distortion level {last} (noise SD {last * config.sd_step:.2f})",
+        f"r at distortion level {last} (noise SD {last * config.sd_step:.2f}): mean [95% CI] (n runs)",
         [
-            {"model": MODEL_LABELS[m], "r": mean[m, last], "SD over runs": sd[m, last],
-             f"r, {other} weights": both[other][0][m, last]}
+            {"model": MODEL_LABELS[m], "r": ci_text(metrics, f"r_level{last}_model{m + 1}"),
+             "SD over runs": sd[m, last], f"r, {other} weights": other_text[m]}
             for m in range(N_MODELS)
         ],
     )
-    metrics = {f"r_level{last}_model{m + 1}": float(mean[m, last]) for m in range(N_MODELS)}
-    metrics.update(smoothness_model4=smooth4, smoothness_model11=smooth11)
-    for m in (4, N_MODELS):
-        metrics[f"r_level{last}_model{m}_{other.replace('-', '')}"] = float(both[other][0][m - 1, last])
     return metrics
+
+
+def over_runs(r: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """r [models, runs, L] -> mean over runs [models, L] and its 95% bootstrap CI over runs (None for one run)."""
+    if r.shape[1] < 2:
+        return r.mean(1), None, None
+    return tuple(mean_cis(r.transpose(1, 0, 2), seed=seed))
 
 
 def _weights(init: str, dim: int) -> str:

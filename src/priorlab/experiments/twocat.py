@@ -27,6 +27,8 @@ CITATION = (
     "companion to Guest & Love (2017), eLife 6:e21397."
 )
 FIGURES = {
+    "distances": "Per layer (0 = input), mean over networks: the mean norm of an item, the Euclidean distances within "
+    "and between categories (log scale), and their ratio; one line style per weight SD (dashed: the chaotic case).",
     "correlation": "Mean Pearson correlation between members of the same category (within) and of different "
     "categories (between) at each layer (0 = input); band = SD over networks.",
     "rdm_strip": "Correlation-distance RDMs (1 − r) of the 2×members items at chosen layers of the first network; "

@@ -16,12 +16,34 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from priorlab.nets.onehidden import activation_fn
+
+
+class Periodic(nn.Module):
+    """A periodic non-linearity as a module: ``cos``, ``sin`` or ``saw`` (the periodic ReLU of
+    :func:`priorlab.nets.onehidden.saw`, period 2π)."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+        self.fn = activation_fn(name)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
+
+    def extra_repr(self) -> str:
+        return self.name
+
+
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "tanh": nn.Tanh,
     "relu": nn.ReLU,
     "sigmoid": nn.Sigmoid,
     "gelu": nn.GELU,
     "linear": nn.Identity,
+    "cos": lambda: Periodic("cos"),
+    "sin": lambda: Periodic("sin"),
+    "saw": lambda: Periodic("saw"),
 }
 INITS = ("normal", "fan-in", "torch-default")
 

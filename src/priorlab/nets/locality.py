@@ -1,4 +1,5 @@
-"""A locality prior for fully connected layers: units sit on a sheet, long connections transmit less.
+"""A locality prior for fully connected layers (and convolutions' channels): units sit on a sheet, long connections
+transmit less.
 
 The units of a layer's input and output are given positions on a 1-D line, a 2-D grid (no wraparound) or a
 torus. A fixed prior matrix ``P[i, j] = g(d_ij)`` shrinks each connection by the distance ``d_ij`` between
@@ -149,10 +150,19 @@ class Prior(nn.Module):
 
 
 def _shapes_of(module: nn.Module, name: str) -> tuple[int, int]:
+    """(n_in, n_out) of a weight matrix, or the (in, out) channels of a convolution's kernel [out, in, *k]."""
     w = getattr(module, name)
-    if w.dim() != 2:
-        raise ValueError(f"{name} must be a matrix, got shape {tuple(w.shape)}")
+    if w.dim() < 2:
+        raise ValueError(f"{name} must be a matrix or a convolution kernel, got shape {tuple(w.shape)}")
+    if w.dim() > 2 and getattr(module, "groups", 1) != 1:
+        raise ValueError(f"a grouped convolution (groups={module.groups}) has no full channel-to-channel matrix")
     return w.shape[1], w.shape[0]
+
+
+def square_sheet(n: int) -> tuple[int, int]:
+    """The most square rows × cols grid of `n` units (rows ≤ cols; a prime n gives 1 × n, a line)."""
+    rows = max(r for r in range(1, math.isqrt(n) + 1) if n % r == 0)
+    return rows, n // rows
 
 
 def apply_locality(
@@ -167,11 +177,14 @@ def apply_locality(
     strength: float = 1.0,
     form: str = "weights",
 ) -> nn.Module:
-    """Put the locality prior on ``module.<name>`` (any nn.Linear, or ``name="weight_hh_l0"`` of an nn.RNN).
+    """Put the locality prior on ``module.<name>`` (any nn.Linear, ``name="weight_hh_l0"`` of an nn.RNN, or an
+    nn.Conv1d/2d/3d).
 
     Shapes default to the matrix's own sizes (a square count becomes a square grid). ``form="output"`` also
     scales the matching bias (``bias``, or ``bias_hh_l0`` for ``weight_hh_l0``) by the same per-unit gain.
-    Returns the module (modified in place).
+    A convolution's channels sit on the sheets (its input channels on one, its output channels on the other) and
+    P [out, in] scales each channel-to-channel connection: the kernel becomes ``W[o, i] · P[o, i]`` at every
+    spatial offset. Returns the module (modified in place).
     """
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}, got {form!r}")
@@ -181,12 +194,14 @@ def apply_locality(
     p = locality_prior(in_shape, out_shape, layout, cost, length_scale, strength)
     if p.shape != (n_out, n_in):
         raise ValueError(f"sheets {in_shape} -> {out_shape} give a {tuple(p.shape)} prior for a {n_out}x{n_in} {name}")
-    p = p.to(getattr(module, name).device)
+    w = getattr(module, name)
+    p = p.to(w.device)
+    spatial = (1,) * (w.dim() - 2)  # a convolution's kernel offsets share their channel pair's prior
     if form == "weights":
-        parametrize.register_parametrization(module, name, Prior(p))
+        parametrize.register_parametrization(module, name, Prior(p.reshape(*p.shape, *spatial)))
         return module
     gain = p.mean(dim=1)
-    parametrize.register_parametrization(module, name, Prior(gain[:, None]))
+    parametrize.register_parametrization(module, name, Prior(gain.reshape(-1, 1, *spatial)))
     bias_name = name.replace("weight", "bias")
     if getattr(module, bias_name, None) is not None:
         parametrize.register_parametrization(module, bias_name, Prior(gain))

@@ -16,26 +16,29 @@ class SawFunction(torch.autograd.Function):
 
     The period gets a real gradient: moving p moves every tooth after the first. Together with the
     pre-activation w x + b this gives a periodic ReLU ("saw wave") whose frequency w is learnable.
+
+    Written in the ``torch.func`` form (``forward`` without ctx, ``setup_context``, ``generate_vmap_rule``), so it
+    works under ``torch.func.vmap`` / ``grad`` (the ensemble engine) as well as plain autograd.
     """
 
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, z: torch.Tensor, period: torch.Tensor) -> torch.Tensor:
-        k = torch.floor(z / period)
-        ctx.save_for_backward(k)
-        ctx.period_shape = period.shape
-        return z - period * k
+    def forward(z: torch.Tensor, period: torch.Tensor) -> torch.Tensor:
+        return z - period * torch.floor(z / period)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        z, period = inputs
+        ctx.save_for_backward(z, period)
 
     @staticmethod
     def backward(ctx, grad):
-        (k,) = ctx.saved_tensors
-        gz = grad
-        gp = -(grad * k)
-        # reduce over broadcast dimensions of the period
-        while gp.dim() > len(ctx.period_shape):
-            gp = gp.sum(0)
-        for i, n in enumerate(ctx.period_shape):
-            if n == 1 and gp.shape[i] != 1:
-                gp = gp.sum(i, keepdim=True)
+        z, period = ctx.saved_tensors
+        gz = grad if ctx.needs_input_grad[0] else None
+        gp = None
+        if ctx.needs_input_grad[1]:  # reduce over the dimensions the period was broadcast along
+            gp = (-(grad * torch.floor(z / period))).sum_to_size(period.shape)
         return gz, gp
 
 

@@ -9,26 +9,30 @@
   recurrent matrix ``weight_hh_l0``.
 
 ``prior`` is the keyword arguments of the locality prior (layout, cost, length_scale, strength, form), or None for
-the control. ``model.sheet_layer`` is the module carrying the prior, ``model.sheet_weight`` the name of its matrix.
+the control. ``model.sheet_layer`` is the module carrying the prior, ``model.sheet_weight`` the name of its matrix,
+``model.input_layer`` the module whose output feeds the sheet layer (None for the RNN).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+import torch
 from torch import nn
 from torch.nn import functional as F
 
 from priorlab.errors import UserError
 from priorlab.nets.locality import LocalityLinear, apply_locality
 
-__all__ = ["SheetNet", "SheetRNN", "alexnet_body", "build", "lenet_body"]
+__all__ = ["SheetNet", "SheetRNN", "alexnet_body", "build", "evaluate", "lenet_body", "sheet_inputs"]
 
 
 class SheetNet(nn.Module):
     """A feed-forward net whose penultimate layer is a sheet of units; forward returns (logits, sheet map)."""
 
     sheet_weight = "weight"
+    input_layer = "body"  # the module whose output is the sheet layer's input (for probe.capture)
 
     def __init__(self, body: nn.Module, sheet_in: int, side: int, n_classes: int, prior: dict | None):
         super().__init__()
@@ -62,6 +66,7 @@ class SheetRNN(nn.Module):
     The sheet map is the last hidden state (ReLU units)."""
 
     sheet_weight = "weight_hh_l0"
+    input_layer = None  # the recurrent matrix's input is the sheet itself, one step earlier
 
     def __init__(self, n_inputs: int, side: int, n_classes: int, prior: dict | None):
         super().__init__()
@@ -115,3 +120,26 @@ def build(model: str, n_classes: int, image_shape: tuple, prior: dict | None, dr
     if image_shape[-1] < 16:
         raise UserError(f"image_size={image_shape[-1]} is too small for LeNet's two 5x5 convolutions (use ≥ 16)")
     return SheetNet(lenet_body(dropout), 49, 7, n_classes, prior)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device) -> tuple[float, np.ndarray]:
+    """Accuracy (a fraction) of a sheet net on (x, y), in eval mode, and its sheet maps [N, side*side]."""
+    model.eval()
+    accs, maps = [], []
+    for xb, yb in zip(x.split(512), y.split(512)):
+        logits, s = model(xb.to(device))
+        accs.append((logits.argmax(1).cpu() == yb).float())
+        maps.append(s.cpu())
+    return torch.cat(accs).mean().item(), torch.cat(maps).numpy()
+
+
+def sheet_inputs(model: nn.Module, x: torch.Tensor, device) -> np.ndarray | None:
+    """What the sheet layer reads, [N, n_in] (``model.input_layer``'s output, through ``probe.capture``), or None
+    for a model whose sheet layer has no separate input (the RNN)."""
+    from priorlab.probe.capture import capture
+
+    if model.input_layer is None:
+        return None
+    acts = capture(model.eval(), x.to(device), [model.input_layer], flatten=True, batch_size=512)
+    return acts[model.input_layer].cpu().numpy()

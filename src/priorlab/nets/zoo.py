@@ -5,6 +5,7 @@
     load_weights(model, "resnet18.safetensors")  # safetensors, or a torch state_dict/checkpoint (weights_only=True)
 
 Specs: `lenet` (priorlab.nets.lenet), `lstm` (:class:`RowLSTM`, reading an image row by row),
+`memory:<key>` (a model object handed to the Python API, :func:`register_model`; copies are built from it),
 `torchvision:<name>` (built with weights=None: nothing is downloaded; auxiliary heads off),
 `module:<file.py or dotted.module>:<factory>` (a function of no arguments returning an nn.Module; the module's
 `input_shape` attribute, (C, H, W), is used when present). Bad specs and files raise UserError naming `model`,
@@ -18,8 +19,10 @@ refused with how to save a state_dict (``torch.save(model.state_dict(), path)``)
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.util
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +32,7 @@ from torch import nn
 
 from priorlab.errors import UserError
 
-__all__ = ["Built", "RowLSTM", "build", "check_input", "load_weights", "min_image_size"]
+__all__ = ["Built", "RowLSTM", "build", "check_input", "forget_model", "load_weights", "min_image_size", "register_model"]
 
 TORCHVISION_EXTRA = {
     "googlenet": {"aux_logits": False, "init_weights": False},
@@ -93,20 +96,60 @@ def build(spec: str, image_size: int | None = None) -> Built:
         return Built(lambda: RowLSTM(size), 1, size, f"2-layer LSTM reading {size}×{size} images row by row")
     if spec.startswith("torchvision:"):
         return _torchvision(spec.removeprefix("torchvision:"), image_size)
+    if spec.startswith(MEMORY):
+        model = _registered(spec, "model")
+        channels, size = _input_shape(model)
+        size = image_size or size
+        name = type(model).__name__
+        return Built(lambda: copy.deepcopy(model), channels, size, f"{name} (a model object)")
     if spec.startswith("module:"):
         path, sep, factory_name = spec.removeprefix("module:").rpartition(":")
         if not sep or not path or not factory_name:
             raise UserError(f"model: expected module:<file.py or dotted.module>:<factory>, got '{spec}'")
         factory = _load_factory(path, factory_name)
-        probe = _call_factory(factory, spec)
-        channels, size = 3, 224
-        if hasattr(probe, "input_shape"):
-            channels, size = int(probe.input_shape[0]), int(probe.input_shape[-1])
+        channels, size = _input_shape(_call_factory(factory, spec))
         size = image_size or size
         return Built(lambda: _call_factory(factory, spec), channels, size, f"{factory_name} from {path}")
     raise UserError(
         f"invalid model '{spec}' (allowed: lenet, lstm, torchvision:<name>, module:<path>:<factory>)"
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# model objects handed to the Python API (priorlab.compare, priorlab.run): held by key for the length of a run
+
+MEMORY = "memory:"
+_MODELS: dict[str, nn.Module] = {}
+_COUNTER = itertools.count()
+
+
+def register_model(model: nn.Module) -> str:
+    """Hold `model` under a `memory:<key>` spec that :func:`build` (a deep copy per call) and :func:`load_weights`
+    (its state_dict) accept; :func:`forget_model` lets it go. Only the process that registered it can use it."""
+    if not isinstance(model, nn.Module):
+        raise UserError(f"model: expected an nn.Module, got {type(model).__name__}")
+    key = f"{MEMORY}{type(model).__name__}-{next(_COUNTER)}"
+    _MODELS[key] = model
+    return key
+
+
+def forget_model(spec: str) -> None:
+    _MODELS.pop(spec, None)
+
+
+def _registered(spec: str, what: str) -> nn.Module:
+    if spec not in _MODELS:
+        raise UserError(
+            f"{what}: '{spec}' names no model object of this process (memory: specs come from the Python API)"
+        )
+    return _MODELS[spec]
+
+
+def _input_shape(model: nn.Module) -> tuple[int, int]:
+    """(channels, image size) from the model's `input_shape` attribute (C, H, W), else (3, 224)."""
+    if hasattr(model, "input_shape"):
+        return int(model.input_shape[0]), int(model.input_shape[-1])
+    return 3, 224
 
 
 def min_image_size(spec: str) -> int:
@@ -188,11 +231,23 @@ def load_weights(model: nn.Module, path: str) -> None:
     Reads safetensors, or a torch file with ``torch.load(weights_only=True)`` (nothing in it is executed): a
     state_dict, or a checkpoint dict holding one under ``state_dict``, ``model_state_dict``, ``model`` or ``net``
     (nested too). Key prefixes ``module.`` (DataParallel) and ``model.`` are stripped when that makes the keys match
-    the model's. A whole pickled model (``torch.save(model)``) is refused with how to save its state_dict instead."""
+    the model's. A whole pickled model (``torch.save(model)``) is refused with how to save its state_dict instead.
+    ``path`` may also be a `memory:` spec (:func:`register_model`): that model object's weights.
+
+        model = torchvision.models.resnet18()
+        priorlab.nets.load_weights(model, "resnet18_checkpoint.pt")   # {'state_dict': {'module.conv1.weight': …}}
+    """
+    if str(path).startswith(MEMORY):
+        state = _registered(str(path), "weights").state_dict()
+        _load_state(model, dict(state), path)
+        return
     file = Path(path).expanduser()
     if not file.is_file():
         raise UserError(f"weights: no such file '{path}'")
-    state = _unwrap(_read(file, path), path)
+    _load_state(model, _unwrap(_read(file, path), path), path)
+
+
+def _load_state(model: nn.Module, state: dict, path) -> None:
     state = _strip_prefixes(state, set(model.state_dict()))
     try:
         model.load_state_dict(state)

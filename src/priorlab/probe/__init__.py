@@ -1,5 +1,5 @@
 """Look inside networks: capture activations, RDMs and their comparison, CKA and other similarity measures,
-layer-wise analysis in a budget.
+layer-wise analysis in a budget, RDMs to and from rsatoolbox (``to_rsatoolbox`` / ``from_rsatoolbox``).
 
 Folding and topography are the submodules `priorlab.probe.folding` and `priorlab.probe.topography`
 (``from priorlab.probe import topography``); they are not imported here, so that importing `priorlab.probe`
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from priorlab.probe.capture import Hooks, capture, find_aliases, natural_blocks
 from priorlab.probe.cka import MinibatchCKA, cka, cka_gram, minibatch_cka
+from priorlab.probe.interop import from_rsatoolbox, to_rsatoolbox
 from priorlab.probe.layerwise import (
     LayerwiseResult,
     layerwise_analysis,
@@ -31,6 +32,7 @@ __all__ = [
     "cka_gram",
     "compare",
     "find_aliases",
+    "from_rsatoolbox",
     "gram_similarity",
     "layerwise_analysis",
     "layerwise_cka",
@@ -43,4 +45,5 @@ __all__ = [
     "paired_similarity",
     "rdm",
     "similarity",
+    "to_rsatoolbox",
 ]

@@ -20,15 +20,23 @@ computed again, and ``res.aliases`` says which entry each one equals. Other simi
 ``measures=[...]`` gives ``res.similarity[measure]``, the [L, L] matrix between every pair of layers, and
 :func:`layerwise_similarity` / :func:`paired_similarity` compare the layers of two results.
 
-Per column slice X_k (all N items × some features) we centre the columns (exact: every item is present) and
-accumulate in float64: C += X̃_k X̃_kᵀ, the row sums r += X̃_k 1, u += X̃_k μ_k, and |μ_k|², Σμ_k, D_k. These sums
-give the column-centred Gram C (for CKA and Euclidean distances), the raw Gram G = C + u1ᵀ + 1uᵀ + |μ|², and the
-row-centred Gram G − s sᵀ / D (for correlation), all without the cancellation of a raw float32 Gram.
+A pass keeps the forward's own output tensors (no copy), except an output the rest of the forward changes in place
+(found on the probe batch, e.g. a BatchNorm before ReLU(inplace=True)), a view into a larger tensor, or one on
+another device: those are copied. Column slices and memory-mapped passes copy into one [N, c] buffer.
+``res.passes_reason`` (also logged at INFO) says why the analysis took the passes it did.
+
+Per column chunk X_k (all N items × some features) we centre the columns (exact: every item is present) in the
+activations' dtype, into one reused workspace, and accumulate in float64: C += X̃_k X̃_kᵀ (the product in float32 for
+float32 models: within 1e-5 of the float64 path, ``gram_dtype=torch.float64``), the row sums r += X̃_k 1 and
+X̃_k (μ_k − m_k) with m_k the chunk's mean of μ_k, |μ_k|², Σμ_k, D_k. These sums give the column-centred Gram C
+(for CKA and Euclidean distances), the raw Gram (for cosine), and the row-centred Gram (for correlation) term by
+term, without the cancellation of a raw float32 Gram.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import tempfile
 import warnings
@@ -54,6 +62,7 @@ from priorlab.probe.similarity import (
 )
 
 GiB = 2**30
+log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
 ALIAS_PROBE = 8  # items on which aliases are detected
 
@@ -67,13 +76,36 @@ class Unit:
     c1: int
 
 
+class _Workspace:
+    """One reusable flat buffer per (device, dtype) for the centred column chunks: allocated (and its pages touched)
+    once per analysis, not once per chunk."""
+
+    def __init__(self):
+        self._flat: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
+
+    def get(self, rows: int, cols: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        key = (torch.device(device), dtype)
+        flat = self._flat.get(key)
+        if flat is None or flat.numel() < rows * cols:
+            flat = self._flat[key] = torch.empty(rows * cols, dtype=dtype, device=device)
+        return flat[: rows * cols].view(rows, cols)
+
+
+Pieces = list[tuple[int, torch.Tensor]]  # (first row, rows × columns of one unit)
+
+
 @dataclass
 class _Sums:
-    """Additive statistics of one entry's column-centred slices (float64)."""
+    """Additive statistics of one entry's column-centred slices (float64 sums of products in `product` dtype).
+
+    Per chunk X (all N items × some columns, mean μ per column, centred: X̃ = X − 1μᵀ, m = mean of μ):
+    c += X̃ X̃ᵀ, r += X̃ 1, v += X̃ (μ − m), mr += m · X̃ 1, |μ|², Σμ, D. Then X̃μ = v + mr, and the correlation's
+    row-centred Gram never subtracts two large float32 numbers (see `prepared_gram`)."""
 
     c: torch.Tensor
     r: torch.Tensor
-    u: torch.Tensor
+    v: torch.Tensor
+    mr: torch.Tensor
     mu2: float = 0.0
     musum: float = 0.0
     d: int = 0
@@ -83,43 +115,78 @@ class _Sums:
     @classmethod
     def zeros(cls, n: int, device: torch.device) -> _Sums:
         return cls(
-            *(torch.zeros(shape, dtype=torch.float64, device=device) for shape in ((n, n), (n,), (n,)))
+            *(torch.zeros(shape, dtype=torch.float64, device=device) for shape in ((n, n), (n,), (n,), (n,)))
         )
 
     def add(
-        self, x: torch.Tensor, device: torch.device, product: torch.dtype | None = None, block_bytes: int = 2**26
+        self, pieces: Pieces, device: torch.device, product: torch.dtype | None = None, block_bytes: int = 2**26,
+        work: _Workspace | None = None,
     ) -> None:
-        """Add one slice x [N, c], in column chunks of at most `block_bytes` moved to `device` (float64 copies of a
-        chunk are the only extra memory); the big product in `product` dtype (default: x's)."""
-        n, d = x.shape
-        cols = max(1, block_bytes // (n * x.element_size()))
+        """Add one unit's columns, given as row blocks (first row, [rows, c]) covering all N items, in column chunks
+        of at most `block_bytes`: each chunk is centred into a reused workspace and its products formed on `device`
+        in `product` dtype (default: the activations').
+
+        Same dtype (the fast path): the column means come from the blocks' sums (accumulated in float64) and the
+        centring writes straight into the workspace. Another dtype (float64 products of float32 activations):
+        the chunk is converted first and centred in that dtype."""
+        n, d = self.c.shape[0], pieces[0][1].shape[1]
+        src, hold = pieces[0][1].dtype, pieces[0][1].device
+        dtype = product or src
+        work = work or _Workspace()
+        mean = None
+        if dtype == src:
+            mean = (sum(x.sum(0).to(torch.float64) for _, x in pieces) / n).to(dtype)
+        cols = max(1, block_bytes // (n * torch.empty((), dtype=dtype).element_size()))
         for c0 in range(0, d, cols):
-            chunk = x[:, c0 : c0 + cols].to(device=device, dtype=torch.float64)
-            mu = chunk.mean(0)
-            chunk -= mu
-            self.r += chunk.sum(1)
-            self.u += chunk @ mu
-            self.mu2 += float(mu @ mu)
-            self.musum += float(mu.sum())
-            self.c += self_gram(chunk.to(product or x.dtype)).to(torch.float64)  # by default in the model's dtype
-            self.d += chunk.shape[1]
-            if self.h is not None:
-                self.p = (self.h.T @ chunk).abs().sum(1) + (0 if self.p is None else self.p)
+            c1 = min(d, c0 + cols)
+            w = work.get(n, c1 - c0, hold, dtype)
+            for r0, x in pieces:
+                if mean is None:
+                    w[r0 : r0 + x.shape[0]].copy_(x[:, c0:c1])
+                else:
+                    torch.sub(x[:, c0:c1], mean[c0:c1], out=w[r0 : r0 + x.shape[0]])
+            chunk = w.to(device)
+            if mean is None:
+                mu = chunk.mean(0)
+                chunk -= mu
+            else:
+                mu = mean[c0:c1].to(device)
+            self._accumulate(chunk, mu)
+
+    def _accumulate(self, chunk: torch.Tensor, mu: torch.Tensor) -> None:
+        m = mu.mean()
+        r = chunk.sum(1).to(torch.float64)
+        self.r += r
+        self.v += (chunk @ (mu - m)).to(torch.float64)
+        self.mr += m.to(torch.float64) * r
+        mu64 = mu.to(torch.float64)
+        self.mu2 += float(mu64 @ mu64)
+        self.musum += float(mu64.sum())
+        self.c += self_gram(chunk).to(torch.float64)
+        self.d += chunk.shape[1]
+        if self.h is not None:
+            self.p = (self.h.T @ chunk.to(torch.float64)).abs().sum(1) + (0 if self.p is None else self.p)
 
     def centered_gram(self) -> torch.Tensor:
-        return self.c
+        """H C H (H = I − 11ᵀ/N): exactly column-centred, also where rounding left the chunks' means a few ulps off."""
+        c = self.c - self.c.mean(0, keepdim=True)
+        return c - c.mean(1, keepdim=True)
 
     def raw_gram(self) -> torch.Tensor:
-        return self.c + self.u[:, None] + self.u[None, :] + self.mu2
+        u = self.v + self.mr  # X̃ μ
+        return self.c + u[:, None] + u[None, :] + self.mu2
 
     def prepared_gram(self, metric: str) -> torch.Tensor:
         """The Gram matrix `rdm.from_gram` expects for this metric (see rdm.gram)."""
         if metric in ("euclidean", "sqeuclidean"):
-            return self.c
-        g = self.raw_gram()
-        if metric == "correlation":
-            s = self.r + self.musum
-            g = g - s[:, None] * s[None, :] / self.d
+            return self.c  # distances do not change when every item moves by the same vector
+        if metric == "correlation":  # rows centred over their D features: (X − r̄1ᵀ)(X − r̄1ᵀ)ᵀ, term by term
+            mbar = self.musum / self.d
+            w = self.v + (self.mr - mbar * self.r)  # X̃ (μ − mean μ 1)
+            g = self.c - self.r[:, None] * self.r[None, :] / self.d + w[:, None] + w[None, :]
+            g = g + (self.mu2 - self.musum * mbar)
+        else:
+            g = self.raw_gram()
         norm = torch.diagonal(g).sqrt()
         return g / norm[:, None] / norm[None, :]
 
@@ -128,7 +195,8 @@ class _Sums:
 class LayerwiseResult:
     """RDMs (and optionally column-centred linear Gram matrices) of each captured output, in layer order.
 
-    aliases: {skipped entry: the entry (or 'input') it equals}. similarity: {measure: [L, L]} when `measures` were
+    passes: how many passes over the data it took; passes_reason: why, in one line (also logged at INFO by
+    ``priorlab.probe.layerwise``). aliases: {skipped entry: the entry (or 'input') it equals}. similarity: {measure: [L, L]} when `measures` were
     asked for. gram_eps: per entry, the relative precision of its Gram matrix's products (float32's or float64's)."""
 
     names: list[str]
@@ -142,6 +210,15 @@ class LayerwiseResult:
     similarity: dict[str, torch.Tensor] = field(default_factory=dict)
     gram_eps: dict[str, float] = field(default_factory=dict)
     projections: dict[str, torch.Tensor] = field(default_factory=dict)
+    passes_reason: str = ""
+
+
+def _device(d) -> torch.device:
+    """A device with its index: "cuda" is the current CUDA device, so it compares equal to a tensor's device."""
+    d = torch.device(d)
+    if d.type == "cuda" and d.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return d
 
 
 def _batch(inputs, start: int, stop: int, device: torch.device):
@@ -157,36 +234,43 @@ def _n_items(inputs) -> int:
 
 @dataclass
 class _Probe:
-    """What one small forward shows of every output entry: shape, dtype and (optionally) a value fingerprint."""
+    """What one small forward shows of every output entry: shape, dtype, (optionally) a value fingerprint, and
+    which entries the rest of the forward changed in place after they were given out (a ReLU(inplace=True) after
+    a hooked BatchNorm): those must be copied when held."""
 
     n: int
     shapes: dict[str, tuple[tuple[int, ...], torch.dtype]] = field(default_factory=dict)
     keys: dict[str, tuple] = field(default_factory=dict)
+    mutated: set[str] = field(default_factory=set)
 
 
 def _probe(model: nn.Module, batch, layers: list[str], timesteps, fingerprints: bool) -> _Probe:
     probe = _Probe(batch[0].shape[0] if isinstance(batch, tuple) else batch.shape[0])
+    given: dict[str, tuple[torch.Tensor, tuple]] = {}
 
     def sink(entry: str, t: torch.Tensor) -> None:
         probe.shapes.setdefault(entry, (tuple(t.shape), t.dtype))
-        if fingerprints:
-            probe.keys.setdefault(entry, fingerprint(t))
+        if fingerprints and entry not in given:
+            key = fingerprint(t)
+            probe.keys[entry] = key
+            given[entry] = (t.detach(), key)
 
     with Hooks(model, layers, sink=sink, timesteps=timesteps) as hooks:
         hooks.run(batch)
+    probe.mutated = {entry for entry, (t, key) in given.items() if fingerprint(t) != key}
     return probe
 
 
 def _survey(model, inputs, n, layers, device, timesteps, skip_aliases):
     """Features per item and dtype of every batch-first float output entry of the layers, less the aliases;
-    and {alias: entry it equals}.
+    {alias: entry it equals}; and the entries changed in place later in the forward.
 
     Probed with batches of 2 and min(N, 8) items: an entry is batch-first when its first dimension follows the batch
     size in both (an LSTM's h_n of shape [num_layers, N, H] can match one batch size by coincidence); aliases are
     found on the larger probe."""
     small = _probe(model, _batch(inputs, 0, 2, device), layers, timesteps, False)
     large_batch = _batch(inputs, 0, min(n, ALIAS_PROBE), device)
-    large = _probe(model, large_batch, layers, timesteps, skip_aliases)
+    large = _probe(model, large_batch, layers, timesteps, True)
     sizes: dict[str, tuple[int, torch.dtype]] = {}
     skipped = []
     for entry, (shape, dtype) in large.shapes.items():
@@ -209,7 +293,7 @@ def _survey(model, inputs, n, layers, device, timesteps, skip_aliases):
         aliases = alias_map(((e, large.keys[e]) for e in sizes), first)
         for entry in aliases:
             del sizes[entry]
-    return sizes, aliases
+    return sizes, aliases, large.mutated
 
 
 def plan_passes(sizes: dict[str, tuple[int, torch.dtype]], n: int, budget: int) -> list[list[Unit]]:
@@ -236,6 +320,17 @@ def plan_passes(sizes: dict[str, tuple[int, torch.dtype]], n: int, budget: int) 
     return [p for p in passes if p]
 
 
+def passes_reason(sizes: dict[str, tuple[int, torch.dtype]], n: int, budget: int, plan: list[list[Unit]]) -> str:
+    """Why the analysis takes as many passes over the data as it does, in one line."""
+    need = sum(n * d * torch.empty((), dtype=dt).element_size() for d, dt in sizes.values())
+    held = f"{len(sizes)} outputs × {n} items: {need / GiB:.3g} GiB of activations"
+    if len(plan) == 1:
+        return f"1 pass: {held} fit in the memory budget ({budget / GiB:.3g} GiB)"
+    split = sorted({u.entry for units in plan for u in units if (u.c0, u.c1) != (0, sizes[u.entry][0])})
+    tail = f"; split across passes by columns: {', '.join(split)}" if split else ""
+    return f"{len(plan)} passes: {held}, more than the memory budget ({budget / GiB:.3g} GiB) holds at once{tail}"
+
+
 def _buffer(n: int, cols: int, dtype: torch.dtype, folder: str | None, i: int) -> torch.Tensor:
     """An [n, cols] tensor in RAM, or backed by a memory-mapped .npy file in `folder`."""
     if folder is None:
@@ -246,23 +341,47 @@ def _buffer(n: int, cols: int, dtype: torch.dtype, folder: str | None, i: int) -
     )
 
 
-def _fill(model, inputs, n, units, buffers, names, device, batch_size, tick, timesteps) -> None:
-    """One pass over the data: copy each unit's columns of its entry into its buffer, batch by batch; each forward
-    call stops once the pass's last entry is out."""
+def _owns(v: torch.Tensor) -> bool:
+    """v is all of its storage (not a view into a larger tensor, which holding it would keep alive)."""
+    return v.is_contiguous() and v.storage_offset() == 0 and v.untyped_storage().nbytes() == v.numel() * v.element_size()
+
+
+def _fill(model, inputs, n, units, sizes, names, device, hold, batch_size, tick, timesteps, folder, copy):
+    """One pass over the data: each unit's columns of its entry for all N items, batch by batch; each forward call
+    stops once the pass's last entry is out. Returns per unit its row blocks (first row, [rows, columns]).
+
+    A unit that is a whole entry keeps the forward's own output tensors (no copy) unless the entry is in `copy`
+    (changed in place later in the forward), the output is a view into something larger, or it lives on another
+    device than `hold`; a column slice, or any unit with a memory-map folder, is copied into one [N, c] buffer.
+    Returns (pieces, entries whose kept outputs were changed after the hook: the pass must be made again)."""
     by_entry: dict[str, list[int]] = {}
     for i, u in enumerate(units):
         by_entry.setdefault(u.entry, []).append(i)
+    whole = [folder is None and (u.c0, u.c1) == (0, sizes[u.entry][0]) for u in units]
+    pieces: list[Pieces] = [
+        [] if whole[i] else [(0, _buffer(n, u.c1 - u.c0, sizes[u.entry][1], folder, i))] for i, u in enumerate(units)
+    ]
+    kept: list[tuple[str, torch.Tensor, int]] = []
     start = 0
 
     def sink(entry: str, t: torch.Tensor) -> None:
+        v = t.detach().reshape(t.shape[0], -1)
         for i in by_entry.get(entry, ()):
             u = units[i]
-            buffers[i][start : start + t.shape[0]] = t.detach().reshape(t.shape[0], -1)[:, u.c0 : u.c1].cpu()
+            if not whole[i]:
+                pieces[i][0][1][start : start + t.shape[0]] = v[:, u.c0 : u.c1]
+                continue
+            if entry in copy or v.device != hold or not _owns(v):
+                pieces[i].append((start, v.to(hold, copy=True)))
+            else:
+                pieces[i].append((start, v))
+                kept.append((entry, v, v._version))
 
     with Hooks(model, names, sink=sink, timesteps=timesteps) as hooks:
         for start in range(0, n, batch_size):
             hooks.run(_batch(inputs, start, start + batch_size, device), until=by_entry)
             tick()
+    return pieces, {entry for entry, v, version in kept if v._version != version}
 
 
 def layerwise_analysis(
@@ -310,8 +429,8 @@ def layerwise_analysis(
     if device is None:
         param = next(model.parameters(), None)
         device = param.device if param is not None else "cpu"
-    device = torch.device(device)
-    gram_device = torch.device(gram_device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = _device(device)
+    gram_device = _device(gram_device or ("cuda" if torch.cuda.is_available() else "cpu"))
     measures = _check_measures(measures)
     if gram_dtype is None and any(m != "cka" for m in measures):
         gram_dtype = torch.float64
@@ -320,8 +439,12 @@ def layerwise_analysis(
     if n < 3:
         raise ValueError(f"inputs: an RDM needs at least 3 items, got {n}")
 
-    sizes, aliases = _survey(model, inputs, n, names, device, timesteps, skip_aliases)
+    sizes, aliases, copy = _survey(model, inputs, n, names, device, timesteps, skip_aliases)
     plan = plan_passes(sizes, n, memory_budget)
+    reason = passes_reason(sizes, n, memory_budget, plan)
+    log.info("layerwise: %s", reason)
+    hold = device if device == gram_device else torch.device("cpu")  # where a pass's activations are held
+    work = _Workspace()
     sums: dict[str, _Sums] = {}
     rdms, grams, projected = {}, ({} if keep_grams or measures else None), {}
     total = len(plan) * math.ceil(n / batch_size)
@@ -336,15 +459,18 @@ def layerwise_analysis(
                 progress(step, total, description)
 
         with tempfile.TemporaryDirectory(dir=memmap_dir) if memmap_dir else nullcontext() as folder:
-            buffers = [_buffer(n, u.c1 - u.c0, sizes[u.entry][1], folder, i) for i, u in enumerate(units)]
-            _fill(model, inputs, n, units, buffers, names, device, batch_size, tick, timesteps)
+            args = (model, inputs, n, units, sizes, names, device, hold, batch_size)
+            pieces, changed = _fill(*args, tick, timesteps, folder, copy)
+            while changed:  # kept outputs were changed after their hook (not seen on the probe): copy them, again
+                copy |= changed
+                pieces, changed = _fill(*args, lambda: None, timesteps, folder, copy)
             for i, u in enumerate(units):
                 if u.entry not in sums:
                     sums[u.entry] = _Sums.zeros(n, gram_device)
                     if projections and u.entry in projections:
                         sums[u.entry].h = projections[u.entry].to(gram_device, torch.float64)
-                sums[u.entry].add(buffers[i], gram_device, gram_dtype)
-                buffers[i] = None  # free this slice before the next one is centred
+                sums[u.entry].add(pieces[i], gram_device, gram_dtype, work=work)
+                pieces[i] = None  # free this unit's activations before the next one is centred
                 if u.c1 == sizes[u.entry][0]:  # the entry's last columns: its statistics are complete
                     s = sums.pop(u.entry)
                     # results in float32, or float64 for float64 models
@@ -357,6 +483,7 @@ def layerwise_analysis(
     res = LayerwiseResult(
         list(sizes), metric, n, len(plan), rdms, grams, {e: d for e, (d, _) in sizes.items()}, aliases,
         gram_eps={e: torch.finfo(gram_dtype or d).eps for e, (_, d) in sizes.items()}, projections=projected,
+        passes_reason=reason,
     )
     res.similarity = {m: layerwise_similarity(res, None, m, device=gram_device) for m in measures}
     if not keep_grams:

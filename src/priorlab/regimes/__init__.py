@@ -4,7 +4,9 @@
     apply(model, "bias_only")          # in place; returns the model
     print(summary(model))              # trainable / total parameters per layer
 
-Regimes: full, frozen, bias_only, readout, mask, permute, shared, hyper (see ``apply``'s docstring and docs/regimes.md).
+Regimes: full, frozen, bias_only, readout, mask, permute, shared, hyper, locality (see ``apply``'s docstring and
+docs/regimes.md). ``remove(model)`` bakes a regime's parametrizations into plain weights, loadable into the plain
+architecture.
 """
 
 from priorlab.regimes.core import (
@@ -14,6 +16,7 @@ from priorlab.regimes.core import (
     apply,
     find_readout,
     fit_readout,
+    remove,
     ridge_readout,
     summary,
     tensors,
@@ -44,6 +47,7 @@ __all__ = [
     "find_readout",
     "fit_readout",
     "hashed_index",
+    "remove",
     "ridge_readout",
     "summary",
     "tensors",

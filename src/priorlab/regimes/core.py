@@ -227,6 +227,39 @@ def _hyper(
     _full(model)
 
 
+def _locality(
+    model,
+    layers: str | list[str] | None = None,
+    layout: str = "grid",
+    cost: str = "linear",
+    length_scale: float = 1.0,
+    strength: float = 1.0,
+    form: str = "weights",
+):
+    """The fixed locality prior (priorlab.nets.locality) on every nn.Linear and nn.Conv2d (or the modules at
+    ``layers``): a Linear's inputs and outputs, a Conv2d's input and output channels, each on a sheet (the most
+    square rows × cols grid of the count for grid/torus), W ↦ W ⊙ P; every raw tensor learns."""
+    from priorlab.nets.locality import LAYOUTS, apply_locality, square_sheet
+
+    if layout not in LAYOUTS:
+        raise ValueError(f"locality layout must be one of {LAYOUTS}, got {layout!r}")
+    if layers is None:
+        items = [(p, m) for p, m in model.named_modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+    else:
+        items = [(p, submodule(model, p)) for p in ([layers] if isinstance(layers, str) else layers)]
+    if not items:
+        raise ValueError("the model has no nn.Linear or nn.Conv2d for the locality prior; pass layers=[...]")
+    for path, module in items:
+        w = getattr(module, "weight", None)
+        if not isinstance(w, torch.Tensor) or w.dim() < 2:
+            raise ValueError(f"locality: {path!r} ({type(module).__name__}) has no weight matrix or kernel")
+        n_out, n_in = w.shape[0], w.shape[1]
+        shape = (lambda n: n) if layout == "line" else square_sheet
+        apply_locality(module, shape(n_in), shape(n_out), layout=layout, cost=cost, length_scale=length_scale,
+                       strength=strength, form=form)
+    _full(model)
+
+
 REGIMES = {
     "full": _full,
     "frozen": _frozen,
@@ -236,21 +269,28 @@ REGIMES = {
     "permute": _permute,
     "shared": _shared,
     "hyper": _hyper,
+    "locality": _locality,
 }
-_PARAMETRIZING = {"mask", "permute", "shared", "hyper"}
+_PARAMETRIZING = {"mask", "permute", "shared", "hyper", "locality"}
 
 
 def apply(model: nn.Module, regime: str, **options) -> nn.Module:
     """Put ``model`` under ``regime`` in place and return it.
 
     Regimes and options:
-      full; frozen;
+      full;
+      frozen                        nothing learns (every requires_grad off): evaluate the model as it is;
+                                    priorlab.train.loop.fit refuses it with "nothing to train";
       bias_only(learn_norm=False)   biases learned (and norm-layer affine terms when learn_norm);
       readout(layer=None)           only the readout (last nn.Linear, or the module at ``layer``) learned;
       mask(fraction=0.5)            edge-popup supermask scores learned over frozen weights;
       permute(method="rank")        each weight an exact permutation of its initial values (rank | sinkhorn);
       shared(map=None, fraction=0.1, seed=0)  w = u[index] per weight tensor (map: {"path.weight": index});
-      hyper(target=None, embed_dim=8, chunk=64, hidden=32, from_input=False, seed=0)  generated weights.
+      hyper(target=None, embed_dim=8, chunk=64, hidden=32, from_input=False, seed=0)  generated weights;
+      locality(layers=None, layout="grid", cost="linear", length_scale=1.0, strength=1.0, form="weights")
+                                    W ⊙ P on every Linear and Conv2d (channels on a sheet), P = g(distance).
+
+    :func:`remove` bakes the parametrizing regimes back into plain weights.
     """
     if regime not in REGIMES:
         raise ValueError(f"unknown regime {regime!r} (allowed: {', '.join(REGIMES)})")
@@ -264,6 +304,25 @@ def apply(model: nn.Module, regime: str, **options) -> nn.Module:
     if regime in _PARAMETRIZING and any(parametrize.is_parametrized(m) for m in model.modules()):
         raise ValueError(f"the model already has parametrizations; apply {regime!r} to a fresh model")
     fn(model, **options)
+    return model
+
+
+def remove(model: nn.Module) -> nn.Module:
+    """Bake every parametrization (mask, permute, shared, hyper, locality, any ``torch.nn.utils.parametrize`` one)
+    into plain weights, in place, and return the model: its state_dict then has the plain architecture's keys
+    (``weight``, not ``parametrizations.weight.original``) and its outputs are unchanged. Each baked tensor keeps
+    its ``requires_grad``. ``hyper(from_input=True)`` layers make their weights from each input and cannot be
+    baked (a ValueError)."""
+    for path, module in model.named_modules():
+        if isinstance(module, pz.InputHyperLinear):
+            raise ValueError(
+                f"{path or 'the model'} is a hyper(from_input=True) layer: its weights depend on each input, "
+                "so there are no plain weights to bake"
+            )
+    for module in list(model.modules()):
+        if parametrize.is_parametrized(module):
+            for name in list(module.parametrizations.keys()):
+                parametrize.remove_parametrizations(module, name, leave_parametrized=True)
     return model
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.stats
 import torch
 from torch import nn
 
@@ -28,7 +29,7 @@ from priorlab.probe.capture import capture
 from priorlab.probe.rdm import METRICS, compare, rdm
 from priorlab.randomization import INITS, randomize
 from priorlab.stats import checks
-from priorlab.stats.resampling import empirical_p, prepared, upper_indices
+from priorlab.stats.resampling import TOLERANCE, empirical_p, prepared, upper_indices
 
 DEFAULT_DRAWS = 100
 
@@ -140,13 +141,8 @@ def null_distribution(
     if not isinstance(model, nn.Module):
         raise UserError(f"model_factory: returned {type(model).__name__}, not an nn.Module")
     model.to(_device(inputs)).train(mode == "train")
-    buffers = {path: b.detach().clone() for path, b in model.named_buffers()}
     rows, names = [], None
-    for k, seed in enumerate(draws):
-        with torch.no_grad():  # a forward pass may change buffers (running statistics), never parameters
-            for path, saved in buffers.items():
-                model.get_buffer(path).copy_(saved)
-        randomize(model, init=init, seed=seed, gain=gain)
+    for k, _ in enumerate(random_draws(model, draws, init, gain)):
         outputs = capture(model, inputs, layers, batch_size=batch_size)
         if names is None:
             names = tuple(outputs)
@@ -154,6 +150,20 @@ def null_distribution(
         if progress is not None:
             progress(k + 1, len(draws), "random draws")
     return NullDistribution(np.array(rows, dtype=np.float64), names, tuple(draws), name, init)
+
+
+def random_draws(model: nn.Module, seeds: Sequence[int], init: str = "torch-default", gain: float | None = None):
+    """Re-initialise `model` in place once per seed, yielding the seed after each draw (the model is then draw k).
+
+    Before every draw the buffers are restored to their values at the first call (a forward pass may change
+    running statistics, never parameters), so draw k equals `randomize(fresh_model, init, seeds[k], gain)`."""
+    buffers = {path: b.detach().clone() for path, b in model.named_buffers()}
+    for seed in seeds:
+        with torch.no_grad():
+            for path, saved in buffers.items():
+                model.get_buffer(path).copy_(saved)
+        randomize(model, init=init, seed=seed, gain=gain)
+        yield seed
 
 
 @dataclass(frozen=True)
@@ -200,15 +210,48 @@ def _observed_values(observed, layers: tuple[str, ...]) -> np.ndarray:
     return values
 
 
-def compare_to_null(observed, null, alternative: str = "two-sided", confidence: float = 0.95) -> NullTest:
-    """Empirical p-values ((1 + #draws at least as extreme) / (1 + K)) and percentile bands, per layer.
+TESTS = ("empirical", "gaussian")
 
-    observed: {layer: value} or one value per layer; null: a NullDistribution or an array [K, L] (or [K])."""
+
+def gaussian_p(values: np.ndarray, observed: np.ndarray, alternative: str) -> np.ndarray:
+    """p of a new observation against K draws under a normal null: t = (obs − mean) / (sd·√(1 + 1/K)), K − 1 df.
+
+    This is the prediction-interval test: exact when the draws and the observation are i.i.d. normal under the
+    null. A layer whose draws are all equal gives p = 1 where the observation equals them, else 0."""
+    k = values.shape[0]
+    mean, sd = values.mean(0), values.std(0, ddof=1)
+    scale = sd * np.sqrt(1 + 1 / k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (observed - mean) / scale
+    tol = TOLERANCE * np.maximum(1.0, np.abs(observed))
+    flat = ~(scale > 0)
+    t = np.where(flat, np.where(np.abs(observed - mean) <= tol, 0.0, np.copysign(np.inf, observed - mean)), t)
+    if alternative == "greater":
+        p = scipy.stats.t.sf(t, k - 1)
+    elif alternative == "less":
+        p = scipy.stats.t.cdf(t, k - 1)
+    else:
+        p = np.minimum(1.0, 2 * scipy.stats.t.sf(np.abs(t), k - 1))
+    return np.where(flat & (t == 0), 1.0, p)
+
+
+def compare_to_null(
+    observed, null, alternative: str = "two-sided", confidence: float = 0.95, test: str = "empirical"
+) -> NullTest:
+    """Per layer p-values and percentile bands of the null draws.
+
+    observed: {layer: value} or one value per layer; null: a NullDistribution or an array [K, L] (or [K]).
+    test: "empirical" ((1 + #draws at least as extreme) / (1 + K); never below 1/(K + 1) one-sided, 2/(K + 1)
+    two-sided) or "gaussian" (the t prediction-interval test of `gaussian_p`, which can go lower with few draws)."""
     alternative = checks.alternative(alternative)
     confidence = checks.level(confidence)
+    test = checks.choice(test, "test", TESTS)
     values, layers = _null_values(null)
     obs = _observed_values(observed, layers)
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(values, [tail, 100 - tail], axis=0)
-    p = np.asarray(empirical_p(values, obs, alternative), dtype=np.float64)
+    if test == "gaussian":
+        p = gaussian_p(values, obs, alternative)
+    else:
+        p = np.asarray(empirical_p(values, obs, alternative), dtype=np.float64)
     return NullTest(layers, obs, p, low, high, values.mean(0), alternative, values.shape[0])

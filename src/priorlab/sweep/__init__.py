@@ -31,7 +31,7 @@ from priorlab.store import Store
 from priorlab.sweep.backends import Bar, run_local, run_ray
 from priorlab.sweep.plan import MAX_TRIALS, Trial, check_size, expand, group_trials, new_sweep_id
 
-__all__ = ["load_sweep", "results", "sweep", "write_sweep_report"]
+__all__ = ["load_sweep", "results", "sweep", "write_results_parquet", "write_sweep_report"]
 
 
 def load_sweep(store: Store, sweep_id: str) -> dict[str, Any] | None:
@@ -126,6 +126,7 @@ def _run_pending(store: Store, sw: dict[str, Any], backend: str, workers: int | 
     finally:
         bar.close()
     page = write_sweep_report(store, sw["id"])
+    write_results_parquet(store, sw["id"])
     return {"id": sw["id"], "total": len(sw["trials"]), "ran": len(todo), "failed": bar.failed, "page": page}
 
 
@@ -148,6 +149,28 @@ def results(store: Store, sweep_id: str) -> tuple[list[dict[str, Any]], list[str
         row["run"] = r["id"] if r else None
         out.append(row)
     return out, grid_keys, metric_names
+
+
+def write_results_parquet(store: Store, sweep_id: str) -> Path | None:
+    """<runs root>/sweeps/<id>/results.parquet: the :func:`results` table (grid keys, seed, status, metrics, run);
+    None when pyarrow is not installed (the `ray` extra brings it)."""
+    import json
+
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return None
+    rows, grid_keys, metrics = results(store, sweep_id)
+    cols = [*grid_keys, "seed", "status", *metrics, "run"]
+    cell = lambda v: json.dumps(v) if isinstance(v, list | dict) else v
+    path = store.sweep_folder(sweep_id) / "results.parquet"
+    try:
+        table = pa.table({c: [cell(r.get(c)) for r in rows] for c in cols})
+    except (pa.ArrowException, TypeError, ValueError):  # a column of mixed types: store each cell as text
+        table = pa.table({c: [None if r.get(c) is None else str(cell(r.get(c))) for r in rows] for c in cols})
+    pq.write_table(table, path)
+    return path
 
 
 def write_sweep_report(store: Store, sweep_id: str) -> Path:

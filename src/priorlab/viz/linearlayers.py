@@ -25,14 +25,19 @@ def spectrum(svals: np.ndarray, k: int, title: str):
     return fig
 
 
-def by_depth(values: dict[str, np.ndarray], ylabel: str, title: str, log: bool = False, chance: float | None = None):
-    """values {label: [L, seed]}: mean and every seed against L; y from 0 unless log."""
+def by_depth(values: dict[str, np.ndarray], ylabel: str, title: str, log: bool = False, chance: float | None = None,
+             ci: dict[str, tuple[np.ndarray, np.ndarray]] | None = None):
+    """values {label: [L, seed]}: mean and every seed against L, and the 95% CI of the mean as a band where ci
+    {label: (low [L], high [L])} gives it (more than one seed); y from 0 unless log."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for label, v in values.items():
         depths = np.arange(v.shape[0])
         line = ax.plot(depths, v.mean(1), marker="o", label=label)[0]
+        if ci is not None and label in ci:
+            ax.fill_between(depths, *ci[label], color=line.get_color(), alpha=0.2, lw=0,
+                            label=f"{label}: 95% CI of the mean")
         for s in range(v.shape[1]):
             ax.plot(depths, v[:, s], color=line.get_color(), alpha=0.25, lw=0.8)
     if chance is not None:

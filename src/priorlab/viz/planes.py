@@ -238,23 +238,25 @@ def training_gif(path, model, s, history, x, y, lines, pc, lc):
             p.copy_(v)
 
 
-def success_figure(rates, widths, depths, activations, threshold, title):
-    """Success rate against width: ``rates[(activation, width, depth)]``, one line per depth and activation."""
+def success_figure(rates, widths, depths, activations, threshold, title, ci=None):
+    """Success rate against width: ``rates[(activation, width, depth)]``, one line per depth and activation, with
+    error bars from ``ci[(activation, width, depth)] = (low, high)`` (the Wilson interval) where given. Lines are
+    nudged sideways (a few percent of the width) so that their error bars do not hide each other."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.6, 4))
     styles = {"relu": "-", "tanh": "--", "leaky_relu": "-.", "sigmoid": ":"}
-    for i, depth in enumerate(depths):
-        for act in activations:
-            rate = [rates[act, w, depth] for w in widths]
-            ax.plot(
-                widths,
-                rate,
-                styles[act],
-                marker="o",
-                color=f"C{i}",
-                label=f"{act}, {depth} hidden layers",
-            )
+    lines = [(depth, act) for depth in depths for act in activations]
+    for k, (depth, act) in enumerate(lines):
+        i = depths.index(depth)
+        rate = np.array([rates[act, w, depth] for w in widths])
+        xs = np.array(widths, dtype=float) * 2 ** (0.06 * (k - (len(lines) - 1) / 2)) if ci else widths
+        yerr = None
+        if ci:
+            lo, hi = np.array([ci[act, w, depth] for w in widths]).T
+            yerr = np.clip([rate - lo, hi - rate], 0, None)
+        ax.errorbar(xs, rate, yerr=yerr, fmt=styles[act], marker="o", capsize=3, color=f"C{i}",
+                    label=f"{act}, {depth} hidden layers")
     ax.set_xscale("log", base=2)
     ax.set_xticks(widths, [str(w) for w in widths])
     ax.set_ylim(-0.03, 1.03)

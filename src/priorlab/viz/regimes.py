@@ -16,13 +16,16 @@ def width_curves(
     regimes: Sequence[str],
     tasks: Sequence[str],
     metrics: Sequence[str],
+    ci: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
-    """biasonly: ``width`` and ``params``, one panel per task: scores [task, regime, width, repeat] (mean ± SD)
+    """biasonly: ``width`` and ``params``, one panel per task: scores [task, regime, width, repeat] (mean over the
+    repeats, error bars the 95% CI ci = (low, high) [task, regime, width] when given, i.e. more than one repeat)
     against the hidden width and against the trainable parameters [task, regime, width]. metrics[t]: ``acc`` (axis
     from 0) or ``mse`` (log scale)."""
     import matplotlib.pyplot as plt
 
     seeds = f"{scores.shape[3]} seed" + ("s" if scores.shape[3] > 1 else "")
+    spread = f"mean, 95% CI, {seeds}" if ci is not None else seeds
     figures = {}
     for name, xlabel in (("width", "hidden width N (bias-only network)"), ("params", "trainable parameters")):
         fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
@@ -30,14 +33,15 @@ def width_curves(
             what = "test accuracy" if metrics[t] == "acc" else "test MSE"
             for i, regime in enumerate(regimes):
                 xs = widths if name == "width" else trainable[t, i]
-                m, sd = scores[t, i].mean(1), scores[t, i].std(1)
-                ax.errorbar(xs, m, yerr=sd, marker="o", ms=4, capsize=3, label=regime)
+                m = scores[t, i].mean(1)
+                yerr = None if ci is None else np.clip([m - ci[0][t, i], ci[1][t, i] - m], 0, None)
+                ax.errorbar(xs, m, yerr=yerr, marker="o", ms=4, capsize=3, label=regime)
             ax.set_xscale("log", base=2)
             if metrics[t] == "mse":
                 ax.set_yscale("log")
             else:
                 ax.set_ylim(0, 1.02)
-            ax.set(xlabel=xlabel, ylabel=what, title=f"{task}: {what} (mean ± SD, {seeds})")
+            ax.set(xlabel=xlabel, ylabel=what, title=f"{task}: {what} ({spread})")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
         fig.tight_layout()
@@ -80,20 +84,25 @@ def task_switch(
     tasks: Sequence[str],
     methods: Sequence[str],
     classes: Sequence[int],
+    ci: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
-    """multitask: ``accuracy``, balanced accuracy acc [method, width, task] against width with chance lines; and
-    ``switch``, one heatmap per method of swaps[method][head task, bias/mask task] at the largest width."""
+    """multitask: ``accuracy``, balanced accuracy acc [method, width, task] against width with chance lines (error
+    bars: the 95% CI ci = (low, high) [method, width, task] when given, i.e. more than one seed); and ``switch``, one
+    heatmap per method of swaps[method][head task, bias/mask task] at the largest width."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for k, task in enumerate(tasks):
         for m, method in enumerate(methods):
-            ax.plot(
+            yerr = None if ci is None else np.clip([acc[m, :, k] - ci[0][m, :, k], ci[1][m, :, k] - acc[m, :, k]], 0, None)
+            ax.errorbar(
                 widths,
                 acc[m, :, k],
-                "-o" if method == "bias" else "--s",
+                yerr=yerr,
+                fmt="-o" if method == "bias" else "--s",
                 color=f"C{k}",
                 ms=4,
+                capsize=3,
                 label=f"{task} ({method})",
             )
         ax.axhline(1 / classes[k], color=f"C{k}", ls=":", lw=1)
@@ -153,47 +162,134 @@ def state_space(projected: np.ndarray, tasks: Sequence[str], labels: Sequence, w
     return fig
 
 
+def _yerr(ci: dict[str, tuple], regimes: Sequence[str]) -> np.ndarray:
+    """Asymmetric error bars [2, regimes] from (mean, low, high) intervals."""
+    return np.array([[ci[r][0] - ci[r][1] for r in regimes], [ci[r][2] - ci[r][0] for r in regimes]])
+
+
 def regime_bars(
-    acc: dict[str, np.ndarray],
-    mse: dict[str, np.ndarray],
+    acc: dict[str, tuple],
+    mse: dict[str, tuple],
     trainable: dict[str, int],
     colors: dict[str, str],
+    n: int,
     depth: int,
     width: int,
     target: str,
 ):
-    """regimes: digits accuracy and 1-D MSE per regime (mean ± SD over repeats), and accuracy against the
-    trainable parameters (frozen drawn at 1)."""
+    """regimes: one row per regime across three panels sharing the rows: digits accuracy, 1-D MSE (acc[r], mse[r] =
+    (mean, low, high), the 95% CI over n seeds; error bars only when n > 1) and the trainable parameters, each bar
+    with its value written at its end."""
     import matplotlib.pyplot as plt
 
     regimes = list(acc)
     pos = np.arange(len(regimes))
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
-    for ax, vals, label in ((axes[0], acc, "digits test accuracy"), (axes[1], mse, "1-D test MSE")):
-        ax.bar(
-            pos,
-            [vals[r].mean() for r in regimes],
-            yerr=[vals[r].std() for r in regimes],
-            color=[colors[r] for r in regimes],
-            capsize=3,
-        )
-        ax.set_xticks(pos, regimes, rotation=35, ha="right")
-        ax.set_ylabel(label)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylim(0, 1)
-    axes[0].axhline(0.1, color="0.5", ls=":", lw=1)
-    axes[0].set_title(f"digits, {depth}×{width} ReLU MLP (dotted: chance)")
-    axes[1].set_yscale("log")
-    axes[1].set_title(f"1-D fit of {target} on [-1, 1]")
-    ax = axes[2]
-    for r in regimes:
-        ax.scatter(max(trainable[r], 1), np.mean(acc[r]), color=colors[r], s=50, zorder=3, label=r)
-    ax.set_xscale("log")
-    ax.set_xlabel("trainable parameters (frozen plotted at 1)")
-    ax.set_ylabel("digits test accuracy")
-    ax.set_title("accuracy vs what learning may change")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3)
+    with_ci = n > 1
+    fig, axes = plt.subplots(1, 3, figsize=(16, 0.42 * len(regimes) + 2.4), sharey=True)
+    params = {r: (max(trainable[r], 1), None, None) for r in regimes}
+    panels = ((axes[0], acc, "digits test accuracy", ".3f", with_ci),
+              (axes[1], mse, "1-D test MSE (log)", ".1e", with_ci),
+              (axes[2], params, "trainable parameters (log; frozen drawn at 1)", ",", False))
+    for ax, vals, label, fmt, bars in panels:
+        means = [vals[r][0] for r in regimes]
+        ax.barh(pos, means, xerr=_yerr(vals, regimes) if bars else None,
+                color=[colors[r] for r in regimes], capsize=4, height=0.7)
+        for p, r, m in zip(pos, regimes, means):
+            end = vals[r][2] if bars else m
+            text = f"{int(trainable[r]):,}" if vals is params else f"{m:{fmt}}"
+            ax.annotate(text, (end, p), xytext=(5, 0), textcoords="offset points", va="center", fontsize=9)
+        ax.set_xlabel(label, fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(pos, regimes, fontsize=10)
+    axes[0].invert_yaxis()
+    axes[0].set_xlim(0, 1.15)
+    axes[0].axvline(0.1, color="0.5", ls=":", lw=1)
+    what = f"mean, 95% CI over {n} seeds" if with_ci else "1 seed"
+    axes[0].set_title(f"digits, {depth}×{width} ReLU MLP ({what}; dotted: chance)", fontsize=10)
+    axes[1].set_xscale("log")
+    axes[1].set_xlim(min(v[0] for v in mse.values()) / 3, max(v[0] for v in mse.values()) * 30)
+    axes[1].set_title(f"1-D fit of {target} on [-1, 1] ({what})", fontsize=10)
+    axes[2].set_xscale("log")
+    axes[2].set_xlim(0.5, max(max(trainable.values()), 1) * 30)
+    axes[2].set_title("what learning may change (digits net)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def hyper_diagram(layout: dict):
+    """regimes ``hyper``: u → H → w for every target weight of the digits net. layout: ``targets`` (name, shape,
+    chunks, embeddings), ``embed_dim``, ``hidden``, ``chunk``, ``generator_params``."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    targets = layout["targets"]
+    n = len(targets)
+    fig, ax = plt.subplots(figsize=(13, 1.3 * n + 2.2))
+    ax.set_xlim(0, 12.6)
+    ax.set_ylim(-1.4, 1.3 * n + 0.4)
+    ax.axis("off")
+
+    def box(x, y, w, h, text, color):
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.05", fc=color, ec="k", lw=1))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=9)
+
+    def arrow(x0, y0, x1, y1, **kw):
+        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=14, lw=1.2, **kw))
+
+    mid = 1.3 * n / 2 - 0.4
+    box(4.6, mid - 0.5, 2.6, 1.6, f"H: shared generator\n{layout['embed_dim']} → {layout['hidden']} (tanh) → "
+        f"{layout['chunk']}\n{layout['generator_params']:,} parameters", "#fde2b8")
+    for i, t in enumerate(targets):
+        y = 1.3 * (n - 1 - i)
+        box(0.2, y, 3.2, 0.8, f"u: {t['name']} embeddings\n{t['chunks']} chunks × {layout['embed_dim']} = "
+            f"{t['embeddings']:,}", "#cfe3f7")
+        box(8.4, y, 4.0, 0.8, f"w = scale · H(u), chunk by chunk\n{t['name']} {t['shape'][0]}×{t['shape'][1]} = "
+            f"{t['shape'][0] * t['shape'][1]:,} weights", "#d5f0d0")
+        arrow(3.5, y + 0.4, 4.55, mid + 0.3)
+        arrow(7.25, mid + 0.3, 8.35, y + 0.4)
+    arrow(10.0, -0.25, 1.8, -0.25, color="C3", connectionstyle="arc3,rad=0.0")
+    ax.text(5.9, -0.75, "learning: ∂C/∂u = (∂H/∂u)ᵀ ∂C/∂w (and ∂C/∂H likewise); the weights w are never stored "
+            "as parameters", ha="center", fontsize=9, color="C3")
+    n_emb = sum(t["embeddings"] for t in targets)
+    n_w = sum(t["shape"][0] * t["shape"][1] for t in targets)
+    ax.set_title(f"Hypernetwork regime: {n_emb:,} embeddings + {layout['generator_params']:,} generator parameters "
+                 f"make {n_w:,} weights", fontsize=11)
+    return fig
+
+
+def sharing_diagram(index: np.ndarray, u: np.ndarray, grad_w: np.ndarray, grad_u: np.ndarray):
+    """regimes ``sharing``: the tied values u [K] copied into the weight w = u[index] (cells coloured by group),
+    the copies' gradients ∂C/∂w written in the cells, and ∂C/∂u_k = their sum per group (autograd's value)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    k = len(u)
+    cmap = ListedColormap([plt.cm.Pastel1(i) for i in range(k)])
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.6), gridspec_kw={"width_ratios": [0.5, 1.3, 1.3, 0.9]})
+    axes[0].imshow(np.arange(k)[:, None], cmap=cmap, vmin=-0.5, vmax=k - 0.5)
+    for j in range(k):
+        axes[0].text(0, j, f"u{j}\n{u[j]:+.2f}", ha="center", va="center", fontsize=9)
+    axes[0].set_title("tied values u", fontsize=10)
+    for ax, values, title in ((axes[1], u[index], "forward: w = u[index] (copies)"),
+                              (axes[2], grad_w, "backward: ∂C/∂w of each copy")):
+        ax.imshow(index, cmap=cmap, vmin=-0.5, vmax=k - 0.5)
+        for (a, b), v in np.ndenumerate(values):
+            ax.text(b, a, f"u{index[a, b]}\n{v:+.3f}", ha="center", va="center", fontsize=8)
+        ax.set_title(title, fontsize=10)
+    sums = [" + ".join(f"{g:+.3f}" for g in grad_w[index == j]) for j in range(k)]
+    axes[3].axis("off")
+    for j in range(k):
+        axes[3].text(0, 1 - (j + 0.5) / k, f"∂C/∂u{j} = {grad_u[j]:+.3f}\n= Σ {sums[j]}", fontsize=8,
+                     va="center", transform=axes[3].transAxes,
+                     bbox={"boxstyle": "round", "fc": cmap(j), "ec": "0.5"})
+    axes[3].set_title("backward: the copies' gradients add", fontsize=10)
+    for ax in axes[:3]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    sizes = np.bincount(index.ravel())
+    copies = f"{sizes.min()}" if sizes.min() == sizes.max() else f"{sizes.min()}–{sizes.max()}"
+    fig.suptitle(f"Weight sharing, w = H(u): each u_k copied into {copies} weights of a {index.shape[0]}×"
+                 f"{index.shape[1]} layer; autograd's ∂C/∂u is the sum over its copies", fontsize=11)
     fig.tight_layout()
     return fig
 

@@ -126,13 +126,15 @@ def fmt_expected(expected: Any, tolerance: float | None = None) -> str:
 
 
 def fmt_ours(row: dict[str, Any], metrics: dict[str, Any]) -> str:
-    """The run's number for a claim, with its 95% CI when the metrics carry ``<metric>_ci_low/_ci_high``."""
+    """The run's number for a claim, with its 95% CI when the metrics carry ``<metric>_ci_low/_ci_high`` and its n
+    when they carry ``<metric>_n``."""
     ours = row.get("ours")
     if ours is None:
         return "—"
     lo, hi = metrics.get(f"{row.get('metric')}_ci_low"), metrics.get(f"{row.get('metric')}_ci_high")
     ci = f" [95% CI {fmt_num(lo)}, {fmt_num(hi)}]" if lo is not None and hi is not None else ""
-    return fmt_num(ours) + ci
+    n = metrics.get(f"{row.get('metric')}_n")  # how many seeds / trials the number is over
+    return fmt_num(ours) + ci + (f" (n = {int(n)})" if n is not None else "")
 
 
 def verdict_summary(rows: list[dict[str, Any]]) -> str:

@@ -59,3 +59,35 @@ def _view(h: torch.Tensor, w: torch.Tensor, b: float):
     _, _, vt = torch.linalg.svd(rest, full_matrices=False)
     pts = torch.stack([score, rest @ vt[0]], 1).numpy()
     return pts, (lambda xlim, ylim: (np.zeros(2), np.array(ylim))), ("classifier score w·h + b", "main other direction")
+
+
+def seeds_figure(rows, threshold: float):
+    """fold ``seeds``: one row per network, rows [(label, training accuracies [seeds], stats)] with stats holding
+    ``success_rate`` and ``mean_train_acc`` and, where there are CIs, their ``_ci_low`` / ``_ci_high``: every seed
+    as a dot, the mean with its 95% CI as an error bar, the threshold as a dotted line."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 0.8 + 0.75 * len(rows)))
+    rng = np.random.default_rng(0)
+    ticks = []
+    for i, (label, acc, st) in enumerate(rows):
+        ys = i + rng.uniform(-0.15, 0.15, len(acc))
+        ax.scatter(acc, ys, s=14, color=f"C{i}", alpha=0.6, lw=0)
+        mean = st["mean_train_acc"]
+        xerr = None
+        if "mean_train_acc_ci_low" in st:
+            xerr = np.clip([[mean - st["mean_train_acc_ci_low"]], [st["mean_train_acc_ci_high"] - mean]], 0, None)
+        ax.errorbar([mean], [i], xerr=xerr, fmt="D", color="k", ms=5, capsize=4)
+        rate = f"success {st['success_rate']:.2f}"
+        if "success_rate_ci_low" in st:
+            rate += f" [{st['success_rate_ci_low']:.2f}, {st['success_rate_ci_high']:.2f}]"
+        ticks.append(f"{label}\n{rate}")
+    ax.axvline(threshold, color="gray", ls=":", lw=1)
+    ax.set_yticks(range(len(rows)), ticks, fontsize=8)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlim(min(0.45, min(float(np.min(a)) for _, a, _ in rows) - 0.02), 1.01)
+    ax.set_xlabel(f"training accuracy of each seed (◆ mean, 95% CI; success: ≥ {threshold:g})")
+    ax.set_title(f"{len(rows[0][1])} seeds per network", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig

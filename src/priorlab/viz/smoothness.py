@@ -8,26 +8,31 @@ import numpy as np
 
 STUDY_LEVEL = 19  # the distortion level the study quotes numbers at
 
-Panel = tuple[str, np.ndarray, np.ndarray, Mapping[int, float]]  # weights, mean, sd [schemes, levels], {model: r}
+# weights, mean, CI low, CI high [schemes, levels] (low/high None for one run), {model: r at level 19}
+Panel = tuple[str, np.ndarray, np.ndarray | None, np.ndarray | None, Mapping[int, float]]
 
 
 def plot_smoothness(panels: Sequence[Panel], labels: Sequence[str], sd_step: float, repeats: int):
     """Two figures: r against the distortion level, one panel per weight scale, one curve per coding scheme (darker
-    = simpler) beside the identity's 1/√(1+σ²) and the study's numbers at level 19 (stars); and r at the last level
-    per scheme, mean ± SD over repeats, one bar per weight scale, with the study's numbers.
+    = simpler, a band for the 95% CI over repeats) beside the identity's 1/√(1+σ²) and the study's numbers at level 19
+    (stars); and r at the last level per scheme, mean with 95% CI error bars, one bar per weight scale, with the study's
+    numbers. Bands and error bars only where there is more than one repeat.
 
-    panels: (weights, mean, sd, study) with mean, sd: [schemes, levels] and study: {model (1-based): r at level 19}."""
+    panels: (weights, mean, low, high, study) with mean, low, high: [schemes, levels] (low, high None for one repeat)
+    and study: {model (1-based): r at level 19}."""
     import matplotlib.pyplot as plt
 
     n_models, n_levels = panels[0][1].shape
     levels, last = np.arange(n_levels), n_levels - 1
     colours = plt.cm.Greens(np.linspace(0.95, 0.3, n_models))  # darker = simpler
-    low = min(0, *(mean.min() - 0.02 for _, mean, _, _ in panels))
+    low = min(0, *((mean if lo is None else lo).min() - 0.02 for _, mean, lo, _, _ in panels))
 
     curves, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels) + 2.2, 4.6), sharey=True, squeeze=False)
-    for ax, (weights, mean, _, study) in zip(axes[0], panels):
+    for ax, (weights, mean, lo, hi, study) in zip(axes[0], panels):
         for m in range(n_models):
             ax.plot(levels, mean[m], color=colours[m], lw=2, label=labels[m])
+            if lo is not None:
+                ax.fill_between(levels, lo[m], hi[m], color=colours[m], alpha=0.25, lw=0)
         sigma = levels * sd_step
         ax.plot(levels, 1 / np.sqrt(1 + sigma**2), "k--", lw=1, label="1/√(1+σ²)")
         if STUDY_LEVEL < n_levels:
@@ -50,15 +55,17 @@ def plot_smoothness(panels: Sequence[Panel], labels: Sequence[str], sd_step: flo
     bars, ax = plt.subplots(figsize=(8, 4.4))
     x = np.arange(1, n_models + 1)
     width = 0.8 / len(panels)
-    for i, ((weights, mean, sd, study), hatch) in enumerate(zip(panels, ("", "//"))):
+    for i, ((weights, mean, lo, hi, study), hatch) in enumerate(zip(panels, ("", "//"))):
         offset = (i - (len(panels) - 1) / 2) * width
-        ax.bar(x + offset, mean[:, last], width, yerr=sd[:, last], color=colours, edgecolor="k", lw=0.5,
+        yerr = None if lo is None else np.clip([mean[:, last] - lo[:, last], hi[:, last] - mean[:, last]], 0, None)
+        ax.bar(x + offset, mean[:, last], width, yerr=yerr, capsize=2, color=colours, edgecolor="k", lw=0.5,
                hatch=hatch, label=weights)
         if last == STUDY_LEVEL and study:
             ax.plot([m + offset for m in study], list(study.values()), "*", ms=11, color="crimson",
                     label=f"the study ({weights})")
     ax.set(xlabel="coding scheme (model)", ylabel=f"r at level {last}", xticks=x,
-           title=f"r at distortion level {last} per coding scheme (mean ± SD over runs)")
+           title=f"r at distortion level {last} per coding scheme"
+           + (f" (mean, 95% CI over {repeats} runs)" if repeats > 1 else " (one run)"))
     ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2)
     ax.spines[["top", "right"]].set_visible(False)
     return curves, bars
