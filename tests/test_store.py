@@ -125,8 +125,9 @@ def test_sweeps_table_round_trip_and_trial_rows(home):
     assert store.trial_rows("sw-x")["hidden=3,seed=0"]["metrics"] == {"mse": 0.5}
     (row,) = store.sweeps()
     assert (row["id"], row["done"], row["running"], row["failed"]) == ("sw-x", 1, 1, 0)
-    store.drop_stale("sw-x")  # the half-written folder of the trial left running goes
-    assert not folder.exists()
+    assert store.recover() == [] and folder.exists()  # its owner (this process) is alive: left alone
     store.mark_lost("sw-x", ["hidden=2,seed=0", "hidden=3,seed=0"], "worker lost")
     assert store.trial_statuses("sw-x") == {"hidden=2,seed=0": "failed: worker lost", "hidden=3,seed=0": "done"}
+    assert len(store.recover()) == 1  # the lost trial's half-written folder is moved aside
+    assert not folder.exists() and (home / "fit1d" / ".failed-a").is_dir()
     assert store.sweep_folder("sw-x") == store.root / "sweeps" / "sw-x" and store.sweep_folder("sw-x").is_dir()

@@ -311,9 +311,9 @@ class Result:
         partial = dest.parent / f".partial-{self.run.id}"
         shutil.copytree(self.run.path, partial)
         store.begin(self.run.id, self.run.experiment, partial, self.run.config, self.run.config.get("seed"))
+        metrics = json.loads((partial / "metrics.json").read_text())
+        store.finish(self.run.id, "done", dest, metrics)  # commit before the rename (docs/reliability.md)
         partial.rename(dest)
-        metrics = json.loads((dest / "metrics.json").read_text())
-        store.finish(self.run.id, "done", dest, metrics)
         self._saved = load_run(dest)
         return self._saved
 

@@ -135,6 +135,8 @@ def runs_cmd(
     """Table of runs from the index (`--format csv|json` for scripts: every metric, whole ids)."""
     from priorlab.report_index import headline_rows, print_runs
 
+    if limit < 1:
+        raise UserError(f"invalid --limit {limit} (allowed: integer ≥ 1)")
     if format != "table":
         print_runs(experiment, limit, format)
         return
@@ -153,7 +155,25 @@ def show_cmd(
     """Print a run's config and metrics (or a sweep's results table)."""
     from priorlab.report_index import show
 
+    _check_run_folder(ref)
     show(ref, format)
+
+
+def _check_run_folder(ref: str) -> None:
+    """`show`: a run whose folder was deleted, or a folder with a broken env.json/config.yaml, is one line."""
+    from pathlib import Path
+
+    from priorlab.runner import load_run
+    from priorlab.store import Store
+
+    row = Store().find(ref)
+    if row is not None:
+        if not Path(row["path"]).is_dir():
+            raise UserError(f"run {row['id']}: its folder {row['path']} is missing (deleted or moved; "
+                            "see `priorlab doctor`)")
+        load_run(row["path"])
+    elif Path(ref).is_dir() and (Path(ref) / "env.json").exists():
+        load_run(ref)
 
 
 @app.command("report")
@@ -161,7 +181,31 @@ def report_cmd():
     """Write index.html in the runs root listing every run; prints its path."""
     from priorlab.report_index import write
 
-    typer.echo(str(write()))
+    try:
+        typer.echo(str(write()))
+    except OSError as exc:
+        raise UserError(f"cannot write the report: {exc.strerror or exc.__class__.__name__}"
+                        f"{': ' + str(exc.filename)[:200] if exc.filename else ''}") from None
+
+
+@app.command("doctor")
+def doctor_cmd(
+    repair: bool = typer.Option(False, "--repair", help="fix what can be fixed and say what was done"),
+):
+    """Check the runs root: index integrity, foreign keys, folders vs index rows, stale 'running' rows."""
+    from priorlab.store import Store, doctor
+
+    store = Store()
+    problems, actions = doctor(store, repair=repair)
+    for a in actions:
+        typer.echo(f"fixed: {a}")
+    for p in problems:
+        typer.echo(f"problem: {p}")
+    if problems:
+        if not repair:
+            typer.echo("run `priorlab doctor --repair` to fix what can be fixed")
+        raise typer.Exit(1)
+    typer.echo(f"clean: {store.root}")
 
 
 @app.command("sweep")
@@ -176,17 +220,21 @@ def sweep_cmd(
     resume: str | None = typer.Option(None, "--resume", help="SWEEP_ID: run its trials that are not done"),
     device: str = typer.Option("auto", "--device", help="auto|cpu|cuda"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+    max_trials: int = typer.Option(100_000, "--max-trials", help="refuse sweeps larger than this"),
 ):
     """Run a grid of configs x seeds; each trial is an ordinary run tagged with the sweep id."""
     from priorlab.config import parse_sets
     from priorlab.sweep import sweep
     from priorlab.sweep.plan import parse_grid, parse_seeds
 
+    if max_trials < 1:
+        raise UserError(f"invalid --max-trials {max_trials} (allowed: integer ≥ 1)")
     res = sweep(
         experiment,
         grid=parse_grid(grid),
         base=parse_sets(set_),
-        seeds=parse_seeds(seeds),
+        seeds=parse_seeds(seeds, limit=max_trials),
+        max_trials=max_trials,
         backend=backend,
         workers=workers,
         ray_address=ray_address,
@@ -269,6 +317,11 @@ def export_mlflow_cmd(
     typer.echo(f"tracking uri: {tracking_uri}")
 
 
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 1000 else line[:999] + "…"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     cmd = typer.main.get_command(app)
@@ -276,7 +329,11 @@ def main(argv: list[str] | None = None) -> int:
         rv = cmd.main(args=args, prog_name="priorlab", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
     except UserError as exc:
-        print(f"priorlab: error: {exc}", file=sys.stderr)
+        print(f"priorlab: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the machine refused (disk full, read-only, name too long): the user's to fix
+        name = f": {str(exc.filename)[:200]}" if exc.filename else ""
+        print(f"priorlab: error: {exc.strerror or exc.__class__.__name__}{name}", file=sys.stderr)
         return 2
     except _cx.NoArgsIsHelpError as exc:
         print(exc.ctx.get_help() if exc.ctx else "", file=sys.stdout)

@@ -16,8 +16,45 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from priorlab.errors import UserError  # re-exported: configs and front-ends raise it
 
-__all__ = ["BaseConfig", "Fraction", "UniqueList", "UserError", "Widths", "build_config", "unique_list"]
+__all__ = ["BaseConfig", "Fraction", "UniqueList", "UserError", "Widths", "build_config", "clip", "unique_list"]
 
+MAX_SHOWN = 200  # characters of a user's value an error message shows at most
+MAX_NODES = 100_000  # items (counted through YAML aliases) a config may hold: anchor bombs are refused
+MAX_DEPTH = 50  # nesting of lists and mappings in a config value
+
+
+def clip(text: Any, n: int = MAX_SHOWN) -> str:
+    """``text`` as a string of at most ``n`` characters (an ellipsis marks a cut)."""
+    text = text if isinstance(text, str) else str(text)
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def short_repr(value: Any, n: int = MAX_SHOWN) -> str:
+    """repr() of a user's value, bounded in time and length (nested and self-referencing values included)."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 3, 8, 8, 8, 8
+    r.maxstring = r.maxother = r.maxlong = n
+    return clip(r.repr(value), n)
+
+
+def check_bounded(value: Any, what: str = "config") -> None:
+    """Refuse a value with more than MAX_NODES items (counted through shared YAML aliases) or nested deeper than
+    MAX_DEPTH, before anything walks it: a YAML anchor bomb expands to billions of items."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise UserError(f"{what} is too large (more than {MAX_NODES:,} items, counting YAML aliases)")
+        if depth > MAX_DEPTH:
+            raise UserError(f"{what} is nested too deeply (more than {MAX_DEPTH} levels)")
+        if isinstance(v, dict):
+            stack.extend((x, depth + 1) for kv in v.items() for x in kv)
+        elif isinstance(v, list | tuple | set):
+            stack.extend((x, depth + 1) for x in v)
 
 
 
@@ -194,19 +231,19 @@ def describe_error(cls: type[BaseConfig], err: ValidationError) -> str:
     loc = [str(p) for p in e.get("loc", ())]
     key = loc[0] if loc else "config"
     if e.get("type") == "extra_forbidden":
-        return f"unknown config key '{key}' (allowed: {', '.join(cls.model_fields)})"
+        return f"unknown config key '{clip(key)}' (allowed: {', '.join(cls.model_fields)})"
     finfo = cls.model_fields.get(key)
     value = e.get("input")
     msg = e.get("msg", "invalid").removeprefix("Value error, ")
     if finfo is None:
-        return f"invalid config: {msg}"
+        return f"invalid config: {clip(msg)}"
     allowed = type_name(finfo.annotation)
     rng = field_range(finfo)
     if rng:
         allowed += f", {rng}"
     where = key if len(loc) == 1 else ".".join(loc)
-    vs = repr(value) if not isinstance(value, dict) else "…"
-    return f"invalid value {vs} for '{where}': {msg.rstrip('.')} (allowed: {allowed})"
+    vs = short_repr(value) if not isinstance(value, dict) else "…"
+    return f"invalid value {vs} for '{clip(where)}': {clip(msg.rstrip('.'))} (allowed: {allowed})"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -222,6 +259,9 @@ def parse_value(raw: str) -> Any:
         val = yaml.safe_load(raw)
     except yaml.YAMLError:
         val = raw
+    except RecursionError:
+        raise UserError(f"value '{clip(raw)}' is nested too deeply") from None
+    check_bounded(val, f"value '{clip(raw, 60)}'")
     if isinstance(val, str) and "," in val and not raw.startswith(("'", '"')):
         return [parse_value(p) for p in raw.split(",") if p.strip() != ""]
     return val
@@ -231,11 +271,11 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
-            raise UserError(f"--set expects key=value, got '{item}'")
+            raise UserError(f"--set expects key=value, got '{clip(item)}'")
         k, v = item.split("=", 1)
         k = k.strip()
         if not k:
-            raise UserError(f"--set expects key=value, got '{item}'")
+            raise UserError(f"--set expects key=value, got '{clip(item)}'")
         out[k] = parse_value(v)
     return out
 
@@ -245,37 +285,68 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     try:
         text = p.read_text()
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read config file '{path}': {exc.__class__.__name__}") from None
+        raise UserError(f"cannot read config file '{clip(path)}': {exc.__class__.__name__}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise UserError(f"config file '{path}' is not valid YAML{where}") from None
+        raise UserError(f"config file '{clip(path)}' is not valid YAML{where}") from None
+    except RecursionError:
+        raise UserError(f"config file '{clip(path)}' is nested too deeply") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise UserError(f"config file '{path}' must hold a mapping of key: value")
-    return data
+        raise UserError(f"config file '{clip(path)}' must hold a mapping of key: value")
+    check_bounded(data, f"config file '{clip(path)}'")
+    return {str(k): v for k, v in data.items()}
+
+
+def _takes_bool(tp: Any) -> bool:
+    """Whether a field's type admits true/false anywhere (bool, a Literal of bools, Any, an unannotated type)."""
+    if tp is bool or tp is Any or tp is object:
+        return True
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return any(isinstance(a, bool) for a in typing.get_args(tp))
+    if origin is Annotated:
+        return _takes_bool(typing.get_args(tp)[0])
+    if origin is not None:
+        return any(_takes_bool(a) for a in typing.get_args(tp) if a is not Ellipsis)
+    return not isinstance(tp, type) or not issubclass(tp, int | float | str)
+
+
+def _refuse_bools(cls: type[BaseConfig], values: dict[str, Any]) -> None:
+    """`hidden=true` is refused (pydantic would read it as 1); lists of numbers likewise."""
+    for k, v in values.items():
+        items = v if isinstance(v, list | tuple) else [v]
+        if any(isinstance(x, bool) for x in items) and not _takes_bool(cls.model_fields[k].annotation):
+            allowed = type_name(cls.model_fields[k].annotation)
+            raise UserError(f"invalid value {short_repr(v)} for '{k}': true/false is not a value here "
+                            f"(allowed: {allowed})")
 
 
 def build_config(cls: type[BaseConfig], values: dict[str, Any]) -> BaseConfig:
     """Defaults < full-scale overrides < preset < user values. Raises UserError with one line."""
-    values = dict(values)
+    check_bounded(values)
+    values = {str(k): v for k, v in values.items()}
     unknown = [k for k in values if k not in cls.model_fields]
     renamed = [k for k in unknown if k in cls.RENAMED]
     if renamed:
         raise UserError(f"unknown key '{renamed[0]}' (renamed to '{cls.RENAMED[renamed[0]]}')")
     if unknown:
-        raise UserError(f"unknown config key '{unknown[0]}' (allowed: {', '.join(cls.model_fields)})")
+        raise UserError(f"unknown config key '{clip(unknown[0])}' (allowed: {', '.join(cls.model_fields)})")
+    _refuse_bools(cls, values)
     merged: dict[str, Any] = {}
     if values.get("scale", cls.model_fields["scale"].default) == "full":
         merged.update(cls.FULL)
     preset = values.get("preset")
     if preset is not None:
+        allowed = ", ".join(cls.PRESETS) or "none"
+        if not isinstance(preset, str):
+            raise UserError(f"invalid value {short_repr(preset)} for 'preset': one preset name (allowed: {allowed})")
         if preset not in cls.PRESETS:
-            allowed = ", ".join(cls.PRESETS) or "none"
-            raise UserError(f"unknown preset '{preset}' (allowed: {allowed})")
+            raise UserError(f"unknown preset '{clip(preset)}' (allowed: {allowed})")
         merged.update(cls.PRESETS[preset])
     merged.update(values)
     try:

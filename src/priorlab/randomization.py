@@ -25,6 +25,7 @@ on the CPU, so the result is the same on every device and the global RNG state n
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 
 import torch
@@ -43,6 +44,11 @@ def _fans(shape: torch.Size) -> tuple[int, int]:
         return shape[0], shape[0]
     receptive = math.prod(shape[2:])
     return shape[1] * receptive, shape[0] * receptive
+
+
+def _inv_sqrt(n: int) -> float:
+    """1/sqrt(n), and 0 for a zero-size layer (nothing is drawn for it)."""
+    return 1 / math.sqrt(n) if n > 0 else 0.0
 
 
 class _Drawer:
@@ -72,10 +78,12 @@ class _Drawer:
     def weight(self, shape, default_bound: float | None = None, default_std: float | None = None):
         """A weight tensor under the chosen init; returns (values, description)."""
         fan_in, fan_out = _fans(shape)
+        if math.prod(shape) == 0:
+            return torch.zeros(shape, dtype=torch.float64), "empty"
         if self.init == "torch-default":
             if default_std is not None:
                 return self.normal(shape, default_std), f"N(0, {default_std:.3g}²)"
-            bound = 1 / math.sqrt(fan_in) if default_bound is None else default_bound
+            bound = _inv_sqrt(fan_in) if default_bound is None else default_bound
             return self.uniform(shape, bound), f"U(±{bound:.3g})"
         if len(shape) < 2 and self.init in ("xavier", "kaiming", "orthogonal"):
             raise ValueError(
@@ -84,7 +92,7 @@ class _Drawer:
         if self.init == "normal":
             return self.normal(shape, self.gain), f"N(0, {self.gain:.3g}²)"
         if self.init in ("fan-in", "kaiming"):
-            std = self.gain / math.sqrt(fan_in)
+            std = self.gain * _inv_sqrt(fan_in)
             return self.normal(shape, std), f"N(0, {std:.3g}²)"
         if self.init == "xavier":
             bound = self.gain * math.sqrt(6.0 / (fan_in + fan_out))
@@ -130,9 +138,9 @@ def _init_module(m: nn.Module, d: _Drawer, done: set[int]) -> str | None:
         w = m.weight
         put("weight", d.weight(w.shape))
         if getattr(m, "bias", None) is not None:
-            put("bias", d.bias(m.bias.shape, 1 / math.sqrt(_fans(w.shape)[0])))
+            put("bias", d.bias(m.bias.shape, _inv_sqrt(_fans(w.shape)[0])))
     elif isinstance(m, _RNN):
-        bound = 1 / math.sqrt(m.hidden_size)
+        bound = _inv_sqrt(m.hidden_size)
         for name, p in list(m.named_parameters(recurse=False)):
             if name.startswith("weight"):
                 put(name, d.weight(p.shape, default_bound=bound))
@@ -204,10 +212,12 @@ def randomize(
     """
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
-    if gain is not None and not gain > 0:
-        raise ValueError(f"gain must be positive, got {gain!r}")
-    if bias_std < 0:
-        raise ValueError(f"bias_std must be >= 0, got {bias_std!r}")
+    if isinstance(gain, bool) or (gain is not None and not (isinstance(gain, numbers.Real) and 0 < gain < math.inf)):
+        raise ValueError(f"gain must be a positive finite number, got {gain!r}")
+    if isinstance(bias_std, bool) or not (isinstance(bias_std, numbers.Real) and 0 <= bias_std < math.inf):
+        raise ValueError(f"bias_std must be a finite number >= 0, got {bias_std!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be an integer in 0..2**63-1, got {seed!r}")
     drawer = _Drawer(init, seed, gain, bias_std)
     done: set[int] = set()
     lines: dict[str, str] = {}
@@ -224,7 +234,7 @@ def randomize(
         left = {k: p for k, p in m.named_parameters(recurse=False) if id(p) not in done}
         unchanged = list(left)
         if _reset_method(m) is not None:
-            unchanged = _reset_with_seed(m, seed * 1_000_003 + i, left)
+            unchanged = _reset_with_seed(m, (seed * 1_000_003 + i) % 2**63, left)
             _note(lines, label, m, "its own reset_parameters()")
         if unchanged:
             stuck.append(f"{label} ({type(m).__name__}: {', '.join(unchanged)})")

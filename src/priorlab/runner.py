@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +70,15 @@ def load_run(ref: str | Path, root: str | Path | None = None) -> Run:
     try:
         env = json.loads((p / "env.json").read_text())
         config = yaml.safe_load((p / "config.yaml").read_text()) or {}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         raise UserError(f"'{path}' is not a run folder ({exc.__class__.__name__})") from None
+    if not isinstance(env, dict) or not isinstance(config, dict):
+        raise UserError(f"'{path}' is not a run folder (env.json or config.yaml is not a mapping)")
     mp = p / "metrics.json"
-    metrics = json.loads(mp.read_text()) if mp.exists() else {}
+    try:
+        metrics = json.loads(mp.read_text()) if mp.exists() else {}
+    except (OSError, ValueError) as exc:
+        raise UserError(f"'{path}' has an unreadable metrics.json ({exc.__class__.__name__})") from None
     return Run(
         path=p.resolve(),
         id=env.get("run_id", p.name),
@@ -182,6 +187,54 @@ def _clean_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
     return out
 
 
+# Metrics computed from RDMs or representation similarity: a NaN there is a wrong answer (a constant or NaN
+# representation), not an undefined statistic. Other metrics may be NaN when undefined (a CI of one repeat, a mean over
+# no failed seeds); a run whose every metric is NaN has no answer at all.
+_SIMILARITY = ("rdm", "rsa", "rho", "cka", "similarity", "spearman", "kendall")
+
+
+def _nan_in(metrics: dict[str, Any], arrays: dict[str, np.ndarray]) -> str | None:
+    """What holds a NaN that makes the run's answer wrong: an RDM array, a similarity metric, or every metric."""
+    values = {}
+    for k, v in (metrics or {}).items():
+        try:
+            values[str(k)] = float(v)
+        except (TypeError, ValueError):
+            continue
+    nan = [k for k, f in values.items() if math.isnan(f)]
+    bad = nan if values and len(nan) == len(values) else [k for k in nan if any(w in k.lower() for w in _SIMILARITY)]
+    for k, a in (arrays or {}).items():
+        if "rdm" in k.lower() and np.issubdtype(np.asarray(a).dtype, np.floating) and np.isnan(a).any():
+            bad.append(f"array {k}")
+    if not bad:
+        return None
+    return ", ".join(bad[:3]) + (f" (+{len(bad) - 3} more)" if len(bad) > 3 else "")
+
+
+# ----------------------------------------------------------------------------------------------
+# Kill points: PRIORLAB_KILL_AT=<point> makes the process SIGKILL itself there (crash-consistency tests).
+KILL_POINTS = ("before_work", "mid_training", "after_figures", "after_index_commit", "after_rename")
+
+
+def _kill_point(point: str) -> None:
+    if os.environ.get("PRIORLAB_KILL_AT") == point:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _killing_progress(progress):
+    """ctx.progress that kills the process after the first training step (the `mid_training` point)."""
+
+    def wrapped(iterable=None, total=None, description=""):
+        for i, item in enumerate(progress(iterable, total=total, description=description)):
+            if i == 1:
+                _kill_point("mid_training")
+            yield item
+
+    return wrapped
+
+
 def prepare(experiment: str, values: dict[str, Any]) -> tuple[Any, BaseConfig]:
     """Validate an experiment name and its config values (no side effects)."""
     module = load_experiment(experiment)
@@ -203,6 +256,26 @@ class _OpenRun:
     parent: Path
     final: Path
     t0: float
+    made: list[Path] = field(default_factory=list)  # folders this run created (removed again when discarded)
+
+
+def _os_error(exc: OSError, where: Path) -> UserError:
+    import errno
+
+    what = {errno.ENOSPC: "no space left on the device", errno.EROFS: "read-only file system",
+            errno.ENAMETOOLONG: "file name too long", errno.EACCES: "permission denied",
+            errno.EDQUOT: "disk quota exceeded"}.get(exc.errno, exc.strerror or exc.__class__.__name__)
+    return UserError(f"cannot write the run folder under '{str(where)[:200]}': {what}")
+
+
+def _mkdirs(path: Path) -> list[Path]:
+    """mkdir -p that returns the folders it created (outermost first)."""
+    made = []
+    for p in reversed([path, *path.parents]):
+        if not p.exists():
+            p.mkdir()
+            made.append(p)
+    return made
 
 
 def _open_run(
@@ -218,7 +291,8 @@ def _open_run(
     trial_key=None,
     figure_format: str = "png",
 ) -> _OpenRun:
-    """Validate, create the .partial folder, write config/env and the index row ('running')."""
+    """Validate, index the run as 'running' (owned by this process), then create the .partial folder and write
+    config/env. A failure to write leaves nothing: the row and the folders made are removed again."""
     module, config = prepare(experiment, values)
     dev = resolve_device(device)
     if figure_format not in ("png", "svg"):
@@ -226,41 +300,130 @@ def _open_run(
     store = Store(root)
     run_id = new_run_id()
     if out is not None:
-        final = Path(out).resolve()
-        if final.exists() and (not final.is_dir() or any(final.iterdir())):
-            raise UserError(f"--out '{out}' exists and is not empty")
+        try:
+            final = Path(out).resolve()
+            busy = final.exists() and (not final.is_dir() or any(final.iterdir()))
+        except OSError as exc:
+            raise _os_error(exc, Path(out)) from None
+        if busy:
+            raise UserError(f"--out '{str(out)[:200]}' exists and is not empty")
         parent = final.parent
     else:
         parent = store.root / experiment
         final = parent / run_id
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create run folder under '{parent}': {exc.strerror}") from None
     tmp = parent / f".partial-{run_id}"
-    tmp.mkdir()
+    root_existed, index_existed = store.root.exists(), store.index_path.exists()
+    made: list[Path] = []
+    try:
+        made = _mkdirs(parent)
+        if len(tmp.name) > 255 or len(final.name) > 255:
+            import errno
+
+            raise OSError(errno.ENAMETOOLONG, "File name too long")
+    except OSError as exc:
+        _remove_made(made)
+        raise _os_error(exc, parent) from None
     cfg_dict = config.model_dump(mode="json")
     env = environment(dev, config.seed, argv)
     env.update({"run_id": run_id, "experiment": experiment, "status": "running", "start": _now(), "end": None})
-    (tmp / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
-    _write_json(tmp / "env.json", env)
-    store.begin(run_id, experiment, tmp, cfg_dict, config.seed, sweep_id=sweep_id, trial_key=trial_key)
-    ctx = RunContext(folder=tmp, seed=config.seed, device=dev, quiet=quiet, figure_format=figure_format)
-    return _OpenRun(module, config, cfg_dict, env, ctx, store, run_id, parent, final, time.time())
+    begun = False
+    try:
+        store.begin(run_id, experiment, tmp, cfg_dict, config.seed, sweep_id=sweep_id, trial_key=trial_key)
+        begun = True
+        tmp.mkdir()
+        (tmp / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
+        _write_json(tmp / "env.json", env)
+        ctx = RunContext(folder=tmp, seed=config.seed, device=dev, quiet=quiet, figure_format=figure_format)
+    except (OSError, UserError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if begun:
+            _forget(store, run_id)
+        _remove_made(made)
+        if not index_existed:
+            _remove_index(store, root_existed)
+        raise (_os_error(exc, parent) if isinstance(exc, OSError) else exc) from None
+    if os.environ.get("PRIORLAB_KILL_AT") == "mid_training":
+        ctx.progress = _killing_progress(ctx.progress)
+    if not index_existed:
+        made.append(store.index_path)
+    if not root_existed and store.root not in made:
+        made.insert(0, store.root)
+    return _OpenRun(module, config, cfg_dict, env, ctx, store, run_id, parent, final, time.time(), made)
+
+
+def _forget(store: Store, run_id: str) -> None:
+    try:
+        store.forget(run_id)
+    except UserError:
+        pass  # the index cannot be written (disk full): recovery marks the row lost later
+
+
+def _remove_made(made: list[Path]) -> None:
+    for p in reversed(made):
+        try:
+            p.rmdir()
+        except OSError:
+            pass  # not empty (another run wrote there meanwhile) or gone
+
+
+def _remove_index(store: Store, root_existed: bool) -> None:
+    """Remove an index this run created, when it holds no row (so a refused run leaves the runs root as it was)."""
+    try:
+        with store.connect() as con:
+            if con.execute("SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM sweeps)").fetchone()[0]:
+                return
+    except UserError:
+        return
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(store.index_path) + suffix).unlink(missing_ok=True)
+    if not root_existed:
+        _remove_made([store.root])
 
 
 def _discard(o: _OpenRun) -> None:
-    """Forget a run that never started its work (bad input found by the experiment itself)."""
+    """Forget a run that never finished its work (bad input found by the experiment itself, a disk that is full):
+    its folder, its row, and the folders and index this run created."""
     shutil.rmtree(o.ctx.folder, ignore_errors=True)
-    with o.store.connect() as con:
-        con.execute("DELETE FROM runs WHERE id=?", (o.run_id,))
+    _forget(o.store, o.run_id)
+    index = o.store.index_path in o.made
+    _remove_made([p for p in o.made if p not in (o.store.index_path, o.store.root)])
+    if index:
+        _remove_index(o.store, root_existed=o.store.root not in o.made)
 
 
 def _close_run(o: _OpenRun, metrics: dict[str, Any], status: str) -> Run:
-    """Write metrics/arrays/env/report, rename the folder into place (or .failed-), commit the index row."""
+    """Write metrics/arrays/env/report into the .partial folder, commit the row (final status, metrics, final path),
+    then rename the folder into place (``.failed-<id>`` unless done). A write error before the commit discards the
+    run (UserError); after the commit, recovery on the next open completes the rename."""
+    try:
+        dest = _commit(o, metrics, status)
+    except OSError as exc:
+        _discard(o)
+        raise _os_error(exc, o.parent) from None
+    except UserError:
+        _discard(o)
+        raise
+    _kill_point("after_index_commit")
+    try:
+        if dest == o.final and o.final.exists():
+            o.final.rmdir()  # the empty --out folder
+        os.replace(o.ctx.folder, dest)
+    except OSError as exc:
+        o.store.set_status(o.run_id, f"failed: could not move into place ({exc.strerror})", o.ctx.folder)
+        raise _os_error(exc, dest) from None
+    _kill_point("after_rename")
+    return load_run(dest)
+
+
+def _commit(o: _OpenRun, metrics: dict[str, Any], status: str) -> Path:
+    """Everything up to and including the index commit; returns where the folder goes."""
     from priorlab.viz.report import write_run_report
 
     tmp = o.ctx.folder
+    if status == "done":
+        nan = _nan_in(metrics, o.ctx.arrays)
+        if nan:
+            status = f"failed: NaN in {nan}"
     metrics = _clean_metrics(metrics)
     o.env.update({"status": status, "end": _now(), "seconds": round(time.time() - o.t0, 3)})
     _write_json(tmp / "metrics.json", metrics)
@@ -275,21 +438,21 @@ def _close_run(o: _OpenRun, metrics: dict[str, Any], status: str) -> Run:
             _write_json(tmp / "verdict.json", verdicts)
     try:
         write_run_report(tmp, o.module, o.cfg_dict, metrics, o.env, o.ctx, config_obj=o.config)
+    except OSError:
+        raise
     except Exception:  # noqa: BLE001 - a report failure must not lose the run
         (tmp / "report_error.txt").write_text(traceback.format_exc())
         if status == "done":
             status = "failed: report could not be written"
-            o.env["status"] = status
-            _write_json(tmp / "env.json", o.env)
-    if status == "done":
-        if o.final.exists():
-            o.final.rmdir()  # the empty --out folder
-        dest = o.final
-    else:
-        dest = o.parent / f".failed-{o.run_id}"
-    os.replace(tmp, dest)
-    o.store.finish(o.run_id, status, dest, metrics)
-    return load_run(dest)
+    if status == "done" and o.final.exists() and (not o.final.is_dir() or any(o.final.iterdir())):
+        status = f"failed: --out '{str(o.final)[:200]}' was no longer empty when the run finished"
+    if o.env["status"] != status:
+        o.env["status"] = status
+        _write_json(tmp / "env.json", o.env)
+    dest = o.final if status == "done" else o.parent / f".failed-{o.run_id}"
+    _kill_point("after_figures")
+    o.store.finish(o.run_id, status, dest, metrics)  # the commit point
+    return dest
 
 
 def _verdicts(module, config: BaseConfig, metrics: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -307,8 +470,13 @@ def _failure(exc: BaseException) -> str:
         return f"failed: diverged at step {exc.step}"
     if isinstance(exc, KeyboardInterrupt):
         return "failed: interrupted"
-    text = str(exc).splitlines()[0] if str(exc) else ""
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
     return f"failed: {exc.__class__.__name__}: {text}".rstrip(": ")
+
+
+def _exit_error(exc: SystemExit) -> UserError:
+    return UserError(f"the experiment's code (e.g. a module: factory) called exit({str(exc.code)[:200]!s}); "
+                     "nothing was written")
 
 
 def run(
@@ -329,6 +497,9 @@ def run(
     The Python face of ``priorlab run``: ``priorlab.run("fit1d", activation="cos", hidden=3, seed=1)``.
     Raises :class:`UserError` for bad input before anything is written.
     """
+    if sweep_id is None:
+        prepare(experiment, config_values)  # bad input refused before recovery touches the runs root
+        Store(root).recover()
     o = _open_run(
         experiment, config_values, root=root, out=out, device=device, quiet=quiet, argv=argv,
         sweep_id=sweep_id, trial_key=trial_key, figure_format=figure_format,
@@ -336,11 +507,15 @@ def run(
     seed_everything(o.config.seed)
     metrics: dict[str, Any] = {}
     status = "done"
+    _kill_point("before_work")
     try:
         metrics = o.module.run(o.config, o.ctx)
     except UserError:
         _discard(o)
         raise
+    except SystemExit as exc:
+        _discard(o)
+        raise _exit_error(exc) from None
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - any crash becomes a failed run
         status = _failure(exc)
         if not isinstance(exc, Diverged):
@@ -384,12 +559,15 @@ def run_batch(
         for v, k in zip(values, trial_keys)
     ]
     seed_everything(opened[0].config.seed)
+    _kill_point("before_work")
     out: list[Run] = []
     try:
         for o, res in zip(opened, module.run_many([o.config for o in opened], [o.ctx for o in opened])):
+            if len(opened) > 1:
+                _kill_point("mid_training")  # a batch's first result is in, the others are not closed yet
             failed = isinstance(res, BaseException)
             out.append(_close_run(o, {} if failed else res, _failure(res) if failed else "done"))
-    except Exception as exc:  # noqa: BLE001 - the rest of the batch failed: each of those trials records why
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the rest of the batch failed: each trial records why
         for o in opened[len(out):]:
             (o.ctx.folder / "traceback.txt").write_text(traceback.format_exc())
             out.append(_close_run(o, {}, _failure(exc)))

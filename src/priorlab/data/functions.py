@@ -13,14 +13,14 @@ from typing import Annotated
 import torch
 from pydantic import AfterValidator
 
-from priorlab.config import UserError
+from priorlab.config import UserError, clip
 
 
 class ExpressionError(UserError):
     """A target expression that is not allowed; `reason` is the message without the key's name."""
 
     def __init__(self, text: str, reason: str):
-        super().__init__(f"invalid value '{text}' for 'target': {reason}")
+        super().__init__(f"invalid value '{clip(text)}' for 'target': {reason}")
         self.reason = reason
 
 
@@ -45,17 +45,39 @@ _BINOPS = {
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 
 
+MAX_LENGTH = 1000  # characters of a target expression at most
+MAX_DEPTH = 200  # nesting of its operations at most
+
+
+def _depth(tree: ast.AST) -> int:
+    """Nesting depth of an expression tree (iterative: a deep tree cannot overflow the stack)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > MAX_DEPTH:
+            break
+        stack.extend((c, d + 1) for c in ast.iter_child_nodes(node))
+    return deepest
+
+
 def parse_expression(text: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """Compile an arithmetic expression in `x` to a function of a tensor.
 
     Allowed: numbers, x, pi, e, + - * / ** % (and ^ as power), unary minus, and the functions
     sin cos tan exp log sqrt abs tanh sign sinh cosh arctan floor relu sigmoid. Anything else is refused.
     """
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(text, f"longer than {MAX_LENGTH} characters ({len(text)})")
     src = text.replace("^", "**")
     try:
         tree = ast.parse(src, mode="eval")
     except SyntaxError:
         raise ExpressionError(text, "not an expression in x") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(text, f"nested more than {MAX_DEPTH} levels") from None
+    if _depth(tree) > MAX_DEPTH:
+        raise ExpressionError(text, f"nested more than {MAX_DEPTH} levels")
     allowed = ", ".join(_FUNCS)
 
     def check(node: ast.AST) -> None:

@@ -118,6 +118,11 @@ class ImageFiles:
         return torch.stack([to_tensor(square(read_image(self.files[i]), size, fit)) for i in picks])
 
 
+def files_classes(root: Path) -> list[str]:
+    """The top-level categories of an image folder (what :func:`image_split` labels)."""
+    return ImageFiles(root, category="top").categories
+
+
 def image_split(root: str | Path, size: int, what: str = "image folder") -> Split:
     """An ImageFolder (``class/xxx.png``) resized (shorter side) and centre-cropped to ``size`` and normalised with
     the ImageNet mean and SD; ``train/`` and ``val/`` subfolders are used when both exist, otherwise a stratified
@@ -134,5 +139,15 @@ def image_split(root: str | Path, size: int, what: str = "image folder") -> Spli
     from sklearn.model_selection import train_test_split
 
     x, y = load(root)
-    tr, te = train_test_split(np.arange(len(y)), test_size=0.25, random_state=0, stratify=y.numpy())
+    counts = np.bincount(y.numpy())
+    if len(counts) < 2 or counts.min() < 2:
+        few = min(range(len(counts)), key=lambda k: counts[k])
+        raise UserError(f"{what} '{root}' needs at least 2 images in every class for a 75/25 split "
+                        f"(class '{sorted(set(files_classes(root)))[few]}' has {counts[few]})"
+                        if len(counts) >= 2 else f"{what} '{root}' holds one class only (at least 2 needed)")
+    try:
+        tr, te = train_test_split(np.arange(len(y)), test_size=0.25, random_state=0, stratify=y.numpy())
+    except ValueError as exc:
+        raise UserError(f"{what} '{root}' cannot be split 75/25 by class: {str(exc).splitlines()[0][:200]}") \
+            from None
     return Split(x[tr], y[tr], x[te], y[te])

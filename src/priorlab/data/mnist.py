@@ -7,6 +7,7 @@ data, big-endian. A file that is truncated, too long, or lacks the magic raises 
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,28 +26,47 @@ FILES = {
 DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read one IDX file (gzip detected from its first bytes) into an array of its declared shape."""
+MAX_BYTES = 2**30  # data an IDX file may declare (MNIST's largest is 47 MB)
+MAX_NDIM = 16
+
+
+def read_idx(path: str | Path, max_bytes: int = MAX_BYTES) -> np.ndarray:
+    """Read one IDX file (gzip detected from its first bytes) into an array of its declared shape.
+
+    A gzip file is decompressed as a stream that stops at the size the header declares (plus one byte, to tell a
+    file that is longer than it says): a small file that inflates to gigabytes is refused without inflating it."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        with path.open("rb") as fh:
+            gz = fh.read(2) == b"\x1f\x8b"
+        stream = gzip.open(path, "rb") if gz else path.open("rb")
+        with stream:
+            head = stream.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in DTYPES:
+                raise UserError(f"'{path}' is not an IDX file (wrong magic number {head.hex() or 'empty'})")
+            ndim = head[3]
+            if ndim > MAX_NDIM:
+                raise UserError(f"IDX file '{path}' declares {ndim} dimensions (at most {MAX_NDIM})")
+            dims = stream.read(4 * ndim)
+            header = 4 + 4 * ndim
+            if len(dims) < 4 * ndim:
+                raise UserError(f"IDX file '{path}' is truncated (header needs {header} bytes, "
+                                f"file has {4 + len(dims)})")
+            shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big") for i in range(ndim))
+            dtype = np.dtype(DTYPES[head[2]])
+            size = dtype.itemsize
+            for n in shape:
+                size *= n  # Python integers: 65536^4 does not wrap around to 0
+            if size > max_bytes:
+                raise UserError(f"IDX file '{path}' declares shape {shape} ({size:,} bytes; at most {max_bytes:,})")
+            data = stream.read(size + 1)
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise UserError(f"cannot read IDX file '{path}': {exc.__class__.__name__}: {exc}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in DTYPES:
-        raise UserError(f"'{path}' is not an IDX file (wrong magic number {raw[:4].hex() or 'empty'})")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise UserError(f"IDX file '{path}' is truncated (header needs {header} bytes, file has {len(raw)})")
-    shape = tuple(int(s) for s in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    dtype = np.dtype(DTYPES[raw[2]])
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(raw) != expected:
-        what = "truncated" if len(raw) < expected else "longer than its header says"
-        raise UserError(f"IDX file '{path}' is {what} ({len(raw)} bytes, shape {shape} needs {expected})")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    if len(data) != size:
+        what = "truncated" if len(data) < size else "longer than its header says"
+        have = f"{header + len(data)} bytes" if len(data) <= size else "more bytes"
+        raise UserError(f"IDX file '{path}' is {what} ({have}, shape {shape} needs {header + size})")
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def _find(folder: Path, stem: str) -> Path:

@@ -173,7 +173,9 @@ def kendall_tau_a(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def compare(rdm_a, rdm_b, method: str = "spearman") -> float:
-    """Similarity of two RDMs (square or upper-triangle vectors) over their upper triangle."""
+    """Similarity of two RDMs (square or upper-triangle vectors) over their upper triangle.
+
+    NaN when either RDM has a NaN entry (with a RuntimeWarning giving their count)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     a, b = upper(rdm_a), upper(rdm_b)
@@ -186,6 +188,13 @@ def compare(rdm_a, rdm_b, method: str = "spearman") -> float:
     dtype = torch.promote_types(a.dtype, b.dtype) if a.is_floating_point() else torch.float64
     dtype = torch.promote_types(dtype, torch.float32)
     a, b = a.to(dtype), b.to(dtype=dtype, device=a.device)
+    nan = int((torch.isnan(a) | torch.isnan(b)).sum())
+    if nan:  # a NaN has no rank: the comparison is undefined, not a number computed around it
+        import warnings
+
+        warnings.warn(f"compare: {nan} of {a.numel()} dissimilarities are NaN (e.g. from constant rows under "
+                      "the correlation metric); the result is NaN", RuntimeWarning, stacklevel=2)
+        return float("nan")
     if method == "pearson":
         return float(_pearson(a, b))
     if method == "spearman":

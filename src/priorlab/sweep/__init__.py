@@ -29,7 +29,7 @@ from typing import Any
 from priorlab.config import UserError
 from priorlab.store import Store
 from priorlab.sweep.backends import Bar, run_local, run_ray
-from priorlab.sweep.plan import Trial, expand, group_trials, new_sweep_id
+from priorlab.sweep.plan import MAX_TRIALS, Trial, check_size, expand, group_trials, new_sweep_id
 
 __all__ = ["load_sweep", "results", "sweep", "write_results_parquet", "write_sweep_report"]
 
@@ -42,11 +42,12 @@ def load_sweep(store: Store, sweep_id: str) -> dict[str, Any] | None:
     return sw
 
 
-def _plan(store: Store, experiment: str | None, grid, base, seeds) -> dict[str, Any]:
+def _plan(store: Store, experiment: str | None, grid, base, seeds, max_trials: int) -> dict[str, Any]:
     from priorlab.runner import prepare
 
     if experiment is None:
         raise UserError("missing EXPERIMENT (see `priorlab list`) or --resume SWEEP_ID")
+    check_size(grid or {}, seeds, max_trials)
     trials = expand(base or {}, grid or {}, seeds)
     for t in trials:  # every trial's config is valid before anything runs
         prepare(experiment, t.values)
@@ -65,7 +66,6 @@ def _resume(store: Store, sweep_id: str, experiment: str | None, grid, base, see
         raise UserError(f"sweep '{sweep_id}' is of experiment '{sw['experiment']}', not '{experiment}'")
     if grid or seeds or base:
         raise UserError("--resume takes no --grid/--seeds/--set: the sweep's plan is stored")
-    store.drop_stale(sw["id"])
     return sw
 
 
@@ -84,10 +84,13 @@ def sweep(
     root: str | Path | None = None,
     quiet: bool = False,
     batch: bool = True,
+    max_trials: int = MAX_TRIALS,
 ) -> dict[str, Any]:
     """Plan (or resume) a sweep and run its pending trials. Returns ``{"id", "total", "ran", "failed", "page"}``.
 
-    ``batch=False`` runs every trial alone even when the experiment could train several together.
+    ``batch=False`` runs every trial alone even when the experiment could train several together. A sweep of more
+    than ``max_trials`` trials is refused before it is expanded. While it runs the sweep holds its lock
+    (``sweeps/<id>/.lock``): a second ``--resume`` of the same sweep is refused with one line.
     """
     from priorlab.runner import resolve_device
 
@@ -95,12 +98,21 @@ def sweep(
         raise UserError(f"invalid --backend '{backend}' (allowed: local, ray)")
     if workers is not None and workers < 1:
         raise UserError(f"invalid --workers {workers} (allowed: integer ≥ 1)")
+    if not isinstance(max_trials, int) or max_trials < 1:
+        raise UserError(f"invalid --max-trials {max_trials} (allowed: integer ≥ 1)")
     resolve_device(device)
     store = Store(root)
     if resume:
         sw = _resume(store, resume, experiment, grid, base, seeds)
     else:
-        sw = _plan(store, experiment, grid, base, seeds)
+        sw = _plan(store, experiment, grid, base, seeds, max_trials)
+    with store.sweep_lock(sw["id"]):
+        store.recover()  # trials a killed run of this sweep left half-done
+        return _run_pending(store, sw, backend, workers, ray_address, gpu_fraction, device, quiet, batch)
+
+
+def _run_pending(store: Store, sw: dict[str, Any], backend: str, workers: int | None, ray_address: str | None,
+                 gpu_fraction: float, device: str, quiet: bool, batch: bool) -> dict[str, Any]:
     rows = store.trial_rows(sw["id"])
     todo = [t for t in sw["trials"] if rows.get(t.key, {}).get("status") != "done"]
     workers = workers or max(1, os.cpu_count() or 1)

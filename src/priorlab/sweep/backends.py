@@ -43,6 +43,33 @@ def run_group(
         return out
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this process when the sweep's main process dies (SIGKILL or OOM kill included), so no
+    worker lives on writing trials: the kernel's parent-death signal on Linux, and a watchdog thread everywhere."""
+    import signal
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="priorlab-parent-watchdog", daemon=True).start()
+
+
 class Bar:
     """Trials done / total, failures, elapsed and ETA, read from the index (so trials finishing inside a batch
     count at once); silent when quiet or not on a terminal."""
@@ -97,7 +124,8 @@ def run_local(experiment: str, sweep_id: str, groups: list[list[Trial]], store: 
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = mp.get_context("spawn")  # workers import torch afresh: no forked threads or CUDA state
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         futures = {
             pool.submit(run_group, experiment, sweep_id, _payload(g), str(store.root), device, threads): g
             for g in groups

@@ -11,9 +11,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from priorlab.config import UserError, parse_value
+from priorlab.config import UserError, clip, parse_value
 
 MAX_GROUP = 256  # trials trained together in one run_many call at most
+MAX_TRIALS = 100_000  # a sweep's size at most, unless --max-trials raises it
 
 
 @dataclass
@@ -46,7 +47,7 @@ def parse_grid(items: list[str] | None) -> dict[str, list[Any]]:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UserError(f"--grid expects key=v1,v2,..., got '{item}'")
+            raise UserError(f"--grid expects key=v1,v2,..., got '{clip(item)}'")
         if key == "seed":
             raise UserError("grid the seed with --seeds (e.g. --seeds 0-9), not --grid seed=...")
         vals = [parse_value(p) for p in _split_top(raw)]
@@ -58,8 +59,8 @@ def parse_grid(items: list[str] | None) -> dict[str, list[Any]]:
     return grid
 
 
-def parse_seeds(text: str | None) -> list[int] | None:
-    """'0-9', '0,3,5' or '0-4,10' -> sorted unique seeds."""
+def parse_seeds(text: str | None, limit: int = MAX_TRIALS) -> list[int] | None:
+    """'0-9', '0,3,5' or '0-4,10' -> sorted unique seeds (at most ``limit``, checked before a range is expanded)."""
     if text is None:
         return None
     seeds: set[int] = set()
@@ -70,13 +71,18 @@ def parse_seeds(text: str | None) -> list[int] | None:
                 a, b = (int(x) for x in part.split("-", 1))
                 if b < a:
                     raise ValueError
+                if b - a + 1 + len(seeds) > limit:
+                    raise UserError(f"invalid --seeds '{clip(text)}': more than {limit:,} seeds "
+                                    "(raise the cap with --max-trials)")
                 seeds.update(range(a, b + 1))
             elif part:
                 seeds.add(int(part))
+    except UserError:
+        raise
     except ValueError:
-        raise UserError(f"invalid --seeds '{text}' (allowed: a range 0-9, a list 0,3,5, or both)") from None
-    if not seeds or min(seeds) < 0:
-        raise UserError(f"invalid --seeds '{text}' (allowed: integers ≥ 0)")
+        raise UserError(f"invalid --seeds '{clip(text)}' (allowed: a range 0-9, a list 0,3,5, or both)") from None
+    if not seeds or min(seeds) < 0 or max(seeds) > 2**31 - 1:
+        raise UserError(f"invalid --seeds '{clip(text)}' (allowed: integers in 0..{2**31 - 1})")
     return sorted(seeds)
 
 
@@ -87,6 +93,18 @@ def _fmt(v: Any) -> str:
 def trial_key(point: dict[str, Any]) -> str:
     """A grid point's stable key: ``k=v`` pairs in key order (``hidden=3,seed=1``)."""
     return ",".join(f"{k}={_fmt(point[k])}" for k in sorted(point))
+
+
+def check_size(grid: dict[str, list[Any]], seeds: list[int] | None, max_trials: int = MAX_TRIALS) -> int:
+    """The number of trials of a grid × seeds, refused (UserError) above ``max_trials`` before anything is expanded."""
+    n = len(seeds) if seeds is not None else 1
+    for vals in grid.values():
+        n *= len(vals)
+        if n > max_trials:
+            break
+    if n > max_trials:
+        raise UserError(f"the sweep has more than {max_trials:,} trials (raise the cap with --max-trials)")
+    return n
 
 
 def expand(base: dict[str, Any], grid: dict[str, list[Any]], seeds: list[int] | None) -> list[Trial]:
