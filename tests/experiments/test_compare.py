@@ -131,9 +131,11 @@ def test_seed_changes_only_the_random_networks(tmp_path):
 def test_more_stimuli_than_files_exits_2_naming_both_numbers(cli, tmp_path):
     from PIL import Image
 
+    rng = np.random.default_rng(0)  # textured images: a uniform one has no defined correlation distance
     for i in range(5):
         (tmp_path / "imgs" / "cat").mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.full((12, 12, 3), 20 * i, dtype=np.uint8)).save(tmp_path / "imgs" / "cat" / f"{i}.png")
+        pixels = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(tmp_path / "imgs" / "cat" / f"{i}.png")
     args = ["run", "compare", "--set", f"stimuli=images:{tmp_path / 'imgs'}", "--set", "n_stimuli=9",
             "--set", "random_inits=2", "--set", "n_boot=20", "--set", "epochs=1", "--out", str(tmp_path / "run")]
     res = cli(args)

@@ -185,7 +185,9 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     draws = _draw(built, stim.x, ref, names, targets, config, ctx)
     keep = [i for i, n in enumerate(names) if n in draws.first.rdms and np.isfinite(draws.score[:, i]).all()]
     if not keep:
-        raise UserError("layers: none of the chosen layers gives a batch-first output to compare")
+        undefined = any(n in draws.first.rdms for n in names)
+        raise UserError("stimuli: every layer's comparison is undefined (NaN): are the stimuli constant?" if undefined
+                        else "layers: none of the chosen layers gives a batch-first output to compare")
     names = [names[i] for i in keep]
     test = layer_test({n: ref.rdms[n] for n in names}, draws.score[:, keep], targets, config.compare_method,
                       config.n_boot, ctx.seed, config.null_test, config.correction)
