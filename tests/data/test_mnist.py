@@ -54,15 +54,26 @@ def test_read_idx_other_types_roundtrip(tmp_path):
     assert (tmp_path / "b.idx.gz").read_bytes()[:2] == b"\x1f\x8b"
 
 
-def test_truncated_file_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    "name, damage, match",
+    [("x_train", lambda raw: raw[:-100], "truncated"), ("y_test", lambda raw: b"\x08\x03" + raw[2:], "wrong magic")],
+)
+def test_damaged_dataset_file_is_refused(tmp_path, name, damage, match):
     _write_mnist(tmp_path)
-    path = tmp_path / FILES["x_train"]
-    path.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(UserError, match="truncated"):
+    path = tmp_path / FILES[name]
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(UserError, match=match):
         mnist(tmp_path)
-    (tmp_path / "short").write_bytes(b"\x00\x00\x08\x03\x00\x00")
-    with pytest.raises(UserError, match="truncated"):
-        read_idx(tmp_path / "short")
+
+
+@pytest.mark.parametrize(
+    "raw, match",
+    [(b"\x00\x00\x08\x03\x00\x00", "truncated"), (b"\x89PNG\r\n\x1a\n", "not an IDX file")],
+)
+def test_bad_idx_file_is_refused(tmp_path, raw, match):
+    (tmp_path / "bad").write_bytes(raw)
+    with pytest.raises(UserError, match=match):
+        read_idx(tmp_path / "bad")
 
 
 def test_truncated_gzip_is_refused(tmp_path):
@@ -70,17 +81,6 @@ def test_truncated_gzip_is_refused(tmp_path):
     (tmp_path / "t.gz").write_bytes(data[: len(data) // 2])
     with pytest.raises(UserError, match="cannot read IDX file"):
         read_idx(tmp_path / "t.gz")
-
-
-def test_wrong_magic_is_refused(tmp_path):
-    _write_mnist(tmp_path)
-    path = tmp_path / FILES["y_test"]
-    path.write_bytes(b"\x08\x03" + path.read_bytes()[2:])
-    with pytest.raises(UserError, match="wrong magic"):
-        mnist(tmp_path)
-    (tmp_path / "png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    with pytest.raises(UserError, match="not an IDX file"):
-        read_idx(tmp_path / "png")
 
 
 def test_missing_and_mismatched_files(tmp_path):

@@ -138,25 +138,20 @@ def test_fold_bad_units(home):
         priorlab.run("fold", epochs=2)
 
 
-from claimcheck import check_rows as _consistent  # noqa: E402
+from claimcheck import assert_verdicts_consistent, verdict_of  # noqa: E402
 
 
 def test_fold_verdicts_and_the_separable_success(tmp_path):
-    import json
-
     import priorlab
 
     run = priorlab.run("fold", out=tmp_path / "q", root=tmp_path / "runs")  # the quick default
-    rows = json.loads((run.path / "verdict.json").read_text())
-    _consistent(rows)
-    assert all(r["verdict"] == "reproduces" for r in rows), rows
+    assert all(r["verdict"] == "reproduces" for r in assert_verdicts_consistent(run.path))
     assert run.metrics["separable_output"] >= 0.95 and run.metrics["separable_last_hidden"] < 0.95
     assert {"layers_success.png", "separable.png"} <= {p.name for p in run.figures}
     # hardly trained: the success is not separable yet, the verdict flips
     short = priorlab.run("fold", out=tmp_path / "s", root=tmp_path / "runs", steps=3, repeats=2, snapshots=2,
                          n_points=60)
-    flipped = {r["metric"]: r["verdict"] for r in json.loads((short.path / "verdict.json").read_text())}
-    assert flipped["separable_output"] == "differs"
+    assert verdict_of(assert_verdicts_consistent(short.path), "separable_output") == "differs"
 
 
 def test_linear_separability_finds_the_line():

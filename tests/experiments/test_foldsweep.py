@@ -117,21 +117,17 @@ def test_foldsweep_bad_config(home):
         priorlab.run("foldsweep", epochs=2)
 
 
-from claimcheck import check_rows as _consistent  # noqa: E402
+from claimcheck import assert_verdicts_consistent  # noqa: E402
 
 
 def test_foldsweep_verdicts(tmp_path):
-    import json
-
     import priorlab
 
     run = priorlab.run("foldsweep", out=tmp_path / "q", root=tmp_path / "runs")  # the quick default
-    rows = json.loads((run.path / "verdict.json").read_text())
-    _consistent(rows)
+    rows = assert_verdicts_consistent(run.path)
     assert len(rows) == 3 and all(r["verdict"] == "reproduces" for r in rows), rows
     # hardly trained: no width succeeds, so wider is no better — the verdict flips
     short = priorlab.run("foldsweep", out=tmp_path / "s", root=tmp_path / "runs", steps=2, repeats=3,
                          activations=["relu"])
-    flipped = json.loads((short.path / "verdict.json").read_text())
-    _consistent(flipped)
+    flipped = assert_verdicts_consistent(short.path)
     assert flipped[1]["verdict"] == "differs"

@@ -102,12 +102,11 @@ def _positive(text: str) -> bool:
 
 def setup(cfg: Config) -> str:
     nets = ", ".join(f"{a} × {h}" + (f" (lr {lr:g})" if lr else "") for a, h, lr in networks_of(cfg))
-    return (
-        f"One network per line — {nets} — fitted to y = {cfg.target} from {cfg.n_samples} samples with noise SD "
-        f"{cfg.noise:g} on [{cfg.x_min:.3g}, {cfg.x_max:.3g}] for {cfg.steps} full-batch {cfg.optimizer} steps (seed "
-        f"{cfg.seed}); errors on {cfg.n_eval} fresh points inside the range and {cfg.n_eval} in bands of "
-        f"{cfg.extrap_margin:.3g} beside it."
-    )
+    data = f"y = {cfg.target} from {cfg.n_samples} samples with noise SD {cfg.noise:g}"
+    where = f"[{cfg.x_min:.3g}, {cfg.x_max:.3g}]"
+    errors = f"{cfg.n_eval} fresh points inside the range and {cfg.n_eval} in bands of {cfg.extrap_margin:.3g} beside it"
+    training = f"{cfg.steps} full-batch {cfg.optimizer} steps (seed {cfg.seed})"
+    return f"One network per line — {nets} — fitted to {data} on {where} for {training}; errors on {errors}."
 
 
 def claims(cfg: Config) -> list[Claim]:

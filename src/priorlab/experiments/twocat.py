@@ -81,12 +81,11 @@ class Config(BaseConfig):
 
 def setup(config: Config) -> str:
     chaotic = f", and again with weight SD {config.chaotic_std:g} (the chaotic case)" if config.chaotic_std else ""
-    return (
-        f"{config.repeats} random networks of {config.depth} {config.activation} layers × {config.width} units, "
-        f"weights {config.weight_std:g}·N(0, 1){', biases' if config.bias_std else ', no bias'}{chaotic}; each "
-        f"network sees {config.categories} fresh random prototypes with {config.members} members each (member i = "
-        f"prototype + {config.noise_step:g}·i·N(0, 1))."
-    )
+    nets = f"{config.repeats} random networks of {config.depth} {config.activation} layers × {config.width} units"
+    weights = f"weights {config.weight_std:g}·N(0, 1){', biases' if config.bias_std else ', no bias'}{chaotic}"
+    member = f"member i = prototype + {config.noise_step:g}·i·N(0, 1)"
+    items = f"{config.categories} fresh random prototypes with {config.members} members each ({member})"
+    return f"{nets}, {weights}; each network sees {items}."
 
 
 def claims(config: Config) -> list[Claim]:

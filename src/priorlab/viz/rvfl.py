@@ -41,9 +41,8 @@ def scaling(
         ax.plot([], [], color="0.3", ls=":", label="σ²·dof/N: the noise the fit absorbs")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("random units n")
-    ax.set_ylabel("test MSE (noiseless test targets)")
-    ax.set_title(f"RVFL, {activation} features, ridge λ={lam:g}, {n_train} training points")
+    ax.set(xlabel="random units n", ylabel="test MSE (noiseless test targets)",
+           title=f"RVFL, {activation} features, ridge λ={lam:g}, {n_train} training points")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
