@@ -89,14 +89,15 @@ def save_session(session: Session, root=None) -> Run:
     parent = store.root / session.experiment
     parent.mkdir(parents=True, exist_ok=True)
     tmp = parent / f".partial-{run_id}"
-    tmp.mkdir()
     cfg_dict = config.model_dump(mode="json")
+    # the row first (owned by this process), then the folder: recovery never takes a save in progress for an orphan
+    store.begin(run_id, session.experiment, tmp, cfg_dict, config.seed)
+    tmp.mkdir()
     env = environment(torch.device("cpu"), config.seed, ["priorlab", "serve"])
     env.update({"run_id": run_id, "experiment": session.experiment, "status": "running", "start": _now(),
                 "end": None, "source": "playground", "playground_session": session.id})
     (tmp / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
     _write_json(tmp / "env.json", env)
-    store.begin(run_id, session.experiment, tmp, cfg_dict, config.seed)
     ctx = RunContext(folder=tmp, seed=config.seed, device=torch.device("cpu"), quiet=True)
     opened = _OpenRun(_Playground(session), config, cfg_dict, env, ctx, store, run_id, parent, parent / run_id,
                       time.time())
