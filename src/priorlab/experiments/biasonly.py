@@ -25,7 +25,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from priorlab.config import BaseConfig, Widths, unique_list
+from priorlab.config import BaseConfig, LearningRate, Widths, unique_list
 from priorlab.context import RunContext
 from priorlab.data.functions import TargetExpr
 from priorlab.data.tasks import Task, load_task
@@ -81,8 +81,8 @@ class Config(BaseConfig):
     steps_full: int | None = Field(
         None, ge=1, le=1_000_000, description="Adam steps, full and full_matched (null: 100 digits, 3000 fit1d)"
     )
-    lr: float = Field(0.003, gt=0, le=10, description="Adam learning rate for full, full_matched and readout")
-    lr_bias: float = Field(0.05, gt=0, le=10, description="Adam learning rate for bias_only")
+    lr: LearningRate = Field(0.003, description="Adam learning rate for full, full_matched and readout")
+    lr_bias: LearningRate = Field(0.05, description="Adam learning rate for bias_only")
     readout_fit: Literal["ridge", "adam"] = Field("ridge", description="readout: closed-form ridge or Adam")
     ridge: float = Field(1e-2, ge=0, le=1e6, description="ridge penalty of the closed-form readout")
     target: TargetExpr = Field("sin", description="fit1d target: sin, square, abs, poly3 or an expression in x")

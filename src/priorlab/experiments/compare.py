@@ -21,7 +21,7 @@ import torch
 from pydantic import Field, field_validator, model_validator
 from torch import nn
 
-from priorlab.config import BaseConfig, Fraction, UserError, unique_list
+from priorlab.config import BaseConfig, BatchSize, Fraction, UserError, unique_list
 from priorlab.context import RunContext
 from priorlab.nets.zoo import Built, build, check_input, load_weights, min_image_size
 from priorlab.stats.claims import Claim
@@ -79,7 +79,7 @@ class Config(BaseConfig):
     measures: unique_list(Literal["cka", "procrustes", "cca", "svcca", "pwcca", "shape"], min_length=0) = Field(
         [], description="similarity of each reference layer vs its first random draw beyond CKA (probe.similarity)")
     shape_alpha: Fraction = Field(0.5, description="the shape metric's α (0: CCA-like, 1: Procrustes)")
-    batch_size: int = Field(32, ge=1, le=4096, description="stimuli per forward pass")
+    batch_size: BatchSize = Field(32, description="stimuli per forward pass")
     memory_budget_gb: float = Field(4.0, gt=0, le=1024, description="activations held at once (GiB)")
 
     FULL: ClassVar[dict] = {"n_stimuli": 1000, "random_inits": 50}

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator, model_validator
 
-from priorlab.config import BaseConfig
+from priorlab.config import BaseConfig, Steps
 from priorlab.context import RunContext
 from priorlab.data.functions import Samples, TargetExpr, dominant_fourier_terms, sample_target
 from priorlab.errors import Diverged
@@ -59,7 +59,7 @@ class Config(BaseConfig):
     noise: float = Field(0.1, ge=0, le=10, description="SD of Gaussian noise on the training targets")
     activation: Activation = Field("sigmoid", description="hidden-unit non-linearity")
     hidden: int = Field(10, ge=1, le=4096, description="hidden units")
-    steps: int = Field(1000, ge=1, le=1_000_000, description="full-batch optimizer steps")
+    steps: Steps = Field(1000, description="full-batch optimizer steps")
     optimizer: Literal["adam", "sgd"] = Field("adam", description="optimizer")
     lr: float | None = Field(
         None, gt=0, le=10, description="learning rate (default per activation: 0.05 sigmoid/tanh/relu, 0.01 cos/sin/saw)"

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 import torch
 from pydantic import Field, field_validator, model_validator
 
-from priorlab.config import BaseConfig, unique_list
+from priorlab.config import BaseConfig, LearningRate, Steps, unique_list
 from priorlab.context import RunContext
 from priorlab.data.planes import grid_lines, plane
 from priorlab.nets.batched_mlp import ACTIVATIONS, BatchedMLP, accuracy, cross_entropy, stage_names, stages
@@ -60,8 +60,8 @@ class Config(BaseConfig):
     width: int = Field(2, ge=2, le=256, description="units in every hidden layer")
     hidden_layers: int = Field(4, ge=1, le=12, description="hidden layers (layers in all = hidden + 2)")
     activation: Literal["relu", "tanh", "leaky_relu", "sigmoid"] = Field("relu", description="non-linearity")
-    steps: int = Field(1500, ge=1, le=100_000, description="full-batch Adam steps")
-    lr: float = Field(0.02, gt=0.0, le=1.0, description="Adam learning rate")
+    steps: Steps = Field(1500, description="full-batch Adam steps")
+    lr: LearningRate = Field(0.02, description="Adam learning rate")
     repeats: int = Field(
         8,
         ge=1,

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 import torch
 from pydantic import Field
 
-from priorlab.config import BaseConfig, unique_list
+from priorlab.config import BaseConfig, LearningRate, Steps, unique_list
 from priorlab.context import RunContext
 from priorlab.data.planes import plane
 from priorlab.nets.batched_mlp import BatchedMLP, accuracy, cross_entropy
@@ -49,8 +49,8 @@ class Config(BaseConfig):
     repeats: int = Field(
         10, ge=1, le=4096, description="seeds per shape (seed, seed+1, ...), trained together"
     )
-    steps: int = Field(500, ge=1, le=100_000, description="full-batch Adam steps")
-    lr: float = Field(0.03, gt=0.0, le=1.0, description="Adam learning rate")
+    steps: Steps = Field(500, description="full-batch Adam steps")
+    lr: LearningRate = Field(0.03, description="Adam learning rate")
     threshold: float = Field(0.9, gt=0.0, le=1.0, description="training accuracy that counts as success")
 
     FULL: ClassVar[dict] = {"n_points": 500, "depths": [2, 4, 6], "repeats": 20, "steps": 2000, "lr": 0.01}

@@ -17,7 +17,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from priorlab.config import BaseConfig
+from priorlab.config import BaseConfig, LearningRate, Steps
 from priorlab.context import RunContext
 from priorlab.data.multiindex import multi_index
 from priorlab.nets.deeplinear import alignment, input_map, linear_relu, weight_norm2
@@ -54,8 +54,8 @@ class Config(BaseConfig):
     n_train: int = Field(160, ge=4, le=100_000, description="training points")
     n_test: int = Field(2000, ge=10, le=100_000, description="test points")
     weight_decay: float = Field(1e-3, ge=0, le=1, description="λ of the penalty λ Σ‖W‖² on every weight matrix")
-    steps: int = Field(2000, ge=1, le=1_000_000, description="full-batch Adam steps")
-    lr: float = Field(3e-3, gt=0, le=1, description="Adam learning rate")
+    steps: Steps = Field(2000, description="full-batch Adam steps")
+    lr: LearningRate = Field(3e-3, description="Adam learning rate")
     repeats: int = Field(5, ge=1, le=100, description="seeds: data, U and init from seed, seed+1, …")
     control: bool = Field(True, description="also fit the no-structure control target")
 

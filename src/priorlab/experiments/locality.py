@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from torch import nn
 from torch.nn import functional as F
 
-from priorlab.config import BaseConfig, Fraction
+from priorlab.config import BaseConfig, BatchSize, Fraction
 from priorlab.context import RunContext
 from priorlab.data.digits import Split, digits
 from priorlab.data.images import image_split
@@ -66,7 +66,7 @@ class Config(BaseConfig):
     )
     repeats: int = Field(5, ge=1, le=100, description="seeds: seed, seed+1, ... (one control and one locality net each)")
     epochs: int = Field(5, ge=1, le=200, description="training epochs (full: 20)")
-    batch_size: int = Field(64, ge=1, le=4096, description="minibatch size")
+    batch_size: BatchSize = Field(64, description="minibatch size")
     train_limit: int | None = Field(None, ge=10, description="use at most this many training images (None: all)")
     test_limit: int | None = Field(None, ge=10, description="use at most this many test images (None: all)")
     optimizer: Literal["rmsprop", "sgd", "adam"] = Field("rmsprop", description="the study's README: RMSProp")

@@ -20,7 +20,7 @@ from pydantic import Field
 from sklearn.metrics import balanced_accuracy_score
 from torch import nn
 
-from priorlab.config import BaseConfig, Widths, unique_list
+from priorlab.config import BaseConfig, LearningRate, Steps, Widths, unique_list
 from priorlab.context import RunContext
 from priorlab.data.digits import digits
 from priorlab.experiments import biasonly
@@ -70,8 +70,8 @@ class Config(BaseConfig):
     methods: unique_list(Literal["bias", "mask"], max_length=2) = Field(
         list(METHODS), description="what each task learns"
     )
-    steps: int = Field(300, ge=1, le=1_000_000, description="full-batch Adam steps per task")
-    lr: float = Field(0.05, gt=0, le=10, description="Adam learning rate")
+    steps: Steps = Field(300, description="full-batch Adam steps per task")
+    lr: LearningRate = Field(0.05, description="Adam learning rate")
     keep: float = Field(0.5, gt=0, lt=1, description="mask: fraction of hidden units kept on")
     repeats: int = Field(1, ge=1, le=100, description="seeds: a fresh W1 and heads per repeat (CIs need >= 2)")
 

@@ -11,7 +11,7 @@ import torch
 from pydantic import Field
 from torch.nn.utils import parametrize
 
-from priorlab.config import BaseConfig, unique_list
+from priorlab.config import BaseConfig, LearningRate, Steps, unique_list
 from priorlab.context import RunContext
 from priorlab.data.digits import digits
 from priorlab.data.functions import TargetExpr, target_function
@@ -76,8 +76,8 @@ class Config(BaseConfig):
         1.0, ge=0, le=10, description="initial biases ~ N(0, bias_std²); weights N(0, 2/fan_in)"
     )
     epochs: int = Field(10, ge=1, le=1000, description="digits: epochs of Adam (batch 64)")
-    steps: int = Field(600, ge=1, le=100_000, description="1-D fit: full-batch Adam steps")
-    lr: float = Field(1e-2, gt=0, le=1, description="Adam learning rate (hyper uses lr/10)")
+    steps: Steps = Field(600, description="1-D fit: full-batch Adam steps")
+    lr: LearningRate = Field(1e-2, description="Adam learning rate (hyper uses lr/10)")
     ridge_lam: float = Field(1e-4, ge=0, le=1e3, description="ridge penalty of readout_ridge")
     mask_fraction: float = Field(0.5, gt=0, le=1, description="fraction of weights a mask keeps")
     shared_fraction: float = Field(0.1, gt=0, le=1, description="shared: tied values per weight entry")
