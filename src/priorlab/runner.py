@@ -294,6 +294,27 @@ def _open_run(
     """Validate, index the run as 'running' (owned by this process), then create the .partial folder and write
     config/env. A failure to write leaves nothing: the row and the folders made are removed again."""
     module, config = prepare(experiment, values)
+    return open_prepared(module, config, experiment, root=root, out=out, device=device, quiet=quiet, argv=argv,
+                         sweep_id=sweep_id, trial_key=trial_key, figure_format=figure_format)
+
+
+def open_prepared(
+    module,
+    config: BaseConfig,
+    experiment: str,
+    *,
+    root=None,
+    out=None,
+    device: str = "auto",
+    quiet: bool = True,
+    argv=None,
+    sweep_id=None,
+    trial_key=None,
+    figure_format: str = "png",
+    env_extra: dict[str, Any] | None = None,
+) -> _OpenRun:
+    """`_open_run` for a config already built (e.g. a playground session's): the same commit protocol; `module`
+    supplies the run's setup/claims/figure captions."""
     dev = resolve_device(device)
     if figure_format not in ("png", "svg"):
         raise UserError(f"invalid figure format '{figure_format}' (allowed: png, svg)")
@@ -325,7 +346,8 @@ def _open_run(
         raise _os_error(exc, parent) from None
     cfg_dict = config.model_dump(mode="json")
     env = environment(dev, config.seed, argv)
-    env.update({"run_id": run_id, "experiment": experiment, "status": "running", "start": _now(), "end": None})
+    env.update({"run_id": run_id, "experiment": experiment, "status": "running", "start": _now(), "end": None,
+                **(env_extra or {})})
     begun = False
     try:
         store.begin(run_id, experiment, tmp, cfg_dict, config.seed, sweep_id=sweep_id, trial_key=trial_key)

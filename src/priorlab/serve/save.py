@@ -4,16 +4,11 @@ index row, metrics, verdict.json, report page), so `priorlab runs`, `priorlab sh
 from __future__ import annotations
 
 import dataclasses
-import time
-
-import torch
-import yaml
 
 from priorlab.context import RunContext
 from priorlab.errors import UserError
-from priorlab.runner import Run, _close_run, _discard, _now, _OpenRun, _write_json, environment
+from priorlab.runner import Run, _close_run, _discard, open_prepared
 from priorlab.serve.sessions import Session
-from priorlab.store import Store, new_run_id
 
 
 def _reproduces_experiment(session: Session) -> bool:
@@ -84,23 +79,10 @@ def save_session(session: Session, root=None) -> Run:
             raise UserError(f"nothing to save: the session {session.stopped.split(':')[0]}")
         config = session.config.model_copy(update={"steps": session.step_count})
         losses = list(session.losses)
-    store = Store(root)
-    run_id = new_run_id()
-    parent = store.root / session.experiment
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".partial-{run_id}"
-    cfg_dict = config.model_dump(mode="json")
-    # the row first (owned by this process), then the folder: recovery never takes a save in progress for an orphan
-    store.begin(run_id, session.experiment, tmp, cfg_dict, config.seed)
-    tmp.mkdir()
-    env = environment(torch.device("cpu"), config.seed, ["priorlab", "serve"])
-    env.update({"run_id": run_id, "experiment": session.experiment, "status": "running", "start": _now(),
-                "end": None, "source": "playground", "playground_session": session.id})
-    (tmp / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
-    _write_json(tmp / "env.json", env)
-    ctx = RunContext(folder=tmp, seed=config.seed, device=torch.device("cpu"), quiet=True)
-    opened = _OpenRun(_Playground(session), config, cfg_dict, env, ctx, store, run_id, parent, parent / run_id,
-                      time.time())
+    opened = open_prepared(_Playground(session), config, session.experiment, root=root, device="cpu",
+                           argv=["priorlab", "serve"],
+                           env_extra={"source": "playground", "playground_session": session.id})
+    ctx = opened.ctx
     try:
         with session.lock:  # the network as it is now, while no step runs
             metrics = session.metrics()
