@@ -309,8 +309,8 @@ class Result:
         if dest.exists():
             dest.rmdir()
         partial = dest.parent / f".partial-{self.run.id}"
-        shutil.copytree(self.run.path, partial)
         store.begin(self.run.id, self.run.experiment, partial, self.run.config, self.run.config.get("seed"))
+        shutil.copytree(self.run.path, partial)  # after the row: recovery never takes it for an orphan
         metrics = json.loads((partial / "metrics.json").read_text())
         store.finish(self.run.id, "done", dest, metrics)  # commit before the rename (docs/reliability.md)
         partial.rename(dest)
