@@ -82,6 +82,7 @@ def run_cmd(
     out: str | None = typer.Option(None, "--out", help="write the run folder exactly here"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
     svg: bool = typer.Option(False, "--svg", help="also write SVG figures"),
+    figures: str = typer.Option("all", "--figures", help="all|summary|none (summary: the key figure only)"),
     help_: bool = typer.Option(False, "--help", "-h", help="show keys of EXPERIMENT"),
 ):
     """Run an experiment into a run folder. `priorlab run EXPERIMENT --help` lists its keys."""
@@ -107,6 +108,7 @@ def run_cmd(
     from priorlab import runner
 
     runner.prepare(experiment, values)  # all validation before anything is written
+    runner.check_figure_mode(figures)
     if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
         raise UserError(f"invalid --device '{device}' (allowed: auto, cpu, cuda)")
     result = runner.run(
@@ -115,6 +117,7 @@ def run_cmd(
         device=device,
         quiet=quiet,
         figure_format="svg" if svg else "png",
+        figures=figures,
         argv=["priorlab"] + sys.argv[1:],
         **values,
     )
@@ -151,11 +154,19 @@ def runs_cmd(
 def show_cmd(
     ref: str = typer.Argument(..., help="run id (or unique prefix), run folder, or sweep id"),
     format: str = typer.Option("text", "--format", help="text|json (runs); table|csv|parquet (sweeps)"),
+    figures: bool = typer.Option(False, "--figures", help="draw the run's figures from its arrays.npz (and "
+                                 "rewrite its report.html)"),
 ):
-    """Print a run's config and metrics (or a sweep's results table)."""
+    """Print a run's config and metrics (or a sweep's results table); `--figures` draws a run's figures later."""
     from priorlab.report_index import show
 
     _check_run_folder(ref)
+    if figures:
+        from priorlab.runner import redraw
+
+        for f in redraw(ref):
+            typer.echo(str(f))
+        return
     show(ref, format)
 
 
@@ -221,6 +232,9 @@ def sweep_cmd(
     device: str = typer.Option("auto", "--device", help="auto|cpu|cuda"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
     max_trials: int = typer.Option(100_000, "--max-trials", help="refuse sweeps larger than this"),
+    figures: str = typer.Option("summary", "--figures", help="per-trial figures: all|summary|none (summary: "
+                                "the sweep page's figures only; draw a trial's later with `priorlab show RUN "
+                                "--figures`)"),
 ):
     """Run a grid of configs x seeds; each trial is an ordinary run tagged with the sweep id."""
     from priorlab.config import parse_sets
@@ -241,6 +255,7 @@ def sweep_cmd(
         resume=resume,
         device=device,
         quiet=quiet,
+        figures=figures,
     )
     failed = f", {res['failed']} failed" if res["failed"] else ""
     typer.echo(f"sweep {res['id']}: {res['ran']} trials run{failed} ({res['total']} in the sweep)")

@@ -290,12 +290,14 @@ def _open_run(
     sweep_id=None,
     trial_key=None,
     figure_format: str = "png",
+    figure_mode: str = "all",
 ) -> _OpenRun:
     """Validate, index the run as 'running' (owned by this process), then create the .partial folder and write
     config/env. A failure to write leaves nothing: the row and the folders made are removed again."""
     module, config = prepare(experiment, values)
     return open_prepared(module, config, experiment, root=root, out=out, device=device, quiet=quiet, argv=argv,
-                         sweep_id=sweep_id, trial_key=trial_key, figure_format=figure_format)
+                         sweep_id=sweep_id, trial_key=trial_key, figure_format=figure_format,
+                         figure_mode=figure_mode)
 
 
 def open_prepared(
@@ -311,13 +313,16 @@ def open_prepared(
     sweep_id=None,
     trial_key=None,
     figure_format: str = "png",
+    figure_mode: str = "all",
     env_extra: dict[str, Any] | None = None,
 ) -> _OpenRun:
     """`_open_run` for a config already built (e.g. a playground session's): the same commit protocol; `module`
     supplies the run's setup/claims/figure captions."""
+    t_open = time.perf_counter()
     dev = resolve_device(device)
     if figure_format not in ("png", "svg"):
         raise UserError(f"invalid figure format '{figure_format}' (allowed: png, svg)")
+    check_figure_mode(figure_mode)
     store = Store(root)
     run_id = new_run_id()
     if out is not None:
@@ -355,7 +360,8 @@ def open_prepared(
         tmp.mkdir()
         (tmp / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
         _write_json(tmp / "env.json", env)
-        ctx = RunContext(folder=tmp, seed=config.seed, device=dev, quiet=quiet, figure_format=figure_format)
+        ctx = RunContext(folder=tmp, seed=config.seed, device=dev, quiet=quiet, figure_format=figure_format,
+                         figure_mode=figure_mode, key_figure=key_figure(module, config))
     except (OSError, UserError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if begun:
@@ -370,6 +376,7 @@ def open_prepared(
         made.append(store.index_path)
     if not root_existed and store.root not in made:
         made.insert(0, store.root)
+    ctx.add_seconds("io", time.perf_counter() - t_open)
     return _OpenRun(module, config, cfg_dict, env, ctx, store, run_id, parent, final, time.time(), made)
 
 
@@ -446,9 +453,11 @@ def _commit(o: _OpenRun, metrics: dict[str, Any], status: str) -> Path:
         nan = _nan_in(metrics, o.ctx.arrays)
         if nan:
             status = f"failed: NaN in {nan}"
+    t_close = time.perf_counter()
     metrics = _clean_metrics(metrics)
     o.env.update({"status": status, "end": _now(), "seconds": round(time.time() - o.t0, 3)})
     _write_json(tmp / "metrics.json", metrics)
+    _write_json(tmp / "page.json", {"tables": o.ctx.tables, "notes": o.ctx.notes})
     if o.ctx.arrays:
         buf = io.BytesIO()
         np.savez_compressed(buf, **o.ctx.arrays)
@@ -468,13 +477,59 @@ def _commit(o: _OpenRun, metrics: dict[str, Any], status: str) -> Path:
             status = "failed: report could not be written"
     if status == "done" and o.final.exists() and (not o.final.is_dir() or any(o.final.iterdir())):
         status = f"failed: --out '{str(o.final)[:200]}' was no longer empty when the run finished"
-    if o.env["status"] != status:
-        o.env["status"] = status
-        _write_json(tmp / "env.json", o.env)
+    o.ctx.add_seconds("io", time.perf_counter() - t_close)
+    o.env["status"] = status
+    o.env["timing"] = timing(o.ctx)
+    _write_json(tmp / "env.json", o.env)
     dest = o.final if status == "done" else o.parent / f".failed-{o.run_id}"
     _kill_point("after_figures")
     o.store.finish(o.run_id, status, dest, metrics)  # the commit point
     return dest
+
+
+def timing(ctx: RunContext) -> dict[str, Any]:
+    """env.json's ``timing``: seconds per phase (``train_s``, ``measure_s``, ``figures_s``, ``io_s``, and
+    ``startup_s`` for a sweep worker's start), rounded; ``shared`` names the phases whose seconds were one group's
+    time split evenly over its runs, with the group's size. The index commit and the rename that follow the last
+    write are not in ``io_s`` (milliseconds)."""
+    out: dict[str, Any] = {k: round(v, 4) for k, v in sorted(ctx.seconds.items())}
+    out["total_s"] = round(sum(ctx.seconds.values()), 4)
+    if ctx.shared:
+        out["shared"] = {k: {"split_evenly_over": n} for k, n in sorted(ctx.shared.items())}
+    return out
+
+
+def key_figure(module, config: BaseConfig) -> str | None:
+    """The figure a run's page leads with (and ``--figures summary`` keeps): ``module.key_figure(config)`` where the
+    experiment's key figure depends on its config, else its ``KEY_FIGURE``."""
+    fn = getattr(module, "key_figure", None)
+    return fn(config) if callable(fn) else getattr(module, "KEY_FIGURE", None)
+
+
+def check_figure_mode(mode: str) -> None:
+    from priorlab.context import FIGURE_MODES
+
+    if mode not in FIGURE_MODES:
+        raise UserError(f"invalid --figures '{str(mode)[:50]}' (allowed: {', '.join(FIGURE_MODES)})")
+
+
+def _work(o: _OpenRun) -> dict[str, Any]:
+    """The experiment's run (its time not inside a timed train/figures block counts as measure_s), then its
+    ``draw`` from the arrays it saved, when it has one and the figure mode draws anything."""
+    t0 = time.perf_counter()
+    before = sum(o.ctx.seconds.values())
+    metrics = o.module.run(o.config, o.ctx)
+    inside = sum(o.ctx.seconds.values()) - before
+    o.ctx.add_seconds("measure", max(0.0, time.perf_counter() - t0 - inside))
+    draw(o.module, o.config, o.ctx)
+    return metrics
+
+
+def draw(module, config: BaseConfig, ctx: RunContext) -> None:
+    """``module.draw(config, ctx.arrays, ctx)`` under the run's figure mode, timed as figures_s."""
+    if getattr(module, "draw", None) is not None and ctx.figure_mode != "none":
+        with ctx.timed("figures"):
+            module.draw(config, ctx.arrays, ctx)
 
 
 def _verdicts(module, config: BaseConfig, metrics: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -509,6 +564,7 @@ def run(
     device: str = "auto",
     quiet: bool = True,
     figure_format: str = "png",
+    figures: str = "all",
     argv: list[str] | None = None,
     sweep_id: str | None = None,
     trial_key: str | None = None,
@@ -517,21 +573,24 @@ def run(
     """Run ``experiment`` with the given config keys and return the finished :class:`Run`.
 
     The Python face of ``priorlab run``: ``priorlab.run("fit1d", activation="cos", hidden=3, seed=1)``.
-    Raises :class:`UserError` for bad input before anything is written.
+    ``figures``: ``all`` (every figure and animation), ``summary`` (the key figure only) or ``none``; an experiment
+    with a ``draw`` function can draw them later from the run's arrays (:func:`redraw`, ``priorlab show RUN
+    --figures``). Raises :class:`UserError` for bad input before anything is written.
     """
+    check_figure_mode(figures)
     if sweep_id is None:
         prepare(experiment, config_values)  # bad input refused before recovery touches the runs root
         Store(root).recover()
     o = _open_run(
         experiment, config_values, root=root, out=out, device=device, quiet=quiet, argv=argv,
-        sweep_id=sweep_id, trial_key=trial_key, figure_format=figure_format,
+        sweep_id=sweep_id, trial_key=trial_key, figure_format=figure_format, figure_mode=figures,
     )
     seed_everything(o.config.seed)
     metrics: dict[str, Any] = {}
     status = "done"
     _kill_point("before_work")
     try:
-        metrics = o.module.run(o.config, o.ctx)
+        metrics = _work(o)
     except UserError:
         _discard(o)
         raise
@@ -563,32 +622,58 @@ def run_batch(
     device: str = "auto",
     quiet: bool = True,
     argv: list[str] | None = None,
+    figures: str = "all",
 ) -> list[Run]:
     """Run several trials of one experiment through its ``run_many(configs, ctxs)``: one folder per trial.
 
     ``run_many`` yields (or returns) one entry per trial, in order: its metrics dict, or an exception instance
-    (e.g. ``Diverged``) for a trial that failed alone. Each trial's folder is closed as soon as its entry arrives.
-    Experiments without ``run_many`` run the trials one by one with :func:`run`.
+    (e.g. ``Diverged``) for a trial that failed alone. Each trial's folder is closed as soon as its entry arrives
+    (after its ``draw``, when the experiment has one). Time of the group that no trial's timed block claims is split
+    evenly over the trials as shared ``measure_s``. Experiments without ``run_many`` run the trials one by one with
+    :func:`run`.
     """
     module = load_experiment(experiment)
+    check_figure_mode(figures)
     if not hasattr(module, "run_many"):
         return [
-            run(experiment, root=root, device=device, quiet=quiet, argv=argv, sweep_id=sweep_id, trial_key=k, **v)
+            run(experiment, root=root, device=device, quiet=quiet, argv=argv, sweep_id=sweep_id, trial_key=k,
+                figures=figures, **v)
             for v, k in zip(values, trial_keys)
         ]
     opened = [
-        _open_run(experiment, v, root=root, device=device, quiet=quiet, argv=argv, sweep_id=sweep_id, trial_key=k)
+        _open_run(experiment, v, root=root, device=device, quiet=quiet, argv=argv, sweep_id=sweep_id, trial_key=k,
+                  figure_mode=figures)
         for v, k in zip(values, trial_keys)
     ]
+    ctxs = [o.ctx for o in opened]
     seed_everything(opened[0].config.seed)
     _kill_point("before_work")
     out: list[Run] = []
+    t0, claimed = time.perf_counter(), sum(sum(c.seconds.values()) for c in ctxs)
+
+    def unclaimed() -> None:  # the group's time since the last entry that no timed block claimed: shared measure_s
+        nonlocal t0, claimed
+        now, total = time.perf_counter(), sum(sum(c.seconds.values()) for c in ctxs)
+        rest = max(0.0, now - t0 - (total - claimed))
+        left = ctxs[len(out):] or ctxs
+        for c in left:
+            c.add_seconds("measure", rest / len(left), group=len(left))
+        t0, claimed = now, sum(sum(c.seconds.values()) for c in ctxs)
+
     try:
-        for o, res in zip(opened, module.run_many([o.config for o in opened], [o.ctx for o in opened])):
+        for o, res in zip(opened, module.run_many([o.config for o in opened], ctxs)):
             if len(opened) > 1:
                 _kill_point("mid_training")  # a batch's first result is in, the others are not closed yet
             failed = isinstance(res, BaseException)
+            if not failed:
+                try:
+                    draw(module, o.config, o.ctx)
+                except Exception as exc:  # noqa: BLE001 - this trial's figures failed: the trial failed
+                    (o.ctx.folder / "traceback.txt").write_text(traceback.format_exc())
+                    res, failed = exc, True
+            unclaimed()
             out.append(_close_run(o, {} if failed else res, _failure(res) if failed else "done"))
+            t0, claimed = time.perf_counter(), sum(sum(c.seconds.values()) for c in ctxs)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the rest of the batch failed: each trial records why
         for o in opened[len(out):]:
             (o.ctx.folder / "traceback.txt").write_text(traceback.format_exc())
@@ -596,3 +681,55 @@ def run_batch(
     for o in opened[len(out):]:
         out.append(_close_run(o, {}, "failed: run_many gave no result for this trial"))
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Figures drawn later from a finished run's arrays (``priorlab show RUN --figures``).
+
+
+def redraw(ref: str | Path, root: str | Path | None = None, figures: str = "all",
+           figure_format: str = "png") -> list[Path]:
+    """Draw a finished run's figures from its ``arrays.npz`` (the experiment's ``draw``) into its ``figures/`` folder
+    and rewrite its ``report.html`` with them; returns the figure files. A UserError when the run is not done or its
+    experiment draws its figures only while it runs."""
+    from priorlab.viz.report import write_run_report
+
+    check_figure_mode(figures)
+    if figures == "none":
+        raise UserError("--figures none draws nothing (allowed here: all, summary)")
+    r = load_run(ref, root)
+    if r.status != "done":
+        raise UserError(f"run {r.id} is not done (status {r.status[:100]}): it has no figures to draw")
+    module = load_experiment(r.experiment)
+    if getattr(module, "draw", None) is None:
+        raise UserError(f"experiment '{r.experiment}' draws its figures while it runs; rerun it with --figures all")
+    config = build_config(module.Config, r.config)
+    if not (r.path / "arrays.npz").exists():
+        raise UserError(f"run {r.id} has no arrays.npz to draw from")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix=".redraw-", dir=r.path) as tmp:
+        ctx = RunContext(folder=Path(tmp), seed=config.seed, device=resolve_device("cpu"), quiet=True,
+                         figure_format=figure_format, figure_mode=figures, key_figure=key_figure(module, config))
+        try:
+            module.draw(config, r.arrays(), ctx)
+        except (KeyError, ValueError) as exc:
+            raise UserError(f"run {r.id}: its arrays.npz cannot be drawn ({exc.__class__.__name__}: "
+                            f"{str(exc)[:150]})") from None
+        (r.path / "figures").mkdir(exist_ok=True)
+        drawn = []
+        for f in sorted(Path(tmp, "figures").iterdir()):
+            os.replace(f, r.path / "figures" / f.name)
+            drawn.append(r.path / "figures" / f.name)
+    page = {}
+    if (r.path / "page.json").exists():
+        try:
+            page = json.loads((r.path / "page.json").read_text())
+        except ValueError:
+            page = {}
+    ctx.folder = r.path
+    ctx.figures = [f.name for f in sorted((r.path / "figures").iterdir())]
+    ctx.tables = [tuple(t) for t in page.get("tables", [])]
+    ctx.notes = list(page.get("notes", []))
+    write_run_report(r.path, module, r.config, r.metrics, r.env, ctx, config_obj=config)
+    return drawn

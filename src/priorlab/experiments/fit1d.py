@@ -233,22 +233,12 @@ def fourier_rows(fit: Fit, data: Samples, cfg: Config) -> list[dict]:
 
 
 def report_fit(ctx: RunContext, cfg: Config, data: Samples, grid: torch.Tensor, fits: list[Fit]) -> None:
-    """Figures, tables, weights and arrays of a run; with several networks, names carry a per-network suffix."""
-    many = len(fits) > 1 or cfg.networks is not None
-    span = (cfg.x_min, cfg.x_max, cfg.extrap_margin)
+    """Tables, weights and the arrays every figure is drawn from (:func:`draw`)."""
     for fit in fits:
-        suffix = f"_{fit.name}" if many else ""
-        mse = fit.metrics["interp_mse"], fit.metrics["extrap_mse"]
-        for name, fig in curves.fit_figures(fit.model, data.f, data.x, data.y, *span, fit.losses, *mse).items():
-            ctx.save_figure(f"{name}{suffix}", fig)
-        gif = ctx.figure_path(f"training{suffix}.gif")
-        curves.training_gif(gif, grid, data.f, data.x, data.y, fit.snapshots, fit.snapshot_steps, fit.name)
         if fit.model.activation in PERIODIC:
             title = f"Fourier reading of {fit.name} (a·cos(ω x + φ)) beside the target's"
             ctx.table(title, fourier_rows(fit, data, cfg))
-    if many:
-        panels = [(f.name, f.model, f.metrics["interp_mse"], f.metrics["extrap_mse"]) for f in fits]
-        ctx.save_figure("compare", curves.compare_figure(panels, data.f, data.x, data.y, *span))
+    if len(fits) > 1 or cfg.networks is not None:
         ctx.save_model({f"{f.name}.{k}": v for f in fits for k, v in f.model.state_dict().items()})
     else:
         ctx.save_model(fits[0].model)
@@ -257,7 +247,37 @@ def report_fit(ctx: RunContext, cfg: Config, data: Samples, grid: torch.Tensor, 
         [{"network": f.name, "parameters": sum(p.numel() for p in f.model.parameters()), **f.metrics} for f in fits],
     )
     ctx.save_arrays(x_train=data.x.numpy(), y_train=data.y.numpy(), grid=grid.numpy(),
-                    **{f"snapshots_{f.name}": f.snapshots for f in fits})
+                    snapshot_steps=np.asarray(fits[0].snapshot_steps), **{
+                        f"{what}_{f.name}": a for f in fits for what, a in (
+                            ("snapshots", f.snapshots), ("losses", f.losses), ("net", f.model.to_array()),
+                            ("mse", np.array([f.metrics["interp_mse"], f.metrics["extrap_mse"]])))})
+
+
+def key_figure(cfg: Config) -> str:
+    return "compare" if cfg.networks is not None else "fit"
+
+
+def draw(cfg: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    """Every figure of a run from its arrays: per network the fit, contributions, extrapolation, loss and training
+    animation (names suffixed by the network with several), and the networks side by side."""
+    data = make_data(cfg, cfg.seed)
+    grid, steps = torch.from_numpy(arrays["grid"]), arrays["snapshot_steps"].tolist()
+    many, span = cfg.networks is not None, (cfg.x_min, cfg.x_max, cfg.extrap_margin)
+    panels = []
+    for act, hidden, _ in networks_of(cfg):
+        name = f"{act}{hidden}"
+        model, mse = OneHidden.from_array(arrays[f"net_{name}"], act), arrays[f"mse_{name}"]
+        suffix = f"_{name}" if many else ""
+        only = [n for n in curves.FIT_FIGURES if ctx.draws(n + suffix)]
+        for n, fig in curves.fit_figures(model, data.f, data.x, data.y, *span, arrays[f"losses_{name}"], *mse,
+                                         only=only).items():
+            ctx.save_figure(n + suffix, fig)
+        if ctx.draws(f"training{suffix}"):
+            curves.training_gif(ctx.figure_path(f"training{suffix}.gif"), grid, data.f, data.x, data.y,
+                                arrays[f"snapshots_{name}"], steps, name)
+        panels.append((name, model, float(mse[0]), float(mse[1])))
+    if many and ctx.draws("compare"):
+        ctx.save_figure("compare", curves.compare_figure(panels, data.f, data.x, data.y, *span))
 
 
 def networks_of(cfg: Config) -> list[tuple[str, int, float | None]]:

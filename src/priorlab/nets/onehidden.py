@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import torch
 from torch import nn
 
@@ -81,6 +83,24 @@ class OneHidden(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.units(x))[:, 0]
+
+    def to_array(self) -> np.ndarray:
+        """The parameters as one float64 array [hidden + 1, 3]: rows (w_i, b_i, v_i), then (0, 0, c)."""
+        w, b = self.hidden.weight[:, 0].detach(), self.hidden.bias.detach()
+        rows = torch.stack([w, b, self.out.weight[0].detach()], 1).double()
+        return torch.cat([rows, torch.tensor([[0.0, 0.0, self.out.bias.item()]], dtype=torch.float64)]).numpy()
+
+    @classmethod
+    def from_array(cls, a: np.ndarray, activation: str) -> OneHidden:
+        """The network :meth:`to_array` wrote (float32)."""
+        a = torch.as_tensor(np.asarray(a), dtype=torch.float32)
+        model = cls(a.shape[0] - 1, activation)
+        with torch.no_grad():
+            model.hidden.weight.copy_(a[:-1, 0:1])
+            model.hidden.bias.copy_(a[:-1, 1])
+            model.out.weight.copy_(a[:-1, 2][None])
+            model.out.bias.fill_(float(a[-1, 2]))
+        return model
 
 
 def fourier_terms(model: OneHidden) -> list[dict]:

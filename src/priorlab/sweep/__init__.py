@@ -85,14 +85,17 @@ def sweep(
     quiet: bool = False,
     batch: bool = True,
     max_trials: int = MAX_TRIALS,
+    figures: str = "summary",
 ) -> dict[str, Any]:
     """Plan (or resume) a sweep and run its pending trials. Returns ``{"id", "total", "ran", "failed", "page"}``.
 
     ``batch=False`` runs every trial alone even when the experiment could train several together. A sweep of more
-    than ``max_trials`` trials is refused before it is expanded. While it runs the sweep holds its lock
+    than ``max_trials`` trials is refused before it is expanded. ``figures``: the trials' own figures — ``summary``
+    (default: none per trial; the sweep page has its figures), ``all``, or ``none``; a trial's figures can be drawn
+    later with ``priorlab show RUN --figures``. While it runs the sweep holds its lock
     (``sweeps/<id>/.lock``): a second ``--resume`` of the same sweep is refused with one line.
     """
-    from priorlab.runner import resolve_device
+    from priorlab.runner import check_figure_mode, resolve_device
 
     if backend not in ("local", "ray"):
         raise UserError(f"invalid --backend '{backend}' (allowed: local, ray)")
@@ -101,6 +104,7 @@ def sweep(
     if not isinstance(max_trials, int) or max_trials < 1:
         raise UserError(f"invalid --max-trials {max_trials} (allowed: integer ≥ 1)")
     resolve_device(device)
+    check_figure_mode(figures)
     store = Store(root)
     if resume:
         sw = _resume(store, resume, experiment, grid, base, seeds)
@@ -108,11 +112,11 @@ def sweep(
         sw = _plan(store, experiment, grid, base, seeds, max_trials)
     with store.sweep_lock(sw["id"]):
         store.recover()  # trials a killed run of this sweep left half-done
-        return _run_pending(store, sw, backend, workers, ray_address, gpu_fraction, device, quiet, batch)
+        return _run_pending(store, sw, backend, workers, ray_address, gpu_fraction, device, quiet, batch, figures)
 
 
 def _run_pending(store: Store, sw: dict[str, Any], backend: str, workers: int | None, ray_address: str | None,
-                 gpu_fraction: float, device: str, quiet: bool, batch: bool) -> dict[str, Any]:
+                 gpu_fraction: float, device: str, quiet: bool, batch: bool, figures: str) -> dict[str, Any]:
     rows = store.trial_rows(sw["id"])
     todo = [t for t in sw["trials"] if rows.get(t.key, {}).get("status") != "done"]
     workers = workers or max(1, os.cpu_count() or 1)
@@ -120,9 +124,10 @@ def _run_pending(store: Store, sw: dict[str, Any], backend: str, workers: int | 
     bar = Bar(store, sw["id"], [t.key for t in todo], f"{sw['experiment']} {sw['id']}", quiet)
     try:
         if todo and backend == "local":
-            run_local(sw["experiment"], sw["id"], groups, store, device, workers, bar)
+            run_local(sw["experiment"], sw["id"], groups, store, device, workers, bar, figures)
         elif todo:
-            run_ray(sw["experiment"], sw["id"], groups, store, device, workers, bar, ray_address, gpu_fraction)
+            run_ray(sw["experiment"], sw["id"], groups, store, device, workers, bar, ray_address, gpu_fraction,
+                    figures)
     finally:
         bar.close()
     page = write_sweep_report(store, sw["id"])

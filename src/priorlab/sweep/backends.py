@@ -16,7 +16,8 @@ from priorlab.sweep.plan import Trial
 
 
 def run_group(
-    experiment: str, sweep_id: str, trials: list[tuple[str, dict]], root: str, device: str, threads: int | None
+    experiment: str, sweep_id: str, trials: list[tuple[str, dict]], root: str, device: str, threads: int | None,
+    figures: str = "summary",
 ) -> list[tuple[str, str]]:
     """Worker entry point: run one group of trials, return (trial_key, status) for each. Never raises for a
     failing trial (the runner records it); a trial already done elsewhere is reported as 'duplicate'."""
@@ -31,7 +32,8 @@ def run_group(
     keys = [k for k, _ in trials]
     try:
         runs = run_batch(experiment, [v for _, v in trials], trial_keys=keys, sweep_id=sweep_id, root=root,
-                         device=device, quiet=True, argv=["priorlab", "sweep", experiment, "--trial"])
+                         device=device, quiet=True, argv=["priorlab", "sweep", experiment, "--trial"],
+                         figures="none" if figures == "summary" else figures)
         return [(k, r.status) for k, r in zip(keys, runs)]
     except sqlite3.IntegrityError:
         if len(trials) == 1:
@@ -39,7 +41,7 @@ def run_group(
         # one of the group is done already (a stray worker): run them one at a time
         out = []
         for k, v in trials:
-            out += run_group(experiment, sweep_id, [(k, v)], root, device, threads)
+            out += run_group(experiment, sweep_id, [(k, v)], root, device, threads, figures)
         return out
 
 
@@ -117,7 +119,7 @@ def _payload(group: list[Trial]) -> list[tuple[str, dict]]:
 
 
 def run_local(experiment: str, sweep_id: str, groups: list[list[Trial]], store: Store, device: str, workers: int,
-              bar: Bar) -> None:
+              bar: Bar, figures: str = "summary") -> None:
     """A pool of ``workers`` spawned processes, each with CPU count / workers torch threads."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -127,7 +129,7 @@ def run_local(experiment: str, sweep_id: str, groups: list[list[Trial]], store: 
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent,
                              initargs=(os.getpid(),)) as pool:
         futures = {
-            pool.submit(run_group, experiment, sweep_id, _payload(g), str(store.root), device, threads): g
+            pool.submit(run_group, experiment, sweep_id, _payload(g), str(store.root), device, threads, figures): g
             for g in groups
         }
         while futures:
@@ -142,7 +144,7 @@ def run_local(experiment: str, sweep_id: str, groups: list[list[Trial]], store: 
 
 
 def run_ray(experiment: str, sweep_id: str, groups: list[list[Trial]], store: Store, device: str, workers: int,
-            bar: Bar, address: str | None, gpu_fraction: float) -> None:
+            bar: Bar, address: str | None, gpu_fraction: float, figures: str = "summary") -> None:
     """One Ray task per group on the cluster at ``address``, or on a private local instance of ``workers`` CPUs."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
@@ -162,7 +164,8 @@ def run_ray(experiment: str, sweep_id: str, groups: list[list[Trial]], store: St
         gpus = ray.cluster_resources().get("GPU", 0)
         num_gpus = gpu_fraction if gpus else 0
         task = ray.remote(num_cpus=1, num_gpus=num_gpus, max_retries=0)(run_group)
-        pending = {task.remote(experiment, sweep_id, _payload(g), str(store.root), device, 1): g for g in groups}
+        pending = {task.remote(experiment, sweep_id, _payload(g), str(store.root), device, 1, figures): g
+                   for g in groups}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
             for ref in done:

@@ -11,10 +11,15 @@ import numpy as np
 import torch
 
 
-def fit_figures(model, f, x, y, lo, hi, margin, losses, interp_mse, extrap_mse) -> dict:
-    """``{"fit", "contributions", "extrapolation", "loss"}`` figures of one trained network."""
+FIT_FIGURES = ("fit", "contributions", "extrapolation", "loss")
+
+
+def fit_figures(model, f, x, y, lo, hi, margin, losses, interp_mse, extrap_mse, only=FIT_FIGURES) -> dict:
+    """``{"fit", "contributions", "extrapolation", "loss"}`` figures of one trained network (those in ``only``)."""
     import matplotlib.pyplot as plt
 
+    if not only:
+        return {}
     xs = torch.linspace(lo, hi, 600)
     xe = torch.linspace(lo - margin, hi + margin, 1200)
     with torch.no_grad():
@@ -59,6 +64,8 @@ def fit_figures(model, f, x, y, lo, hi, margin, losses, interp_mse, extrap_mse) 
     ax.semilogy(np.maximum(losses, 1e-12))
     ax.set(xlabel="iteration", ylabel="training MSE", title=f"Training loss — {title}")
     figures["loss"] = fig
+    for name in [n for n in figures if n not in only]:
+        plt.close(figures.pop(name))
     return figures
 
 

@@ -216,7 +216,7 @@ def write_run_report(folder: Path, module, config: dict, metrics: dict, env: dic
     parts += _study_blocks(module, config_obj, config, metrics, read_verdicts(folder))
     figs = [folder / "figures" / f for f in ctx.figures if (folder / "figures" / f).exists()]
     captions = getattr(module, "FIGURES", {})
-    key = getattr(module, "KEY_FIGURE", None)
+    key = getattr(ctx, "key_figure", None) or getattr(module, "KEY_FIGURE", None)
     first = next((f for f in figs if f.stem == key), figs[0] if figs else None)
     if first is not None:
         parts.append(_figure(first, _caption(captions, first), "key"))
