@@ -12,7 +12,6 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-
 FIT_FIGURES = ("fit", "contributions", "extrapolation", "loss")
 
 
