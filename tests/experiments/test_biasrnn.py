@@ -1,5 +1,7 @@
 """biasrnn: a recurrent net with frozen random weights whose biases alone learn to generate and forecast."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -67,6 +69,8 @@ def test_run_end_to_end(home):
     n_train, gen_nmse = arrays["gen_scores"]
     assert gen_nmse == run.metrics["gen_nmse"] and n_train == 4 * 25
     assert arrays["vanderpol_scores"][0] == run.metrics["forecast_nmse_vanderpol"]
+    timing = json.loads((run.path / "env.json").read_text())["timing"]
+    assert {"train_s", "measure_s", "figures_s"} <= set(timing)  # the training is timed apart from the scoring
     # 5 Adam steps cannot learn the cosine: the generation claim differs, and every verdict follows its row
     assert verdict_of(assert_verdicts_consistent(run.path), "gen_nmse") == "differs"
 
