@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
+import contextlib
 import re
 import threading
 from pathlib import Path
