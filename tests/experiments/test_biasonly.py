@@ -7,9 +7,17 @@ from scipy.stats import spearmanr
 
 import priorlab
 from claimcheck import assert_verdicts_consistent, verdict_of
+from figcheck import assert_redraws
+from priorlab import runner
+from priorlab.context import RunContext
+from priorlab.experiments import biasonly
 from priorlab.nets.onelayer import FrozenFirstLayer, full_batch, matched_width, one_hidden
 from priorlab.regimes import apply, summary
+from priorlab.sweep.plan import Trial, group_trials
 from priorlab.train.loop import fit
+
+# small enough for float64 and a few seeds: both task kinds, every regime, two repeats
+SMALL = dict(tasks=["parity", "fit1d"], widths=[8, 32], repeats=2, steps=30, steps_full=20, n_train=20)
 
 
 def test_initialisation_follows_the_paper():
@@ -71,7 +79,7 @@ def test_digits_quick_curve(home):
         assert m[f"acc_digits_bias_only_w{w}"] <= m[f"acc_digits_full_w{w}"]
         assert m[f"acc_digits_readout_w{w}"] > 0.2  # random features beat chance (0.1)
         assert m[f"gap_digits_w{w}"] == pytest.approx(m[f"acc_digits_full_w{w}"] - m[f"acc_digits_bias_only_w{w}"])
-    assert {"width.png", "params.png", "gap.png"} <= {p.name for p in run.figures}
+    assert {"width.png", "params.png", "gap.png"} == assert_redraws(run.path)  # draw() from the arrays alone
     arrays = run.arrays()
     assert arrays["scores"].shape == (1, 4, 3, 1)
     assert m["gap_digits_w16_n"] == 1 and "gap_digits_w16_ci_low" not in m  # one seed: no interval
@@ -95,6 +103,44 @@ def test_two_tasks_three_seeds_gaps_with_cis_and_verdicts(home):
     small = priorlab.run("biasonly", tasks=["digits"], widths=[16, 32], regimes=["bias_only", "full"], steps=20,
                          steps_full=20, repeats=1)
     assert verdict_of(assert_verdicts_consistent(small.path), "gap_difficulty") == "not tested at this scale"
+
+
+@pytest.mark.parametrize("readout_fit", ["ridge", "adam"])
+def test_run_many_equals_one_by_one_runs_at_float64(tmp_path, readout_fit):
+    """A group of seeds trained as ensembles (one per task, regime and width) gives every trial the metrics and
+    arrays of its own run()."""
+    cfgs = [biasonly.Config(seed=s, readout_fit=readout_fit, **SMALL) for s in (0, 1, 5)]
+    ctx = lambda name, cfg: RunContext(folder=tmp_path / name, seed=cfg.seed, device=torch.device("cpu"), quiet=True)
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        alone_ctxs, many_ctxs = [ctx(f"a{c.seed}", c) for c in cfgs], [ctx(f"b{c.seed}", c) for c in cfgs]
+        alone = [biasonly.run(c, x) for c, x in zip(cfgs, alone_ctxs)]
+        many = list(biasonly.run_many(cfgs, many_ctxs))
+    finally:
+        torch.set_default_dtype(old)
+    assert len({m["mse_fit1d_full_w32"] for m in alone}) == 3  # the seeds differ
+    for a, m, ca, cm in zip(alone, many, alone_ctxs, many_ctxs):
+        assert m.keys() == a.keys()
+        for k in a:
+            assert m[k] == pytest.approx(a[k], rel=1e-9, abs=1e-12), k
+        np.testing.assert_allclose(cm.arrays["scores"], ca.arrays["scores"], rtol=1e-9, atol=1e-12)
+        assert np.array_equal(cm.arrays["hidden"], ca.arrays["hidden"])
+
+
+def test_a_seed_sweep_is_one_group_and_one_run_many_call(home, monkeypatch):
+    trials = [Trial(f"seed={s}", {**SMALL, "tasks": ["parity"], "seed": s}) for s in range(3)]
+    groups = group_trials("biasonly", trials, workers=1)
+    assert [len(g) for g in groups] == [3]
+    calls = []
+    real = biasonly.run_many
+    monkeypatch.setattr(biasonly, "run_many", lambda cfgs, ctxs: calls.append(len(cfgs)) or real(cfgs, ctxs))
+    runs = runner.run_batch("biasonly", [t.values for t in groups[0]], trial_keys=[t.key for t in groups[0]],
+                            figures="none")
+    assert calls == [3] and [r.status for r in runs] == ["done"] * 3
+    assert all(r.env["timing"]["shared"]["train_s"] == {"split_evenly_over": 3} for r in runs)
+    alone = priorlab.run("biasonly", **{**SMALL, "tasks": ["parity"], "seed": 2}, figures="none")
+    assert runs[2].metrics == pytest.approx(alone.metrics, rel=1e-4, abs=0.01)  # float32: rounding apart
 
 
 def test_fit1d_bias_only_error_falls_with_width(home):

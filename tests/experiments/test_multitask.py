@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import priorlab
+from figcheck import assert_redraws
 from priorlab.experiments.multitask import Config, balanced_weights, train_task
 from priorlab.nets.onelayer import UnitMask, one_hidden, task_net
 
@@ -62,7 +63,7 @@ def test_switching_bias_vectors_switches_tasks(home):
         others = np.delete(switch[k], k)
         assert (others <= own - 0.25).all(), (task, switch[k])
     assert m["chance_digit"] == pytest.approx(0.1) and m["chance_parity"] == pytest.approx(0.5)
-    assert {"accuracy.png", "switch.png"} <= {p.name for p in run.figures}
+    assert assert_redraws(run.path) == {"accuracy.png", "switch.png", "states.png"}  # draw() from the arrays
 
 
 def test_bad_config_names_the_key(cli):
@@ -114,5 +115,6 @@ def test_repeats_give_means_with_cis(home):
         assert m[f"{name}_ci_low"] <= m[name] <= m[f"{name}_ci_high"]
         assert min(runs[0, 0, k]) - 1e-12 <= m[f"{name}_ci_low"] and m[f"{name}_ci_high"] <= max(runs[0, 0, k]) + 1e-12
     assert one.metrics["task_acc_digit_n"] == 1 and "task_acc_digit_ci_low" not in one.metrics
+    assert assert_redraws(three.path) == {"accuracy.png", "switch.png", "states.png"}  # with CIs from the arrays
     s = three.metrics
     assert s["switched_acc_bias_ci_low"] <= s["switched_acc_bias"] <= s["switched_acc_bias_ci_high"]

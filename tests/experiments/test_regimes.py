@@ -10,10 +10,17 @@ import torch
 
 import priorlab
 from claimcheck import assert_verdicts_consistent, verdict_of
+from figcheck import assert_redraws
+from priorlab import runner
 from priorlab.config import UserError
-from priorlab.experiments.regimes import ALL_REGIMES, Config, claims, hyper_layout, sharing_example
+from priorlab.context import RunContext
+from priorlab.data.digits import Split
+from priorlab.experiments import regimes
+from priorlab.experiments.regimes import ALL_REGIMES, TOGETHER, Config, build, claims
 from priorlab.stats import mean_ci
 from priorlab.stats.claims import evaluate
+from priorlab.sweep.plan import Trial, group_trials
+from priorlab.viz.regimes import hyper_layout, sharing_example
 
 SMALL = {"width": 16, "depth": 2, "epochs": 3, "steps": 150, "n_train": 50}
 
@@ -39,7 +46,7 @@ def test_every_regime_reported_with_hand_counted_parameters(small_run):
     assert (
         m["trainable_mask"] == m["trainable_permute"] == 64 * 16 + 16 * 16 + 16 * 10
     )  # one score per weight
-    assert {p.name for p in small_run.figures} == {"regimes.png", "fits.png", "hyper.png", "sharing.png"}
+    assert assert_redraws(small_run.path) == {"regimes.png", "fits.png", "hyper.png", "sharing.png"}
     rows = assert_verdicts_consistent(small_run.path)
     assert len(rows) == 7 and verdict_of(rows, "err_shared_grad_vs_sum") == "reproduces"
     assert "acc_full_ci_low" not in m  # one seed: no interval
@@ -62,7 +69,7 @@ def test_sharing_example_gradients_add_up():
 
 def test_hyper_layout_counts_by_hand():
     cfg = Config(width=16, depth=2)
-    lay = hyper_layout(cfg, 64, seed=0)
+    lay = hyper_layout(build(cfg, "hyper", 64, 10, seed=0))
     shapes = [t["shape"] for t in lay["targets"]]
     assert shapes == [(16, 64), (16, 16), (10, 16)]
     for t in lay["targets"]:
@@ -92,6 +99,54 @@ def test_repeats_give_bootstrap_cis_and_tying_every_weight_flips_the_shared_clai
     rows = assert_verdicts_consistent(every.path)
     assert verdict_of(rows, "acc_shared_minus_full") == "reproduces"
     assert abs(every.metrics["acc_shared_minus_full"]) <= 0.01
+
+
+# one regime of each kind: trained together (full, shared, hyper) and one by one (mask, nothing to train: frozen)
+TINY = {"width": 8, "depth": 1, "epochs": 1, "steps": 20, "n_train": 16,
+        "regimes": ["full", "frozen", "mask", "shared", "hyper"]}
+
+
+def test_run_many_equals_one_by_one_runs_at_float64(tmp_path, monkeypatch):
+    """A group of seeds (two trials, two repeats each) gives every trial the metrics and arrays of its own run()
+    (seconds aside): the engine's regimes trained as ensembles, minibatch for minibatch."""
+    assert {"full", "shared", "hyper"} <= set(TOGETHER) and "mask" not in TOGETHER
+    real = regimes.digits
+    monkeypatch.setattr(regimes, "digits", lambda seed: Split(*(
+        t.double() if t.is_floating_point() else t for t in vars(real(seed=seed)).values())))
+    cfgs = [Config(seed=s, repeats=2, **TINY) for s in (0, 3)]
+    ctx = lambda name, cfg: RunContext(folder=tmp_path / name, seed=cfg.seed, device=torch.device("cpu"), quiet=True)
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        alone_ctxs, many_ctxs = [ctx(f"a{c.seed}", c) for c in cfgs], [ctx(f"b{c.seed}", c) for c in cfgs]
+        alone = [regimes.run(c, x) for c, x in zip(cfgs, alone_ctxs)]
+        many = list(regimes.run_many(cfgs, many_ctxs))
+    finally:
+        torch.set_default_dtype(old)
+    assert alone[0]["mse_full"] != alone[1]["mse_full"]  # the seeds differ
+    for a, m, ca, cm in zip(alone, many, alone_ctxs, many_ctxs):
+        assert m.keys() == a.keys()
+        for k in a:
+            if not k.startswith("seconds_"):
+                assert m[k] == pytest.approx(a[k], rel=1e-9, abs=1e-12), k
+        assert cm.arrays.keys() == ca.arrays.keys()
+        for k, v in ca.arrays.items():
+            np.testing.assert_allclose(cm.arrays[k], v, rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def test_a_seed_sweep_is_one_group_and_one_run_many_call(home, monkeypatch):
+    small = {**TINY, "regimes": ["full", "mask"]}
+    trials = [Trial(f"seed={s}", {**small, "seed": s}) for s in range(3)]
+    groups = group_trials("regimes", trials, workers=1)
+    assert [len(g) for g in groups] == [3]
+    calls = []
+    real = regimes.run_many
+    monkeypatch.setattr(regimes, "run_many", lambda cfgs, ctxs: calls.append(len(cfgs)) or real(cfgs, ctxs))
+    runs = runner.run_batch("regimes", [t.values for t in groups[0]], trial_keys=[t.key for t in groups[0]],
+                            figures="none")
+    assert calls == [3] and [r.status for r in runs] == ["done"] * 3
+    assert all(r.env["timing"]["shared"]["train_s"] == {"split_evenly_over": 3} for r in runs)
+    assert all(r.figures == [] for r in runs)
 
 
 def test_claims_follow_the_config():

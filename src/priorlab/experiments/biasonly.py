@@ -18,6 +18,7 @@ magnitude cheaper.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import product
 from typing import ClassVar, Literal, get_args
 
 import numpy as np
@@ -26,13 +27,15 @@ from pydantic import Field
 from torch import nn
 
 from priorlab.config import BaseConfig, LearningRate, Widths, unique_list
-from priorlab.context import RunContext
+from priorlab.context import RunContext, shared_time
 from priorlab.data.functions import TargetExpr
 from priorlab.data.tasks import Task, load_task
+from priorlab.errors import Diverged
 from priorlab.nets.onelayer import full_batch, matched_width, one_hidden
 from priorlab.regimes import apply, fit_readout, summary
 from priorlab.stats.claims import Claim
 from priorlab.stats.intervals import ci_text, mean_cis, with_ci
+from priorlab.train.ensemble import Ensemble, from_modules
 from priorlab.train.loop import fit
 from priorlab.viz.regimes import gap_curves, width_curves
 
@@ -141,37 +144,35 @@ def run_member(cfg: Config, task: Task, regime: str, width: int, seed: int) -> t
 # the run
 
 
+def load_tasks(cfg: Config, ctx: RunContext) -> list[Task]:
+    """The run's tasks on its device, features in the default dtype (float32 unless a caller set float64)."""
+    tasks = []
+    for name in cfg.tasks:
+        t = load_task(name, cfg.seed, cfg.target, cfg.n_train)
+        cast = [a.to(torch.get_default_dtype()) if a.is_floating_point() else a
+                for a in (t.x_train, t.y_train, t.x_test, t.y_test)]
+        tasks.append(Task(t.kind, *cast, t.outputs).to(ctx.device))
+    return tasks
+
+
 def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
-    tasks = [load_task(t, cfg.seed, cfg.target, cfg.n_train).to(ctx.device) for t in cfg.tasks]
+    tasks = load_tasks(cfg, ctx)
     widths = sorted(cfg.widths)
-    shape = (len(tasks), len(cfg.regimes), len(widths))
+    jobs = list(product(range(len(tasks)), range(len(widths)), range(len(cfg.regimes)), range(cfg.repeats)))
+    with ctx.timed("train"):
+        results = {(t, i, j, r): run_member(cfg, tasks[t], cfg.regimes[i], widths[j], ctx.seed + r)
+                   for t, j, i, r in ctx.progress(jobs, description="training")}
+    return measure(cfg, ctx, [task.metric for task in tasks], widths, results)
+
+
+def measure(cfg: Config, ctx: RunContext, names, widths, results) -> dict[str, float]:
+    """Metrics ``<acc|mse>_<task>_<regime>_w<N>`` (means over repeats, bootstrap CIs over seeds and n), the gaps with
+    CIs, the table, the arrays, from results[(task, regime, width, repeat)] = run_member's (score, trainable, hidden)."""
+    shape = (len(cfg.tasks), len(cfg.regimes), len(widths))
     scores = np.zeros((*shape, cfg.repeats))
     params, used = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
-    jobs = [
-        (t, i, j, r)
-        for t in range(len(tasks))
-        for j in range(len(widths))
-        for i in range(len(cfg.regimes))
-        for r in range(cfg.repeats)
-    ]
-    for t, i, j, r in ctx.progress(jobs, description="training"):
-        scores[t, i, j, r], params[t, i, j], used[t, i, j] = run_member(
-            cfg, tasks[t], cfg.regimes[i], widths[j], ctx.seed + r
-        )
-
-    names = [task.metric for task in tasks]
-    metrics, gaps, matched = measure(cfg, ctx, names, widths, scores, params, used)
-    ci = tuple(mean_cis(np.moveaxis(scores, 3, 0), seed=cfg.seed))[1:] if cfg.repeats > 1 else None
-    for name, fig in width_curves(widths, scores, params, cfg.regimes, cfg.tasks, names, ci).items():
-        ctx.save_figure(name, fig)
-    if gaps:
-        ctx.save_figure("gap", gap_curves(widths, gaps, matched))
-    return metrics
-
-
-def measure(cfg: Config, ctx: RunContext, names, widths, scores, params, used):
-    """Metrics ``<acc|mse>_<task>_<regime>_w<N>`` (means over repeats, with bootstrap CIs over seeds and n), the
-    gaps with CIs, the table, the arrays."""
+    for (t, i, j, r), (s, p, u) in results.items():
+        scores[t, i, j, r], params[t, i, j], used[t, i, j] = s, p, u
     metrics, rows = {}, []
     for t, task in enumerate(cfg.tasks):
         for j, w in enumerate(widths):
@@ -184,10 +185,25 @@ def measure(cfg: Config, ctx: RunContext, names, widths, scores, params, used):
     ctx.table("Test accuracy (MSE for fit1d) by task, width and regime: mean [95% CI] (n seeds)", rows)
     ctx.save_arrays(widths=np.array(widths), scores=scores, trainable=params, hidden=used,
                     regimes=np.array(cfg.regimes), tasks=np.array(cfg.tasks))
-    gaps, matched = gap_metrics(cfg, metrics, names, widths, scores, params)
+    gap_metrics(cfg, metrics, names, widths, scores, params)
     for sentence in small_width_notes(cfg, metrics, widths, used):
         ctx.note(sentence)
-    return metrics, gaps, matched
+    return metrics
+
+
+def draw(cfg: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    """Every figure from the saved scores [task, regime, width, repeat]: ``width`` and ``params`` (CIs recomputed
+    with the run's bootstrap seed) and ``gap``."""
+    widths, scores, params = arrays["widths"].tolist(), arrays["scores"], arrays["trainable"]
+    names = ["mse" if task == "fit1d" else "acc" for task in cfg.tasks]
+    if ctx.draws("width") or ctx.draws("params"):
+        ci = tuple(mean_cis(np.moveaxis(scores, 3, 0), seed=cfg.seed))[1:] if cfg.repeats > 1 else None
+        for name, fig in width_curves(widths, scores, params, cfg.regimes, cfg.tasks, names, ci).items():
+            ctx.save_figure(name, fig)
+    if ctx.draws("gap"):
+        gaps, matched = gap_metrics(cfg, {}, names, widths, scores, params)
+        if gaps:
+            ctx.save_figure("gap", gap_curves(widths, gaps, matched))
 
 
 def _behind(cfg: Config, names, scores, t: int, regime: str) -> np.ndarray | None:
@@ -267,3 +283,67 @@ def claims(cfg: Config) -> list[Claim]:
         "(mean over widths)", source=SOURCE, metric="gap_difficulty", expected=(0.0, 1.0),
         applies=True if {EASY, HARD} <= set(cfg.tasks) and need else "needs the tasks parity and digits"))
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# sweeps: trials that differ only in seed train together, one ensemble per (task, regime, width)
+
+BATCH_KEYS = ("seed",)
+MEMBER_BUDGET = 2**26  # examples × hidden units × members that one ensemble trains at once (memory)
+
+
+def _head(p: dict, pre: torch.Tensor) -> torch.Tensor:
+    """W2 relu(pre + b1) + b2 with pre = x W1ᵀ: the network past its frozen first layer (FrozenFirstLayer)."""
+    return nn.functional.linear(torch.relu(pre + p["0.bias"]), p["2.weight"], p["2.bias"])
+
+
+def train_members(cfg: Config, tasks: list[Task], regime: str, width: int, seeds: list[int]) -> list:
+    """run_member for several (task, seed) pairs of one regime and width, their networks trained together as one
+    ensemble (priorlab.train.ensemble), each on its own task's data: (score, trainable, hidden) or Diverged each."""
+    if regime == "readout" and cfg.readout_fit == "ridge":  # closed form: nothing to train together
+        return [run_member(cfg, task, regime, width, seed) for task, seed in zip(tasks, seeds)]
+    task0 = tasks[0]
+    used = matched_width(width, task0.inputs, task0.outputs) if regime == "full_matched" else width
+    nets = [apply(one_hidden(t.inputs, used, t.outputs, s).to(t.x_train.device),
+                  "full" if regime == "full_matched" else regime) for t, s in zip(tasks, seeds)]
+    fwd, params, frozen, masks = from_modules(nets)
+    criterion = loss_fn(task0)
+    if "0.weight" in frozen:  # W1 frozen: its product with the inputs is computed once per member
+        with torch.no_grad():
+            data = torch.stack([t.x_train @ net[0].weight.T for t, net in zip(tasks, nets)])
+        loss = lambda p, pre, y: criterion(_head(p, pre), y)  # noqa: E731
+    else:
+        data = torch.stack([t.x_train for t in tasks])
+        loss = lambda p, x, y: criterion(fwd(p, x), y)  # noqa: E731
+    steps, lr = schedule(cfg, task0, regime)
+    ens = Ensemble(loss, params, frozen=frozen, masks=masks, lr=lr, batch_dims=(0, 0))
+    diverged = ens.train(steps, data, torch.stack([t.y_train for t in tasks])).diverged_at.tolist()
+    out = []
+    for k, (net, task) in enumerate(zip(nets, tasks)):
+        net.load_state_dict(ens.member(k), strict=False)  # the trained tensors; the frozen ones are the net's own
+        out.append(Diverged(diverged[k]) if diverged[k] >= 0 else (score(net, task), summary(net).trainable, used))
+    return out
+
+
+def run_many(cfgs: list[Config], ctxs: list[RunContext]):
+    """Trials that differ only in seed: for each task, width and regime, the networks of every trial and repeat
+    are one ensemble (a trial's task split follows its seed, so each member has its own data); then each trial is
+    measured as run() measures it. Yields each trial's metrics (or the Diverged of one of its networks) in order."""
+    cfg0, widths = cfgs[0], sorted(cfgs[0].widths)
+    tasks = [load_tasks(cfg, ctx) for cfg, ctx in zip(cfgs, ctxs)]
+    members = [(c, r) for c in range(len(cfgs)) for r in range(cfg0.repeats)]
+    results: list[dict] = [{} for _ in cfgs]
+    with shared_time(ctxs, "train"):
+        for t in range(len(cfg0.tasks)):
+            for j, w in enumerate(widths):
+                size = max(1, MEMBER_BUDGET // (len(tasks[0][t].x_train) * max(w, tasks[0][t].inputs)))
+                for i, regime in enumerate(cfg0.regimes):
+                    for at in range(0, len(members), size):
+                        chunk = members[at:at + size]
+                        out = train_members(cfg0, [tasks[c][t] for c, _ in chunk], regime, w,
+                                            [ctxs[c].seed + r for c, r in chunk])
+                        for (c, r), res in zip(chunk, out):
+                            results[c][t, i, j, r] = res
+    for cfg, ctx, task_list, res in zip(cfgs, ctxs, tasks, results):
+        yield next((v for v in res.values() if isinstance(v, Exception)), None) or measure(
+            cfg, ctx, [task.metric for task in task_list], widths, res)

@@ -26,7 +26,7 @@ from priorlab.data.digits import digits
 from priorlab.experiments import biasonly
 from priorlab.nets.onelayer import full_batch, one_hidden, task_net
 from priorlab.stats.claims import Claim
-from priorlab.stats.intervals import ci_text, with_ci
+from priorlab.stats.intervals import ci_text, mean_ci, with_ci
 from priorlab.train.loop import fit
 from priorlab.viz.regimes import state_space, task_switch
 
@@ -125,39 +125,50 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     acc = np.zeros((len(cfg.methods), len(widths), len(cfg.tasks), cfg.repeats))
     swaps = {method: np.zeros((len(cfg.tasks), len(cfg.tasks), cfg.repeats)) for method in cfg.methods}
     jobs = [(r, m, j) for r in range(cfg.repeats) for j in range(len(widths)) for m in range(len(cfg.methods))]
-    for r, m, j in ctx.progress(jobs, description="training"):
-        method, width = cfg.methods[m], widths[j]
-        seed = repeat_seed(cfg, ctx.seed, r)
-        # the one random W1, frozen and shared by every task
-        shared = one_hidden(d, width, 1, seed)[0].weight
-        nets = []
-        for k in range(len(cfg.tasks)):
-            net = task_net(method, width, classes[k], shared, seed + 1 + k, cfg.keep)
-            train_task(net, split.x_train, ys_train[k], classes[k], cfg)
-            acc[m, j, k, r] = balanced_acc(net, split.x_test, ys_test[k])
-            nets.append(net)
-        if j == len(widths) - 1:
-            swaps[method][..., r] = switched(nets, method, split.x_test, ys_test)
-            if r == 0 and method == "bias":
-                states = hidden_states(nets, split.x_test)
-            if r == 0:
-                ctx.save_model(
-                    {f"{t}.{n}": p for t, net in zip(cfg.tasks, nets) for n, p in net.state_dict().items()},
-                    f"{method}_nets",
-                )
+    with ctx.timed("train"):
+        for r, m, j in ctx.progress(jobs, description="training"):
+            method, width = cfg.methods[m], widths[j]
+            seed = repeat_seed(cfg, ctx.seed, r)
+            # the one random W1, frozen and shared by every task
+            shared = one_hidden(d, width, 1, seed)[0].weight
+            nets = []
+            for k in range(len(cfg.tasks)):
+                net = task_net(method, width, classes[k], shared, seed + 1 + k, cfg.keep)
+                train_task(net, split.x_train, ys_train[k], classes[k], cfg)
+                acc[m, j, k, r] = balanced_acc(net, split.x_test, ys_test[k])
+                nets.append(net)
+            if j == len(widths) - 1:
+                swaps[method][..., r] = switched(nets, method, split.x_test, ys_test)
+                if r == 0 and method == "bias":
+                    states = hidden_states(nets, split.x_test)
+                if r == 0:
+                    ctx.save_model(
+                        {f"{t}.{n}": p for t, net in zip(cfg.tasks, nets) for n, p in net.state_dict().items()},
+                        f"{method}_nets",
+                    )
 
     metrics = measure(cfg, ctx, widths, acc, swaps, classes)
-    ci = None
-    if cfg.repeats > 1:
-        ci = tuple(np.array([[[metrics[f"{PREFIX[method]}_{task}_w{w}_ci_{end}"] for task in cfg.tasks] for w in widths]
-                             for method in cfg.methods]) for end in ("low", "high"))
-    mean_swaps = {method: s.mean(-1) for method, s in swaps.items()}
-    for name, fig in task_switch(widths, acc.mean(-1), mean_swaps, cfg.tasks, cfg.methods, classes, ci).items():
-        ctx.save_figure(name, fig)
     if "bias" in cfg.methods:
         projected, metrics["states_task_variance"] = project(states)
-        ctx.save_figure("states", state_space(projected, cfg.tasks, ys_test, widths[-1]))
+        ctx.save_arrays(states=projected.astype(np.float32), state_labels=np.stack([y.numpy() for y in ys_test]))
     return metrics
+
+
+def draw(cfg: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    """Every figure from the saved accuracies (CIs recomputed from the per-seed runs with the run's bootstrap seed)
+    and the projected hidden states."""
+    widths, classes, runs = arrays["widths"].tolist(), [TASKS[t][0] for t in cfg.tasks], arrays["acc_runs"]
+    if ctx.draws("accuracy") or ctx.draws("switch"):
+        ci = None
+        if cfg.repeats > 1:  # [method, width, task] as measure's with_ci gives them
+            cis = np.array([[[tuple(mean_ci(runs[m, j, k], seed=cfg.seed))[1:] for k in range(len(cfg.tasks))]
+                             for j in range(len(widths))] for m in range(len(cfg.methods))])
+            ci = (cis[..., 0], cis[..., 1])
+        swaps = {method: arrays[f"switch_{method}"] for method in cfg.methods}
+        for name, fig in task_switch(widths, arrays["acc"], swaps, cfg.tasks, cfg.methods, classes, ci).items():
+            ctx.save_figure(name, fig)
+    if "states" in arrays and ctx.draws("states"):
+        ctx.save_figure("states", state_space(arrays["states"], cfg.tasks, list(arrays["state_labels"]), widths[-1]))
 
 
 def repeat_seed(cfg: Config, seed: int, r: int) -> int:

@@ -9,19 +9,20 @@ from typing import ClassVar, Literal, get_args
 import numpy as np
 import torch
 from pydantic import Field
-from torch.nn.utils import parametrize
 
 from priorlab.config import BaseConfig, LearningRate, Steps, unique_list
-from priorlab.context import RunContext
+from priorlab.context import RunContext, shared_time
 from priorlab.data.digits import digits
 from priorlab.data.functions import TargetExpr, target_function
+from priorlab.errors import Diverged
 from priorlab.nets.deep import deep
-from priorlab.regimes import apply, fit_readout, hashed_index, summary
+from priorlab.regimes import apply, fit_readout, summary
 from priorlab.stats import mean_ci
 from priorlab.stats.claims import Claim
 from priorlab.train.classify import accuracy, fit_classifier
-from priorlab.train.loop import fit
-from priorlab.viz.regimes import hyper_diagram, regime_bars, regime_fits, sharing_diagram
+from priorlab.train.ensemble import Ensemble, from_modules
+from priorlab.train.loop import epoch_batches, fit
+from priorlab.viz import regimes as figs
 
 DESCRIPTION = "the same network and task under every parameter regime: accuracy, trainable parameters, time"
 ORDER = 41
@@ -51,18 +52,12 @@ FIGURES = {
 }
 DEMO = [{}]
 SOURCES = {
-    "bias_only": "Williams et al. 2025 (STUDIES.md §3)",
-    "mask": "Ramanujan et al. 2020",
-    "permute": "Qiu & Suda 2020 (LaPerm)",
-    "shared": "Chen et al. 2015 (HashedNets)",
-    "hyper": "Ha, Dai & Le 2017",
-    "readout_ridge": "Huang et al. 2006 (ELM)",
-    "sharing": "deep learning course lecture (STUDIES.md §5)",
+    "bias_only": "Williams et al. 2025 (STUDIES.md §3)", "mask": "Ramanujan et al. 2020",
+    "permute": "Qiu & Suda 2020 (LaPerm)", "shared": "Chen et al. 2015 (HashedNets)", "hyper": "Ha, Dai & Le 2017",
+    "readout_ridge": "Huang et al. 2006 (ELM)", "sharing": "deep learning course lecture (STUDIES.md §5)",
 }
 
-Regime = Literal[
-    "full", "frozen", "bias_only", "readout", "readout_ridge", "mask", "permute", "shared", "hyper"
-]
+Regime = Literal["full", "frozen", "bias_only", "readout", "readout_ridge", "mask", "permute", "shared", "hyper"]
 ALL_REGIMES = list(get_args(Regime))
 
 
@@ -72,9 +67,7 @@ class Config(BaseConfig):
     )
     width: int = Field(128, ge=2, le=4096, description="hidden units per layer")
     depth: int = Field(2, ge=1, le=8, description="hidden layers (ReLU)")
-    bias_std: float = Field(
-        1.0, ge=0, le=10, description="initial biases ~ N(0, bias_std²); weights N(0, 2/fan_in)"
-    )
+    bias_std: float = Field(1.0, ge=0, le=10, description="initial biases ~ N(0, bias_std²); weights N(0, 2/fan_in)")
     epochs: int = Field(10, ge=1, le=1000, description="digits: epochs of Adam (batch 64)")
     steps: Steps = Field(600, description="1-D fit: full-batch Adam steps")
     lr: LearningRate = Field(1e-2, description="Adam learning rate (hyper uses lr/10)")
@@ -91,22 +84,9 @@ class Config(BaseConfig):
 def build(cfg: Config, regime: str, in_features: int, out_features: int, seed: int) -> torch.nn.Module:
     """The one architecture, under ``regime`` (readout_ridge is the readout regime, solved in closed form)."""
     torch.manual_seed(seed)
-    net = deep(
-        cfg.width,
-        cfg.depth,
-        "relu",
-        bias=True,
-        init="fan-in",
-        gain=math.sqrt(2),
-        bias_std=cfg.bias_std,
-        in_features=in_features,
-        out_features=out_features,
-        seed=seed,
-    )
-    options = {
-        "mask": {"fraction": cfg.mask_fraction},
-        "shared": {"fraction": cfg.shared_fraction, "seed": seed},
-    }
+    net = deep(cfg.width, cfg.depth, "relu", bias=True, init="fan-in", gain=math.sqrt(2), bias_std=cfg.bias_std,
+               in_features=in_features, out_features=out_features, seed=seed)
+    options = {"mask": {"fraction": cfg.mask_fraction}, "shared": {"fraction": cfg.shared_fraction, "seed": seed}}
     return apply(net, "readout" if regime == "readout_ridge" else regime, **options.get(regime, {}))
 
 
@@ -130,16 +110,24 @@ def run_digits(cfg: Config, regime: str, seed: int, split, device: torch.device)
         acc = accuracy(model.eval(), split.x_test, split.y_test)
     else:
         acc = fit_classifier(model, split, epochs=cfg.epochs, lr=_lr(cfg, regime), seed=seed, device=device)
-    seconds = _clock(device) - t0
-    s = summary(model)
+    seconds, s = _clock(device) - t0, summary(model)
     return {"acc": acc, "seconds": seconds, "trainable": s.trainable, "total": s.total}
+
+
+def _points(cfg: Config, seed: int) -> torch.Tensor:
+    return 2 * torch.rand(cfg.n_train, 1, generator=torch.Generator().manual_seed(seed)) - 1
+
+
+@torch.no_grad()
+def _fit1d_result(model, f, x_test: torch.Tensor, seconds: float) -> tuple[dict[str, float], np.ndarray]:
+    pred = model(x_test)
+    return {"mse": torch.mean((pred - f(x_test)) ** 2).item(), "seconds": seconds}, pred[:, 0].cpu().numpy()
 
 
 def run_fit1d(
     cfg: Config, regime: str, seed: int, f, x_test: torch.Tensor, device: torch.device
 ) -> tuple[dict[str, float], np.ndarray]:
-    g = torch.Generator().manual_seed(seed)
-    x = 2 * torch.rand(cfg.n_train, 1, generator=g) - 1
+    x = _points(cfg, seed)
     x, y, x_test = x.to(device), f(x).to(device), x_test.to(device)
     model = build(cfg, regime, 1, 1, seed).to(device)
     t0 = _clock(device)
@@ -147,48 +135,51 @@ def run_fit1d(
         fit_readout(model, x, y, cfg.ridge_lam)
     elif regime != "frozen":
         fit(model, lambda _: torch.mean((model(x) - y) ** 2), cfg.steps, lr=_lr(cfg, regime))
-    seconds = _clock(device) - t0
-    with torch.no_grad():
-        pred = model(x_test)
-        mse = torch.mean((pred - f(x_test)) ** 2).item()
-    return {"mse": mse, "seconds": seconds}, pred[:, 0].cpu().numpy()
+    return _fit1d_result(model, f, x_test, _clock(device) - t0)
 
 
 def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     _, f = target_function(cfg.target)
     split = digits(seed=ctx.seed)
     x_test = torch.linspace(-1, 1, 1000)[:, None]
-    dig_rows: dict[str, list[dict]] = {r: [] for r in cfg.regimes}
-    fit_rows: dict[str, list[dict]] = {r: [] for r in cfg.regimes}
-    curves: dict[str, np.ndarray] = {}
-    for regime in ctx.progress(cfg.regimes, description="regimes"):
-        for rep in range(cfg.repeats):
-            seed = ctx.seed + rep
-            dig_rows[regime].append(run_digits(cfg, regime, seed, split, ctx.device))
-            result, pred = run_fit1d(cfg, regime, seed, f, x_test, ctx.device)
-            fit_rows[regime].append(result)
-            if rep == 0:
-                curves[regime] = pred
+    part = _part(cfg)
+    with ctx.timed("train"):
+        for regime in ctx.progress(cfg.regimes, description="regimes"):
+            for rep in range(cfg.repeats):
+                seed = ctx.seed + rep
+                _add(part, regime, rep, run_digits(cfg, regime, seed, split, ctx.device),
+                     run_fit1d(cfg, regime, seed, f, x_test, ctx.device))
+    return finish(cfg, ctx, f, x_test, *part)
 
+
+def _part(cfg: Config) -> tuple[dict, dict, dict]:  # digits rows, 1-D rows (per regime, repeat), curves (repeat 0)
+    return {r: [] for r in cfg.regimes}, {r: [] for r in cfg.regimes}, {}
+
+
+def _add(part: tuple, regime: str, rep: int, dig: dict, fit1: tuple) -> None:
+    part[0][regime].append(dig)
+    part[1][regime].append(fit1[0])
+    part[2].update({regime: fit1[1]} if rep == 0 else {})
+
+
+def finish(cfg: Config, ctx: RunContext, f, x_test, dig_rows, fit_rows, curves) -> dict[str, float]:
+    """Metrics, table and the arrays every figure is drawn from, given a trial's results (:func:`_part`)."""
     acc = {r: np.array([row["acc"] for row in dig_rows[r]], dtype=float) for r in cfg.regimes}
     mse = {r: np.array([row["mse"] for row in fit_rows[r]], dtype=float) for r in cfg.regimes}
-    trainable = {r: dig_rows[r][0]["trainable"] for r in cfg.regimes}
     metrics = measure(cfg, ctx, dig_rows, fit_rows, acc, mse)
-    xs, ys = x_test[:, 0].numpy(), f(x_test)[:, 0].numpy()
-    ctx.save_arrays(x_test=xs, target=ys, **{f"fit_{r}": c for r, c in curves.items()},
-                    **{f"acc_{r}": v for r, v in acc.items()}, **{f"mse_{r}": v for r, v in mse.items()})
-
-    colors = {r: f"C{i}" for i, r in enumerate(ALL_REGIMES)}
-    acc_ci = {r: interval(v) for r, v in acc.items()}
-    mse_ci = {r: interval(v) for r, v in mse.items()}
-    ctx.save_figure("regimes", regime_bars(acc_ci, mse_ci, trainable, colors, cfg.repeats, cfg.depth, cfg.width,
-                                           cfg.target))
-    ctx.save_figure("fits", regime_fits(xs, ys, curves, mse, colors, cfg.target, cfg.n_train))
-    ctx.save_figure("hyper", hyper_diagram(hyper_layout(cfg, split.x_train.shape[1], ctx.seed)))
-    example = sharing_example(ctx.seed)
-    metrics["err_shared_grad_vs_sum"] = example.pop("err")
-    ctx.save_figure("sharing", sharing_diagram(**example))
+    per_regime = {f"{k}_{r}": v for k, d in (("fit", curves), ("acc", acc), ("mse", mse)) for r, v in d.items()}
+    ctx.save_arrays(x_test=x_test[:, 0].numpy(), target=f(x_test)[:, 0].numpy(),
+                    trainable=np.array([dig_rows[r][0]["trainable"] for r in cfg.regimes]), **per_regime)
+    metrics["err_shared_grad_vs_sum"] = figs.sharing_example(ctx.seed)["err"]
     return metrics
+
+
+def draw(cfg: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    """Every figure: bars and fits from the arrays; the hyper and sharing diagrams from the config and seed."""
+    hyper = figs.hyper_layout(build(cfg, "hyper", 64, 10, cfg.seed)) if ctx.draws("hyper") else None
+    for name, fig in figs.regime_figures(arrays, cfg.regimes, ALL_REGIMES, interval, cfg.model_dump(), hyper,
+                                         figs.sharing_example(cfg.seed), ctx.draws).items():
+        ctx.save_figure(name, fig)
 
 
 def interval(values: np.ndarray) -> tuple[float, float | None, float | None]:
@@ -217,8 +208,7 @@ def measure(cfg: Config, ctx: RunContext, dig_rows, fit_rows, acc, mse) -> dict[
     metrics: dict[str, float] = {}
     table = []
     for r in cfg.regimes:
-        t_dig = np.mean([row["seconds"] for row in dig_rows[r]])
-        t_fit = np.mean([row["seconds"] for row in fit_rows[r]])
+        t_dig, t_fit = (np.mean([row["seconds"] for row in rows[r]]) for rows in (dig_rows, fit_rows))
         trainable, total = dig_rows[r][0]["trainable"], dig_rows[r][0]["total"]
         acc_ci, mse_ci = _with_ci(metrics, f"acc_{r}", acc[r]), _with_ci(metrics, f"mse_{r}", mse[r])
         metrics.update({f"trainable_{r}": trainable, f"seconds_digits_{r}": t_dig, f"seconds_fit1d_{r}": t_fit})
@@ -230,42 +220,10 @@ def measure(cfg: Config, ctx: RunContext, dig_rows, fit_rows, acc, mse) -> dict[
     what = "mean and 95% bootstrap CI over seeds" if cfg.repeats > 1 else "one seed, no interval"
     ctx.table(f"Regimes (width {cfg.width}, depth {cfg.depth}, {cfg.repeats} seed(s): {what}; parameters of the "
               "digits net)", table)
-    ctx.note(
-        "trainable = entries learning changes (mask: one score per weight; permute: one latent per weight; "
-        "shared: tied values + biases; hyper: embeddings + generator + biases); total = all stored parameters. "
-        "readout_ridge solves the last layer in closed form; frozen is evaluated at initialisation."
-    )
+    ctx.note("trainable = entries learning changes (mask: one score per weight; permute: one latent per weight; "
+             "shared: tied values + biases; hyper: embeddings + generator + biases); total = all stored parameters. "
+             "readout_ridge solves the last layer in closed form; frozen is evaluated at initialisation.")
     return metrics
-
-
-def hyper_layout(cfg: Config, in_features: int, seed: int) -> dict:
-    """What the hyper regime builds for the digits net: per weight tensor its shape and chunk count; the shared
-    generator's sizes and parameter counts."""
-    model = build(cfg, "hyper", in_features, 10, seed)
-    targets, generator = [], None
-    for name, module in model.named_modules():
-        if parametrize.is_parametrized(module, "weight"):
-            h = module.parametrizations.weight[0]
-            generator = h.generator
-            targets.append({"name": f"{name}.weight", "shape": h.shape, "chunks": h.n_chunks,
-                            "embeddings": module.parametrizations.weight.original.numel()})
-    lin = [m for m in generator.net if isinstance(m, torch.nn.Linear)]
-    return {"targets": targets, "embed_dim": generator.embed_dim, "hidden": lin[0].out_features,
-            "chunk": generator.chunk, "generator_params": sum(p.numel() for p in generator.parameters())}
-
-
-def sharing_example(seed: int) -> dict:
-    """A 3 × 4 linear layer tied into 4 values (priorlab.regimes shared, float64): the tie map, u, ∂C/∂w of the
-    copies (autograd on the generated weight) and autograd's ∂C/∂u; ``err`` = max |∂C/∂u − Σ_group ∂C/∂w|."""
-    g = torch.Generator().manual_seed(seed)
-    index = hashed_index((3, 4), 4, seed)
-    layer = apply(torch.nn.Linear(4, 3, bias=False).double(), "shared", map={"weight": index})
-    x, y = torch.randn(6, 4, generator=g, dtype=torch.float64), torch.randn(6, 3, generator=g, dtype=torch.float64)
-    u, w = layer.parametrizations.weight.original, layer.weight
-    grad_w, grad_u = torch.autograd.grad(torch.mean((x @ w.T - y) ** 2), (w, u))
-    summed = torch.zeros(4, dtype=torch.float64).index_add_(0, index.flatten(), grad_w.flatten())
-    return {"index": index.numpy(), "u": u.detach().numpy(), "grad_w": grad_w.numpy(), "grad_u": grad_u.numpy(),
-            "err": float((grad_u - summed).abs().max())}
 
 
 def setup(cfg: Config) -> str:
@@ -304,3 +262,87 @@ def claims(cfg: Config) -> list[Claim]:
         Claim("weight sharing: the gradient of a tied value is the sum of its copies' gradients", SOURCES["sharing"],
               "err_shared_grad_vs_sum", 0.0, 1e-12),
     ]
+
+
+# ----------------------------------------------------------------------------------------------
+# sweeps: trials that differ only in seed train together, one ensemble per regime and task
+
+BATCH_KEYS = ("seed",)
+# regimes whose networks train as one ensemble (torch.func); mask and permute learn through straight-through
+# autograd Functions that vmap cannot batch, frozen and readout_ridge train nothing: those run network by network
+TOGETHER = ("full", "bias_only", "readout", "shared", "hyper")
+
+
+def _together(cfg: Config, regime: str, nets: list, loss, data) -> list:
+    """``nets`` trained as one ensemble: data is (x, y) stacked per member for ``cfg.steps`` full-batch steps, or an
+    iterator of such minibatches; the trained nets, or Diverged (at its first non-finite step) for a member."""
+    fwd, params, frozen, masks = from_modules(nets)
+    ens = Ensemble(lambda p, x, y: loss(fwd(p, x), y), params, frozen=frozen, masks=masks, lr=_lr(cfg, regime),
+                   batch_dims=(0, 0))
+    losses = ens.train(cfg.steps, *data).losses if isinstance(data, tuple) else torch.stack([ens.step(*b) for b in data])
+    bad = ~torch.isfinite(losses)  # [steps, K]
+    for k, net in enumerate(nets):
+        net.load_state_dict(ens.member(k), strict=False)
+    return [Diverged(int(bad[:, k].nonzero()[0])) if bad[:, k].any() else net for k, net in enumerate(nets)]
+
+
+def digits_members(cfg: Config, regime: str, seeds: list[int], splits: list, device) -> list:
+    """run_digits for several seeds of one regime, trained as one ensemble: each member on its own split, in its
+    own seed's minibatch order (as fit_classifier draws it). Seconds: an equal share of the group's."""
+    nets = [build(cfg, regime, s.x_train.shape[1], 10, seed).to(device) for seed, s in zip(seeds, splits)]
+    t0 = _clock(device)
+    x, y = (torch.stack([getattr(s, a) for s in splits]).to(device) for a in ("x_train", "y_train"))
+    rows = torch.arange(len(nets), device=device)[:, None]
+    orders = zip(*(epoch_batches(len(s.x_train), 64, cfg.epochs, torch.Generator().manual_seed(seed))
+                   for seed, s in zip(seeds, splits)))
+    batches = ((x[rows, idx], y[rows, idx]) for idx in (torch.stack(b).to(device) for b in orders))
+    trained = _together(cfg, regime, nets, torch.nn.functional.cross_entropy, batches)
+    accs = [n if isinstance(n, Exception) else accuracy(n.eval(), s.x_test, s.y_test) for n, s in zip(trained, splits)]
+    seconds = (_clock(device) - t0) / len(nets)
+    return [a if isinstance(a, Exception) else {"acc": a, "seconds": seconds, "trainable": summary(n).trainable,
+                                                 "total": summary(n).total} for a, n in zip(accs, nets)]
+
+
+def fit1d_members(cfg: Config, regime: str, seeds: list[int], f, x_test: torch.Tensor, device) -> list:
+    """run_fit1d for several seeds of one regime, trained as one ensemble, each on its own seed's points."""
+    xs = [_points(cfg, seed) for seed in seeds]
+    nets = [build(cfg, regime, 1, 1, seed).to(device) for seed in seeds]
+    t0 = _clock(device)
+    data = (torch.stack(xs).to(device), torch.stack([f(x) for x in xs]).to(device))
+    trained = _together(cfg, regime, nets, lambda out, y: torch.mean((out - y) ** 2), data)
+    seconds = (_clock(device) - t0) / len(nets)
+    return [n if isinstance(n, Exception) else _fit1d_result(n, f, x_test.to(device), seconds) for n in trained]
+
+
+def _each(fn, *args):  # one network's result, or the exception that fails its trial alone
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001
+        return exc
+
+
+def run_many(cfgs: list[Config], ctxs: list[RunContext]):
+    """Trials that differ only in seed: per regime in TOGETHER, every trial's and repeat's networks are one ensemble
+    on digits and one on the 1-D fit (others: one by one); then each trial is measured as run() measures it."""
+    cfg0, device = cfgs[0], ctxs[0].device
+    _, f = target_function(cfg0.target)
+    x_test = torch.linspace(-1, 1, 1000)[:, None]
+    splits = [digits(seed=ctx.seed) for ctx in ctxs]
+    members = [(c, r) for c in range(len(cfgs)) for r in range(cfg0.repeats)]
+    seeds = [ctxs[c].seed + r for c, r in members]
+    parts = [_part(cfg0) for _ in cfgs]
+    failed: list[Exception | None] = [None] * len(cfgs)
+    with shared_time(ctxs, "train"):
+        for regime in cfg0.regimes:
+            if regime in TOGETHER:
+                dig = digits_members(cfg0, regime, seeds, [splits[c] for c, _ in members], device)
+                fits = fit1d_members(cfg0, regime, seeds, f, x_test, device)
+            else:
+                dig = [_each(run_digits, cfg0, regime, s, splits[c], device) for (c, _), s in zip(members, seeds)]
+                fits = [_each(run_fit1d, cfg0, regime, s, f, x_test, device) for s in seeds]
+            for (c, r), d, fit1 in zip(members, dig, fits):
+                failed[c] = failed[c] or next((e for e in (d, fit1) if isinstance(e, Exception)), None)
+                if failed[c] is None:
+                    _add(parts[c], regime, r, d, fit1)
+    for cfg, ctx, part, exc in zip(cfgs, ctxs, parts, failed):
+        yield exc or finish(cfg, ctx, f, x_test, *part)

@@ -1,5 +1,6 @@
 """Figures of the regime experiments (biasonly, multitask, regimes). Each function takes arrays and returns a
-matplotlib figure, or ``{figure name: figure}`` where it draws several; the experiment saves them."""
+matplotlib figure, or ``{figure name: figure}`` where it draws several; the experiment saves them. ``hyper_layout``
+and ``sharing_example`` compute what the regimes diagrams show (the latter also the experiment's gradient check)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import torch
+from torch.nn.utils import parametrize
+
+from priorlab.regimes import apply, hashed_index
 
 
 def width_curves(
@@ -325,3 +330,57 @@ def regime_fits(
     fig.suptitle(f"1-D fit of {target} under each regime ({n_train} training points)")
     fig.tight_layout()
     return fig
+
+
+def hyper_layout(model: torch.nn.Module) -> dict:
+    """What the hyper regime built into ``model`` (for :func:`hyper_diagram`): per weight tensor its shape and chunk
+    count; the shared generator's sizes and parameter counts."""
+    targets, generator = [], None
+    for name, module in model.named_modules():
+        if parametrize.is_parametrized(module, "weight"):
+            h = module.parametrizations.weight[0]
+            generator = h.generator
+            targets.append({"name": f"{name}.weight", "shape": h.shape, "chunks": h.n_chunks,
+                            "embeddings": module.parametrizations.weight.original.numel()})
+    lin = [m for m in generator.net if isinstance(m, torch.nn.Linear)]
+    return {"targets": targets, "embed_dim": generator.embed_dim, "hidden": lin[0].out_features,
+            "chunk": generator.chunk, "generator_params": sum(p.numel() for p in generator.parameters())}
+
+
+def sharing_example(seed: int) -> dict:
+    """A 3 × 4 linear layer tied into 4 values (priorlab.regimes shared, float64), for :func:`sharing_diagram`: the
+    tie map, u, ∂C/∂w of the copies (autograd on the generated weight) and autograd's ∂C/∂u; ``err`` = max
+    |∂C/∂u − Σ_group ∂C/∂w|."""
+    g = torch.Generator().manual_seed(seed)
+    index = hashed_index((3, 4), 4, seed)
+    layer = apply(torch.nn.Linear(4, 3, bias=False).double(), "shared", map={"weight": index})
+    x, y = torch.randn(6, 4, generator=g, dtype=torch.float64), torch.randn(6, 3, generator=g, dtype=torch.float64)
+    u, w = layer.parametrizations.weight.original, layer.weight
+    grad_w, grad_u = torch.autograd.grad(torch.mean((x @ w.T - y) ** 2), (w, u))
+    summed = torch.zeros(4, dtype=torch.float64).index_add_(0, index.flatten(), grad_w.flatten())
+    return {"index": index.numpy(), "u": u.detach().numpy(), "grad_w": grad_w.numpy(), "grad_u": grad_u.numpy(),
+            "err": float((grad_u - summed).abs().max())}
+
+
+def regime_figures(arrays: dict, regimes: Sequence[str], every: Sequence[str], interval, cfg: dict,
+                   hyper: dict | None, sharing: dict, draws) -> dict:
+    """regimes: every figure the figure mode ``draws`` (a name -> bool), from a run's arrays (``acc_<r>``,
+    ``mse_<r>`` per seed, ``fit_<r>``, ``x_test``, ``target``, ``trainable`` in the order of ``regimes``), the
+    hyper layout (:func:`hyper_layout`) and the sharing example (:func:`sharing_example`). ``interval(values)``
+    gives (mean, low, high); colours follow a regime's place in ``every``."""
+    colors = {r: f"C{i}" for i, r in enumerate(every)}
+    mse = {r: arrays[f"mse_{r}"] for r in regimes}
+    out = {}
+    if draws("regimes"):
+        out["regimes"] = regime_bars({r: interval(arrays[f"acc_{r}"]) for r in regimes},
+                                     {r: interval(v) for r, v in mse.items()},
+                                     dict(zip(regimes, arrays["trainable"].tolist())), colors, cfg["repeats"],
+                                     cfg["depth"], cfg["width"], cfg["target"])
+    if draws("fits"):
+        out["fits"] = regime_fits(arrays["x_test"], arrays["target"], {r: arrays[f"fit_{r}"] for r in regimes}, mse,
+                                  colors, cfg["target"], cfg["n_train"])
+    if hyper is not None and draws("hyper"):
+        out["hyper"] = hyper_diagram(hyper)
+    if draws("sharing"):
+        out["sharing"] = sharing_diagram(**{k: v for k, v in sharing.items() if k != "err"})
+    return out
