@@ -103,13 +103,13 @@ def test_repeats_give_bootstrap_cis_and_tying_every_weight_flips_the_shared_clai
 
 # one regime of each kind: trained together (full, shared, hyper) and one by one (mask, nothing to train: frozen)
 TINY = {"width": 8, "depth": 1, "epochs": 1, "steps": 20, "n_train": 16,
-        "regimes": ["full", "frozen", "mask", "shared", "hyper"]}
+        "regimes": ["full", "frozen", "mask", "permute", "shared", "hyper", "readout_ridge"]}
 
 
 def test_run_many_equals_one_by_one_runs_at_float64(tmp_path, monkeypatch):
     """A group of seeds (two trials, two repeats each) gives every trial the metrics and arrays of its own run()
     (seconds aside): the engine's regimes trained as ensembles, minibatch for minibatch."""
-    assert {"full", "shared", "hyper"} <= set(TOGETHER) and "mask" not in TOGETHER
+    assert {"full", "mask", "permute", "shared", "hyper"} <= set(TOGETHER) and "frozen" not in TOGETHER
     real = regimes.digits
     monkeypatch.setattr(regimes, "digits", lambda seed: Split(*(
         t.double() if t.is_floating_point() else t for t in vars(real(seed=seed)).values())))

@@ -151,3 +151,35 @@ def test_sinkhorn_permute_straight_through_gradient():
     soft_w = p[0].soft() @ p.original.detach().flatten()
     (expected,) = torch.autograd.grad(soft_w, logits, gw.flatten())
     assert torch.allclose(logits.grad, expected, atol=1e-12)
+
+
+def test_straight_through_functions_vmap_equal_to_one_by_one():
+    """Mask's top-k and Permute's rank placement batch under torch.func.vmap (an ensemble's members), forward and
+    straight-through gradient equal to each member alone."""
+    from torch.func import grad, vmap
+
+    from priorlab.regimes.parametrizations import Mask, Permute
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(5, 4, 3, generator=g, dtype=torch.float64)  # 5 members of a 4x3 weight
+    scores = torch.randn(5, 4, 3, generator=g, dtype=torch.float64)
+    mask = Mask(w[0], fraction=0.4)
+    batched = vmap(lambda s: _topk(s, mask.k))(scores)
+    alone = torch.stack([_topk(s, mask.k) for s in scores])
+    assert torch.equal(batched, alone) and (alone.flatten(1).sum(1) == mask.k).all()
+    loss = lambda s: (w[0] * _topk(s, mask.k) * s).sum()
+    assert torch.equal(vmap(grad(loss))(scores), torch.stack([grad(loss)(s) for s in scores]))
+
+    perm = Permute(w[0])
+    place = lambda latent: perm(latent)
+    out = vmap(place)(scores)
+    assert torch.equal(out, torch.stack([place(s) for s in scores]))
+    assert all(torch.equal(o.flatten().sort().values, perm.sorted_values) for o in out)  # exact permutations
+    lossp = lambda latent: (perm(latent) * latent).sum()
+    assert torch.equal(vmap(grad(lossp))(scores), torch.stack([grad(lossp)(s) for s in scores]))
+
+
+def _topk(scores, k):
+    from priorlab.regimes.parametrizations import _TopKMask
+
+    return _TopKMask.apply(scores.abs(), k)

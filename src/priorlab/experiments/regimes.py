@@ -268,9 +268,9 @@ def claims(cfg: Config) -> list[Claim]:
 # sweeps: trials that differ only in seed train together, one ensemble per regime and task
 
 BATCH_KEYS = ("seed",)
-# regimes whose networks train as one ensemble (torch.func); mask and permute learn through straight-through
-# autograd Functions that vmap cannot batch, frozen and readout_ridge train nothing: those run network by network
-TOGETHER = ("full", "bias_only", "readout", "shared", "hyper")
+# regimes whose networks train as one ensemble (torch.func; mask and permute through vmappable straight-through
+# Functions); frozen and readout_ridge train nothing: those run network by network
+TOGETHER = ("full", "bias_only", "readout", "mask", "permute", "shared", "hyper")
 
 
 def _together(cfg: Config, regime: str, nets: list, loss, data) -> list:

@@ -21,13 +21,20 @@ from torch import nn
 
 
 class _TopKMask(torch.autograd.Function):
-    """Forward: 1 at the k largest scores, 0 elsewhere (exactly k ones). Backward: identity (straight-through)."""
+    """Forward: 1 at the k largest scores, 0 elsewhere (exactly k ones). Backward: identity (straight-through).
+    Written with out-of-place ops and ``setup_context``, so torch.func (vmap over an ensemble's members) batches it."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, scores: torch.Tensor, k: int) -> torch.Tensor:
-        mask = torch.zeros_like(scores).flatten()
-        mask[torch.topk(scores.flatten(), k, sorted=False).indices] = 1.0
-        return mask.view_as(scores)
+    def forward(scores: torch.Tensor, k: int) -> torch.Tensor:
+        flat = scores.flatten()
+        top = torch.topk(flat, k, sorted=False).indices
+        return torch.zeros_like(flat).scatter(0, top, torch.ones_like(flat)).view_as(scores)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        pass
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -36,13 +43,17 @@ class _TopKMask(torch.autograd.Function):
 
 class _RankPlace(torch.autograd.Function):
     """Forward: put the sorted fixed values at the ranks of the latent scores (an exact permutation of the values).
-    Backward: identity (straight-through), so the latent scores move as free weights would."""
+    Backward: identity (straight-through), so the latent scores move as free weights would. vmappable as _TopKMask."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, latent: torch.Tensor, sorted_values: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
-        out = torch.empty_like(sorted_values)
-        out[order] = sorted_values  # order = argsort(latent)
-        return out.view_as(latent)
+    def forward(latent: torch.Tensor, sorted_values: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(sorted_values).scatter(0, order, sorted_values).view_as(latent)  # out[order] = values
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        pass
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
