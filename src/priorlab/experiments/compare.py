@@ -25,6 +25,7 @@ from priorlab.config import BaseConfig, BatchSize, Fraction, UserError, unique_l
 from priorlab.context import RunContext
 from priorlab.nets.zoo import Built, build, check_input, load_weights, min_image_size
 from priorlab.stats.claims import Claim
+from priorlab.viz.rsa import CAPTIONS
 
 DESCRIPTION = "Any network vs the band of its random-weight selves: layer-wise RSA with CIs, p-values and a verdict"
 ORDER = 23
@@ -34,17 +35,7 @@ CITATION = (
 )
 QUESTION = "Which layers of this network are what training made, and which are what the architecture alone gives?"
 KEY_FIGURE = "rdm_vs_target"
-FIGURES = {
-    "rdm_vs_target": "Left: each layer's RDM against the target: the reference with its 95 % bootstrap CI over "
-    "stimuli (filled marker: differs from the random draws after correction), the random draws' 2.5–97.5 % band "
-    "and mean, and the noise ceiling when the target is measured RDMs. Right: CKA and RDM correlation of each "
-    "reference layer with the same layer of every random draw (band and mean).",
-    "rdms_reference": "RDMs (rank-transformed) of chosen layers of the reference network; stimuli sorted by category.",
-    "rdms_random": "The same layers of the first random draw.",
-    "distortion": "Guest & Love's smoothness protocol per layer: Pearson r of each stimulus's representation with "
-    "its distorted versions. Left: r against the noise SD for three layers (random band, reference dashed). Right: "
-    "r at the strongest distortion, layer by layer.",
-}
+FIGURES = CAPTIONS  # captions live beside the figures (viz/rsa.py)
 DEMO = [{}, {"target": "category"}]
 TARGET = "input | category | rdms:<file.npy> ([S, N, N]) | rdms:<file.hdf5> (rsatoolbox RDMs)"
 
@@ -154,35 +145,90 @@ def claims(config: Config) -> list[Claim]:
 
 
 @dataclass
-class Draws:
-    """The K random draws, per layer of the reference: scores against the target and similarity to the reference."""
+class Trial:
+    """One trial of a group: its reference network and layer-wise analysis, and the seeds of its K random draws."""
 
-    first: object  # the first draw's LayerwiseResult (heatmaps, measures)
-    score: np.ndarray  # [K, L]
-    cka: np.ndarray  # [K, L] linear CKA(reference layer, draw layer)
-    ref_vs_rnd: np.ndarray  # [K, L] compare(reference RDM, draw RDM)
-    distortion: np.ndarray | None  # [K, levels, L]
+    config: Config
+    ctx: RunContext
+    reference: nn.Module
+    metrics: dict
+    label: str
+    ref: object  # the reference's LayerwiseResult
+    seeds: list[int]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.ref.rdms)
+
+
+BATCH_KEYS = ("seed",)
 
 
 def run(config: Config, ctx: RunContext) -> dict[str, float]:
-    from priorlab.data.stimuli import target_rdms
-    from priorlab.stats.baseline import distortion_metrics, layer_test, summary_metrics, verdict_sentence
-    from priorlab.stats.ceiling import noise_ceiling
-    from priorlab.viz.rsa import save_compare_report
+    (out,) = list(run_many([config], [ctx]))
+    if isinstance(out, BaseException):
+        raise out
+    return out
 
-    built = build(config.model, config.image_size)
-    stim = _stimuli(config, built)
+
+def run_many(cfgs: list[Config], ctxs: list[RunContext]):
+    """Trials that differ in seed, as one group: the stimuli and targets once, each trial's reference (trained on its
+    seed), then the random draws of all the trials' seeds at once (each draw analysed once and scored for every trial
+    whose K draws include it; `priorlab.stats.baseline.DrawScores` ranks the draws' RDMs together). Yields each
+    trial's metrics (or its exception) in order."""
+    from priorlab.context import shared_time
+    from priorlab.data.stimuli import target_rdms
+
+    config = cfgs[0]
+    try:
+        built = build(config.model, config.image_size)
+        stim = _stimuli(config, built)
+        targets, input_rdm = target_rdms(config.target, stim, config.rdm_metric)
+    except Exception as exc:  # noqa: BLE001 - the same config: every trial fails alike
+        yield from [exc] * len(cfgs)
+        return
+    trials = []
+    for cfg, ctx in zip(cfgs, ctxs):
+        try:
+            trials.append(_trial(built, stim, cfg, ctx))
+        except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
+            trials.append(exc)
+    ok = [t for t in trials if isinstance(t, Trial)]
+    with shared_time([t.ctx for t in ok], "measure"):
+        draws = dict(zip(map(id, ok), _draws(built, stim.x, ok, targets, config, ctxs[0]))) if ok else {}
+    for t in trials:
+        try:
+            yield t if isinstance(t, BaseException) else _finish(t, draws[id(t)], stim, targets, input_rdm)
+        except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
+            yield exc
+
+
+def _trial(built: Built, stim, config: Config, ctx: RunContext) -> Trial:
+    """The trial's reference (made under its seed, as a run alone makes it) and its layer-wise analysis."""
+    import random
+
+    random.seed(ctx.seed)
+    np.random.seed(ctx.seed % 2**32)
+    torch.manual_seed(ctx.seed)
     reference = built.make()
     if config.layers is not None:  # check the names before any training
         _check_layers(reference, config.layers)
     check_input(reference, stim.x, built.description)
-    targets, input_rdm = target_rdms(config.target, stim, config.rdm_metric)
-    metrics, ref_label = _make_reference(reference, built, config, ctx)
+    with ctx.timed("train"):
+        metrics, label = _make_reference(reference, built, config, ctx)
     ctx.note(f"Stimuli: {stim.description} (stimulus seed {config.stimulus_seed}). Random networks: "
              f"{config.random_inits} draws of {built.description}, init {config.init}, seeds {ctx.seed}, …")
     ref = _analyse(reference, stim.x, config, ctx)
-    names = [n for n in ref.rdms]
-    draws = _draw(built, stim.x, ref, names, targets, config, ctx)
+    return Trial(config, ctx, reference, metrics, label, ref, list(range(ctx.seed, ctx.seed + config.random_inits)))
+
+
+def _finish(t: Trial, draws, stim, targets, input_rdm) -> dict[str, float]:
+    """The trial's tests against its draws, its metrics, notes, tables and arrays."""
+    from priorlab.stats.baseline import distortion_metrics, layer_test, summary_metrics, verdict_sentence
+    from priorlab.stats.ceiling import noise_ceiling
+    from priorlab.viz.rsa import save_compare_report
+
+    config, ctx, ref, metrics, names = t.config, t.ctx, t.ref, dict(t.metrics), t.names
     keep = [i for i, n in enumerate(names) if n in draws.first.rdms and np.isfinite(draws.score[:, i]).all()]
     if not keep:
         undefined = any(n in draws.first.rdms for n in names)
@@ -194,7 +240,7 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     if aliases := {**draws.first.aliases, **ref.aliases}:
         said = ", ".join(f"{a} (= {b})" for a, b in aliases.items())
         ctx.note(f"Skipped as aliases, the same values as an earlier layer or the input: {said}.")
-    ctx.note(verdict_sentence(test, ref_label))
+    ctx.note(verdict_sentence(test, t.label))
     metrics.update(summary_metrics(test, draws.cka[:, keep], draws.ref_vs_rnd[:, keep]))
     ceiling = noise_ceiling(targets, config.compare_method) if len(targets) > 1 else None
     if ceiling is not None:  # Nili et al. 2014
@@ -203,15 +249,26 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
                  f" (Nili et al. 2014; {config.compare_method}); each layer's score is its mean over the targets.")
     dist = None
     if draws.distortion is not None:
-        dist = _curves(reference, stim.x, names, config), draws.distortion[:, :, keep]
+        dist = _curves(t.reference, stim.x, names, config), draws.distortion[:, :, keep]
         metrics.update(distortion_metrics(*dist))
-    found = _measures(reference, stim.x, ref, draws.first, config, ctx)  # vs the first draw
+    found = _measures(t.reference, stim.x, ref, draws.first, config, ctx)  # vs the first draw
     measures = {m: np.array([v[n] for n in names]) for m, v in found.items()}
     metrics.update({f"{m}_{w}": f(v) for m, v in measures.items() for w, f in (("mean", np.mean), ("last", _last))})
     save_compare_report(ctx, config, test, ref, draws.first, draws.cka[:, keep], draws.ref_vs_rnd[:, keep],
-                        stim, input_rdm, ref_label, ceiling, dist, measures)
+                        stim, input_rdm, t.label, ceiling, dist, measures)
     metrics.update(passes=ref.passes, random_inits=config.random_inits)
     return metrics
+
+
+def draw(cfg: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    """Every figure of a run from its arrays (priorlab.viz.rsa.draw_compare)."""
+    from priorlab.viz.rsa import draw_compare
+
+    draw_compare(cfg, arrays, ctx, _label(cfg))
+
+
+def _label(config: Config) -> str:
+    return "trained" if config.weights is not None or config.model == "lenet" else "other seed"
 
 
 # ---------------------------------------------------------------------------------------------- prepare
@@ -261,7 +318,7 @@ def _make_reference(reference: nn.Module, built: Built, config: Config, ctx: Run
     ctx.note(f"No trained weights for {built.description}: the reference is one more random draw (init "
              f"{config.init}, seed {seed}), so its tests check the band, not the effect of training. Give --set "
              "weights=<file> to compare a trained net.")
-    return {"reference_is_trained": 0.0}, "other seed"
+    return {"reference_is_trained": 0.0}, _label(config)
 
 
 # ---------------------------------------------------------------------------------------------- measure
@@ -290,28 +347,15 @@ def _analyse(model: nn.Module, x, config: Config, ctx: RunContext, fn=None, **ex
     return res
 
 
-def _draw(built: Built, x, ref, names, targets, config: Config, ctx: RunContext) -> Draws:
-    """Scores of K random draws of the architecture (priorlab.stats.nulls.random_draws), layer by layer."""
-    from priorlab.probe.cka import cka_gram
-    from priorlab.probe.rdm import compare
-    from priorlab.stats.baseline import score
-    from priorlab.stats.nulls import random_draws
+def _draws(built: Built, x, trials: list[Trial], targets, config: Config, ctx: RunContext) -> list:
+    """The K random draws of every trial (seeds seed … seed + K − 1), each draw of the group analysed once and scored
+    for every trial that has it (priorlab.stats.baseline.group_draws)."""
+    from priorlab.stats.baseline import group_draws
 
-    model = built.make().to(ctx.device)
-    seeds = range(ctx.seed, ctx.seed + config.random_inits)
-    first, rows, dist = None, [], []
-    for _ in ctx.progress(random_draws(model, seeds, config.init), total=len(seeds), description="random draws"):
-        res = _analyse(model, x, config, ctx)
-        first = first or res
-        got = [n in res.rdms for n in names]
-        rows.append([(score(res.rdms[n], targets, config.compare_method),
-                      cka_gram(ref.grams[n].double(), res.grams[n].double()),
-                      compare(ref.rdms[n], res.rdms[n], config.compare_method)) if ok else (np.nan,) * 3
-                     for n, ok in zip(names, got)])
-        if config.measure == "distortion":
-            dist.append(_curves(model, x, names, config))
-    a = np.array(rows, dtype=np.float64)  # [K, L, 3]
-    return Draws(first, a[..., 0], a[..., 1], a[..., 2], np.array(dist) if dist else None)
+    curves = (lambda model, names: _curves(model, x, names, config)) if config.measure == "distortion" else None
+    return group_draws(built.make().to(ctx.device), [(t.ref, t.names, t.seeds) for t in trials], targets,
+                       config.compare_method, config.init, lambda model: _analyse(model, x, config, ctx), curves,
+                       ctx.progress)
 
 
 def _measures(reference: nn.Module, x, ref, rnd, config: Config, ctx: RunContext) -> dict[str, dict[str, float]]:
