@@ -295,7 +295,8 @@ class Draws:
 
 
 def group_draws(model, trials: Sequence[tuple[object, Sequence[str], Sequence[int]]], targets: torch.Tensor,
-                method: str, init: str, analyse: Callable, curves: Callable | None = None, progress=None) -> list[Draws]:
+                method: str, init: str, analyse: Callable, curves: Callable | None = None,
+                progress=None) -> list[Draws]:
     """The random draws of several references at once: `trials` are (reference's layer-wise result, its layer
     names, the seeds of its draws). `model` is re-initialised once per seed of their union (`random_draws`), the draw
     analysed once (``analyse(model)``, a LayerwiseResult with Gram matrices) and scored for every reference that has
@@ -324,5 +325,55 @@ def group_draws(model, trials: Sequence[tuple[object, Sequence[str], Sequence[in
     return out
 
 
-__all__ = ["COLUMNS", "DrawScores", "Draws", "group_draws", "LayerTest", "bootstrap_score", "curve_rows", "distortion_metrics", "layer_test",
+def target_ceiling(targets: torch.Tensor, method: str):
+    """The noise ceiling of S > 1 measured target RDMs (Nili et al. 2014; None for one target), its metrics and the
+    page's sentence on it."""
+    from priorlab.stats.ceiling import noise_ceiling
+
+    if len(targets) < 2:
+        return None, {}, None
+    c = noise_ceiling(targets, method)
+    return c, dict(noise_ceiling_lower=c.lower, noise_ceiling_upper=c.upper, target_rdms=len(targets)), (
+        f"Noise ceiling of the {len(targets)} target RDMs: lower {c.lower:.3f}, upper {c.upper:.3f} (Nili et al. "
+        f"2014; {method}); each layer's score is its mean over the targets.")
+
+
+def defined_layers(names: Sequence[str], draws: Draws) -> list[int]:
+    """Indices of the layers every draw has, with a defined score in every draw; a UserError when there is none."""
+    keep = [i for i, n in enumerate(names) if n in draws.first.rdms and np.isfinite(draws.score[:, i]).all()]
+    if not keep:
+        undefined = any(n in draws.first.rdms for n in names)
+        raise UserError("stimuli: every layer's comparison is undefined (NaN): are the stimuli constant?" if undefined
+                        else "layers: none of the chosen layers gives a batch-first output to compare")
+    return keep
+
+
+def distortion_rows(model, x, names: Sequence[str], levels: int, layers=None, seed: int = 0, batch_size: int = 32,
+                    timesteps=None) -> np.ndarray:
+    """[levels, L] distortion curves (priorlab.probe.distortion) of the named layers; NaN where a layer is absent."""
+    from priorlab.probe.distortion import distortion_curves, noise_levels
+
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    got = distortion_curves(model.eval(), x.to(device), noise_levels(levels), layers, seed=seed, batch_size=batch_size,
+                            timesteps=timesteps, names=list(names))
+    return np.stack([got.get(n, np.full(levels, np.nan)) for n in names], axis=1)
+
+
+def paired_measures(measures: Sequence[str], ref, rnd, pwcca: Callable | None = None,
+                    shape_alpha: float = 0.5) -> dict[str, dict[str, float]]:
+    """{measure: {layer: value}} of each reference layer (`ref`, a layer-wise result) vs the same layer of a draw
+    (`rnd`), for the measures beyond CKA; ``pwcca()`` makes the one more pass over the reference that pwcca needs."""
+    from priorlab.probe.layerwise import paired_similarity
+
+    out = {}
+    for m in measures:
+        if m == "pwcca":
+            out[m] = pwcca()
+        elif m != "cka":
+            out[m] = paired_similarity(ref, rnd, m, **({"alpha": shape_alpha} if m == "shape" else {}))
+    return out
+
+
+__all__ = ["COLUMNS", "DrawScores", "Draws", "defined_layers", "distortion_rows", "group_draws", "paired_measures",
+           "target_ceiling", "LayerTest", "bootstrap_score", "curve_rows", "distortion_metrics", "layer_test",
            "rank_parts", "score", "span", "summary_metrics", "tidy_rows", "verdict_sentence"]

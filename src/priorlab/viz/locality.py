@@ -370,7 +370,8 @@ def draw_figures(config, arrays, ctx) -> None:
             {kind: finite_mean(list(arrays[f"smooth_{kind}"][:, 0])) for kind in kinds},
             finite_mean([v for kind in kinds for v in arrays[f"smooth_{kind}"][:, 1]])))
     if ctx.draws("sparsity"):
-        ctx.save_figure("sparsity", sparsity_figure(arrays["keep_fractions"], {k: arrays[f"sparsity_{k}"] for k in kinds},
+        ctx.save_figure("sparsity", sparsity_figure(arrays["keep_fractions"],
+                                                    {k: arrays[f"sparsity_{k}"] for k in kinds},
                                                     1 / maps["control"].shape[0]))
     if "sweep_label" in arrays and ctx.draws("sweep"):
         points = [{"kind": str(k), "a": float(a), "label": str(lab), "acc": acc, "var": var, "smooth": sm}

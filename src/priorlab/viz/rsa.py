@@ -197,7 +197,8 @@ def draw_compare(config, arrays: Mapping[str, np.ndarray], ctx, ref_label: str) 
 
     names = [str(n) for n in arrays["layers"]]
     p_corrected = arrays["p_corrected"]
-    t = SimpleNamespace(layers=names, value=arrays["rdm_vs_target_reference"], null=arrays["rdm_vs_target_random_draws"],
+    t = SimpleNamespace(layers=names, value=arrays["rdm_vs_target_reference"],
+                        null=arrays["rdm_vs_target_random_draws"],
                         ci_low=arrays["rdm_vs_target_reference_ci"][0], ci_high=arrays["rdm_vs_target_reference_ci"][1],
                         changed=[n for n, p in zip(names, p_corrected) if p < 0.05], correction=config.correction,
                         alpha=0.05)
