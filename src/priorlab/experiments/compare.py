@@ -10,6 +10,7 @@ as one group (run_many): every draw of the trials' seeds is analysed once and sc
 
 from __future__ import annotations
 
+import functools
 import random
 import warnings
 from dataclasses import dataclass
@@ -181,17 +182,18 @@ def run_many(cfgs: list[Config], ctxs: list[RunContext]):
     try:
         built = build(config.model, config.image_size)
         stim = _stimuli(config, built)
-        targets, input_rdm = target_rdms(config.target, stim, config.rdm_metric)
+        made = functools.cache(lambda: target_rdms(config.target, stim, config.rdm_metric))  # once, as a run checks it
     except Exception as exc:  # noqa: BLE001 - the same config: every trial fails alike
         yield from [exc] * len(cfgs)
         return
     trials = []
     for cfg, ctx in zip(cfgs, ctxs):
         try:
-            trials.append(_trial(built, stim, cfg, ctx))
+            trials.append(_trial(built, stim, made, cfg, ctx))
         except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
             trials.append(exc)
     ok = [t for t in trials if isinstance(t, Trial)]
+    targets, input_rdm = made() if ok else (None, None)
     curves = (lambda model, names: _curves(model, stim.x, names, config)) if config.measure == "distortion" else None
     with shared_time([t.ctx for t in ok], "measure"):  # the draws of all the trials' seeds, each analysed once
         draws = dict(zip(map(id, ok), baseline.group_draws(
@@ -204,13 +206,14 @@ def run_many(cfgs: list[Config], ctxs: list[RunContext]):
             yield exc
 
 
-def _trial(built: Built, stim, config: Config, ctx: RunContext) -> Trial:
+def _trial(built: Built, stim, targets, config: Config, ctx: RunContext) -> Trial:
     """The trial's reference (made under its seed, as a run alone makes it) and its layer-wise analysis."""
     random.seed(ctx.seed), np.random.seed(ctx.seed % 2**32), torch.manual_seed(ctx.seed)  # as a run alone is seeded
     reference = built.make()
     if config.layers is not None:  # check the names before any training
         _check_layers(reference, config.layers)
     check_input(reference, stim.x, built.description)
+    targets()  # a bad target is refused before training
     with ctx.timed("train"):
         metrics, label = _make_reference(reference, built, config, ctx)
     ctx.note(f"Stimuli: {stim.description} (stimulus seed {config.stimulus_seed}). Random networks: "

@@ -215,10 +215,10 @@ class DrawScores:
     per chunk (the targets' and the references' ranks once): the numbers equal `score` / `compare` one by one."""
 
     def __init__(self, targets: torch.Tensor, method: str, references: Sequence[tuple[object, Sequence[str]]],
-                 chunk_bytes: int = 2**27):
+                 chunk_bytes: int = 2**26):
         self.targets, self.method, self.refs, self.chunk_bytes = targets, method, list(references), chunk_bytes
         self.rows: list[list[list]] = [[] for _ in self.refs]  # per reference, per draw: [L] (score, cka, ref_vs_rnd)
-        self._pending: list[tuple[torch.Tensor, list]] = []  # (upper triangle, [(reference, draw row, layer)])
+        self._pending: list[tuple[torch.Tensor, str, list]] = []  # (upper triangle, layer, [(reference, row, index)])
         self._nbytes = 0
         self._tparts = self._ref_parts = None
 
