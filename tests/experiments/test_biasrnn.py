@@ -1,11 +1,14 @@
 """biasrnn: a recurrent net with frozen random weights whose biases alone learn to generate and forecast."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 import priorlab
 from claimcheck import assert_verdicts_consistent, verdict_of
+from figcheck import assert_redraws
 from priorlab.experiments.biasrnn import Config, nmse, train_generator
 from priorlab.nets.biasrnn import BiasRNN, jacobian_disc, jacobian_eigenvalues, valid_steps
 from priorlab.regimes import apply, summary
@@ -60,6 +63,14 @@ def test_run_end_to_end(home):
     assert run.status == "done"
     assert {"gen_nmse", "forecast_nmse_vanderpol", "persistence_nmse_vanderpol"} <= set(run.metrics)
     assert {"generation.png", "forecast.png", "jacobian.png"} <= {p.name for p in run.figures}
+    # without Lorenz there is no portrait: the key figure is the generation, and draw() redraws every figure
+    assert assert_redraws(run.path) == {"generation.png", "forecast.png", "jacobian.png"}
+    arrays = run.arrays()
+    n_train, gen_nmse = arrays["gen_scores"]
+    assert gen_nmse == run.metrics["gen_nmse"] and n_train == 4 * 25
+    assert arrays["vanderpol_scores"][0] == run.metrics["forecast_nmse_vanderpol"]
+    timing = json.loads((run.path / "env.json").read_text())["timing"]
+    assert {"train_s", "measure_s", "figures_s"} <= set(timing)  # the training is timed apart from the scoring
     # 5 Adam steps cannot learn the cosine: the generation claim differs, and every verdict follows its row
     assert verdict_of(assert_verdicts_consistent(run.path), "gen_nmse") == "differs"
 
@@ -71,6 +82,7 @@ def test_valid_time_portrait_and_verdicts(home):
     assert 0 < m["valid_steps_lorenz"] <= 400 and 0 < m["valid_steps_vdp"] <= 400
     assert m["valid_time_lorenz"] == pytest.approx(m["valid_steps_lorenz"] * 0.02 * 0.9056)
     assert {"portrait.png", "jacobian.png"} <= {p.name for p in run.figures}
+    assert "portrait.png" in assert_redraws(run.path)  # the key figure, drawn again from arrays.npz
     assert m["eig_centre_generator"] == pytest.approx(0.5, abs=0.02)  # 1 - alpha: the leak
     assert m["eig_radius_generator"] == pytest.approx(m["eig_radius_theory_generator"], rel=0.15)
     rows = assert_verdicts_consistent(run.path)

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from claimcheck import assert_verdicts_consistent, verdict_of
+from figcheck import assert_no_figures, assert_redraws
 from priorlab.experiments.conv import (
     Config,
     claims,
@@ -145,7 +146,12 @@ def test_conv_experiment(tmp_path, home):
     assert {p.name for p in run.figures} == {
         "impulse.png", "conv1d.png", "conv2d.png", "windows.png", "sizes.png", "sharing.png"
     }
-    other = priorlab.run("conv", n=64, kernel=3, out=tmp_path / "conv64")
+    assert assert_redraws(run.path)  # draw() from arrays.npz gives the same figures; summary: the impulse only
+    arrays = run.arrays()
+    np.testing.assert_array_equal(arrays["conv1d"], convolve1d(arrays["x1"], arrays["w1"]))
+    assert int(arrays["letter_label"]) in (0, 1) and arrays["grad_copies"].shape == (36, 5)
+    other = priorlab.run("conv", n=64, kernel=3, out=tmp_path / "conv64", figures="none")
+    assert_no_figures(other.path)
     rows = assert_verdicts_consistent(other.path)
     assert verdict_of(rows, "out_size_stride1") == "not tested at this scale"  # the lecture's 96 is for n = 100
 

@@ -8,6 +8,7 @@ import torch
 
 import priorlab
 from claimcheck import assert_verdicts_consistent, verdict_of
+from figcheck import assert_redraws
 from priorlab.nets.deeplinear import alignment, input_map, linear_relu
 
 SMALL = {"depths": 1, "control": False, "steps": 1500, "repeats": 5}
@@ -48,6 +49,15 @@ def test_verdicts_follow_the_numbers_and_an_untrained_net_breaks_the_claim(small
     assert verdict_of(rows, "win_rate_L1") == "reproduces"
     broken = priorlab.run("linearlayers", out=tmp_path / "b", root=tmp_path / "home", **{**SMALL, "steps": 2})
     assert verdict_of(assert_verdicts_consistent(broken.path), "mse_ratio_L1") == "differs"
+
+
+def test_figures_are_drawn_again_from_the_arrays(small_run):
+    assert assert_redraws(small_run.path) == {"spectrum.png", "alignment.png", "test_mse.png"}
+    a, m = small_run.arrays(), small_run.metrics
+    # the CI bands the figures draw are the metrics' CIs, per L (control off: no control band)
+    assert a["ci_alignment"].shape == (2, 2) and "ci_test_mse_control" not in a
+    for depth in range(2):
+        assert tuple(a["ci_test_mse"][:, depth]) == (m[f"test_mse_L{depth}_ci_low"], m[f"test_mse_L{depth}_ci_high"])
 
 
 def test_input_map_is_the_product_of_the_linear_layers():

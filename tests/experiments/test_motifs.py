@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from claimcheck import assert_verdicts_consistent, verdict_of
+from figcheck import assert_no_figures, assert_redraws
 from priorlab.data.motifs import MOTIF, letters, motif_sequences
 from priorlab.experiments.motifs import Config, claims, detector_scores
 from priorlab.nets.motifs import SlidingDetector, classify_by_templates, template_detections
@@ -104,8 +105,17 @@ def test_motifs_experiment_small(tmp_path, home):
     arrays = run.arrays()
     decided = (arrays["corners_test"] > arrays["endpoints_test"]).mean()
     assert arrays["acc_shared"].shape == (2, 2) and 0.3 < decided < 0.7
+    # draw() from arrays.npz gives the same six figures; the decision figure's letters are a 'C' and a 'D' whose
+    # maps hold the counts it plots
+    assert assert_redraws(run.path) == {f"{n}.png" for n in ("scores", "decision", "sequences", "samples", "letters",
+                                                             "templates")}
+    first = [int(np.flatnonzero(arrays["labels_test"] == cls)[0]) for cls in (0, 1)]
+    np.testing.assert_array_equal(arrays["decision_endpoints"].sum((1, 2)), arrays["endpoints_test"][first])
+    np.testing.assert_array_equal(arrays["decision_corners"].sum((1, 2)), arrays["corners_test"][first])
     # barely trained, the learned convolution is not shift invariant yet: its verdict flips
-    short = priorlab.run("motifs", out=tmp_path / "s", train_sizes=[8], repeats=1, n_letters=100, n_test=200, steps=2)
+    short = priorlab.run("motifs", out=tmp_path / "s", train_sizes=[8], repeats=1, n_letters=100, n_test=200, steps=2,
+                         figures="none")
+    assert_no_figures(short.path)
     rows = assert_verdicts_consistent(short.path)
     assert verdict_of(rows, "acc_conv_unseen") == "differs"
     assert verdict_of(rows, "acc_templates_unseen") == "reproduces"  # hand-set: nothing to train

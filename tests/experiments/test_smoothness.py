@@ -9,7 +9,11 @@ import pytest
 import torch
 
 import priorlab
+from figcheck import assert_no_figures, assert_redraws
+from priorlab import runner
+from priorlab.context import RunContext
 from priorlab.experiments import smoothness
+from priorlab.sweep.plan import Trial, group_trials
 
 PAPER_MODEL1_LEVEL19 = 1 / np.sqrt(1 + 0.95**2)  # 0.725, quoted in the paper
 
@@ -67,6 +71,53 @@ def test_one_run_has_no_interval(tmp_path):
 def test_fan_in_weights_keep_deep_nets_smooth(tmp_path):
     run = priorlab.run("smoothness", out=tmp_path / "fan", root=tmp_path / "runs", init="fan-in", repeats=5)
     assert run.metrics["r_level19_model11"] > 0.6
+
+
+def test_draw_redraws_the_figures_from_the_arrays(unit_run):
+    assert assert_redraws(unit_run.path) == {"smoothness.png", "last_level.png"}
+
+
+SMALL = {"repeats": 3, "prototypes": 6, "dim": 8, "levels": 5, "chunk": 2}  # chunks of 2 and 1 runs
+
+
+def _ctx(tmp_path, name: str, seed: int) -> RunContext:
+    return RunContext(folder=tmp_path / name, seed=seed, device=torch.device("cpu"), quiet=True, figure_mode="none")
+
+
+@pytest.mark.parametrize("max_batch", [smoothness.MAX_BATCH, 2 * 2 * 6 * 5 * 8])  # all seeds stacked / two at a time
+def test_run_many_equals_one_by_one_runs(tmp_path, monkeypatch, max_batch):
+    """Seeds stacked in one batch give each seed's own run: the same draws, metrics and arrays (float64)."""
+    monkeypatch.setattr(smoothness, "MAX_BATCH", max_batch)
+    seeds = [0, 5, 7]
+    cfgs = [smoothness.Config(**SMALL, seed=s) for s in seeds]
+    alone = [_ctx(tmp_path, f"a{s}", s) for s in seeds]
+    expected = [smoothness.run(c, ctx) for c, ctx in zip(cfgs, alone)]
+    ctxs = [_ctx(tmp_path, f"b{s}", s) for s in seeds]
+    got = list(smoothness.run_many(cfgs, ctxs))
+    assert len(got) == 3 and got[0] != got[1]  # the seeds differ
+    for want, have, a, b in zip(expected, got, alone, ctxs):
+        assert have.keys() == want.keys()
+        assert have == pytest.approx(want, rel=1e-9, abs=1e-12)
+        for name, arr in a.arrays.items():
+            np.testing.assert_allclose(b.arrays[name], arr, rtol=1e-9, atol=1e-12)
+    assert all(c.shared == {"measure_s": 3} for c in ctxs)
+
+
+def test_a_sweep_over_seeds_is_one_run_many_call(home, monkeypatch):
+    seeds = [0, 1, 2, 3]
+    values = [{**SMALL, "seed": s} for s in seeds]
+    trials = [Trial(f"seed={s}", v) for s, v in zip(seeds, values)]
+    assert len(group_trials("smoothness", trials, workers=1)) == 1
+    calls = []
+    batched = smoothness.run_many
+    monkeypatch.setattr(smoothness, "run_many", lambda cfgs, ctxs: calls.append(len(cfgs)) or batched(cfgs, ctxs))
+    monkeypatch.setattr(smoothness, "run", lambda *a: pytest.fail("run_many fell back to one run per trial"))
+    runs = runner.run_batch("smoothness", values, trial_keys=[t.key for t in trials], figures="none")
+    assert calls == [4] and [r.status for r in runs] == ["done"] * 4
+    monkeypatch.undo()
+    alone = priorlab.run("smoothness", **values[2], figures="none")
+    assert runs[2].metrics == pytest.approx(alone.metrics, rel=1e-9, abs=1e-12)
+    assert_no_figures(runs[2].path)
 
 
 def test_pearson_matches_numpy():

@@ -7,9 +7,13 @@ import pytest
 import torch
 
 import priorlab
+from figcheck import assert_no_figures, assert_redraws
+from priorlab import runner
+from priorlab.context import RunContext
 from priorlab.experiments import theory
 from priorlab.nets.deep import deep
 from priorlab.probe.capture import capture
+from priorlab.sweep.plan import Trial, group_trials
 from priorlab.theory.meanfield import correlation_map
 
 
@@ -72,6 +76,65 @@ def test_gaussian_matmul_covariance():
     np.testing.assert_allclose(emp, expected, atol=0.01)
 
 
+SMALL = {"activations": ["tanh", "relu"], "sigma_ws": [1.0, 2.0], "sigma_bs": [0.0, 0.3], "c0s": [0.5],
+         "width": 16, "depth": 3, "repeats": 3}
+PER_NET = 2 * 3 * (4 * 1 * 2 + 1) * 16  # random numbers of one SMALL network: activations × depth × (rows + 1) × width
+
+
+def _ctx(tmp_path, name: str, seed: int) -> RunContext:
+    return RunContext(folder=tmp_path / name, seed=seed, device=torch.device("cpu"), quiet=True, figure_mode="none")
+
+
+@pytest.mark.parametrize("max_draws", [theory.MAX_DRAWS, 2 * PER_NET])  # every network in one batch / two at a time
+def test_run_many_equals_one_by_one_runs(tmp_path, monkeypatch, max_draws):
+    """Networks of several seeds in shared batches (also batches that span two seeds) give each seed's own run."""
+    monkeypatch.setattr(theory, "MAX_DRAWS", max_draws)
+    seeds = [0, 4, 9]
+    cfgs = [theory.Config(**SMALL, seed=s) for s in seeds]
+    alone = [_ctx(tmp_path, f"a{s}", s) for s in seeds]
+    expected = [theory.run(c, ctx) for c, ctx in zip(cfgs, alone)]
+    ctxs = [_ctx(tmp_path, f"b{s}", s) for s in seeds]
+    got = list(theory.run_many(cfgs, ctxs))
+    assert len(got) == 3 and got[0] != got[1]
+    for want, have, a, b in zip(expected, got, alone, ctxs):
+        assert have == pytest.approx(want, rel=1e-9, abs=1e-12) and have.keys() == want.keys()
+        np.testing.assert_allclose(b.arrays["empirical"], a.arrays["empirical"], rtol=1e-9, atol=1e-12)
+        assert [(t, len(rows)) for t, rows in b.tables] == [(t, len(rows)) for t, rows in a.tables]
+    assert all(c.shared == {"measure_s": 3} for c in ctxs)
+
+
+def test_batched_networks_equal_one_network_at_a_time():
+    """propagate over a batch of networks equals simulate() network by network on the same draws."""
+    cfg = theory.Config(**SMALL)
+    gen = torch.Generator().manual_seed(3)
+    draws = [theory.network_draws(cfg, 8, gen) for _ in range(3)]
+    x = torch.stack([d[0] for d in draws])
+    z = torch.stack([d[1]["tanh"][0] for d in draws], 1)
+    beta = torch.stack([d[1]["tanh"][1] for d in draws], 1)
+    batched = theory.propagate("tanh", cfg.sigma_ws, cfg.sigma_bs, x, z, beta)
+    for n, d in enumerate(draws):
+        one = theory.propagate("tanh", cfg.sigma_ws, cfg.sigma_bs, d[0][None], d[1]["tanh"][0][:, None],
+                               d[1]["tanh"][1][:, None])[0]
+        torch.testing.assert_close(batched[n], one, rtol=1e-12, atol=1e-12)
+
+
+def test_a_sweep_over_seeds_is_one_run_many_call(home, monkeypatch):
+    seeds = [0, 1, 2]
+    values = [{**SMALL, "seed": s} for s in seeds]
+    trials = [Trial(f"seed={s}", v) for s, v in zip(seeds, values)]
+    assert len(group_trials("theory", trials, workers=1)) == 1
+    calls = []
+    batched = theory.run_many
+    monkeypatch.setattr(theory, "run_many", lambda cfgs, ctxs: calls.append(len(cfgs)) or batched(cfgs, ctxs))
+    monkeypatch.setattr(theory, "run", lambda *a: pytest.fail("run_many fell back to one run per trial"))
+    runs = runner.run_batch("theory", values, trial_keys=[t.key for t in trials], figures="none")
+    assert calls == [3] and [r.status for r in runs] == ["done"] * 3
+    monkeypatch.undo()
+    alone = priorlab.run("theory", **values[1], figures="none")
+    assert runs[1].metrics == pytest.approx(alone.metrics, rel=1e-9, abs=1e-12)
+    assert_no_figures(runs[1].path)
+
+
 def test_input_pair_is_exact():
     x = theory.input_pair(0.3, 2.0, 100, torch.Generator().manual_seed(0))
     assert (x**2).mean(1).numpy() == pytest.approx([2.0, 2.0])
@@ -102,6 +165,7 @@ def test_theory_verdicts(tmp_path):
     rows = json.loads((run.path / "verdict.json").read_text())
     _consistent(rows)
     assert all(r["verdict"] == "reproduces" for r in rows), rows
+    assert assert_redraws(run.path) == {"correlation_map.png", "phase_diagram.png"}
     # a narrow net strays from the mean-field map (a large-width theory)
     narrow = priorlab.run("theory", out=tmp_path / "n", root=tmp_path / "runs", width=10, repeats=2)
     flipped = json.loads((narrow.path / "verdict.json").read_text())

@@ -16,6 +16,7 @@ only the biases b and c learn (`priorlab.regimes.apply(net, "bias_only")`).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -106,8 +107,13 @@ def nmse(pred: torch.Tensor, target: torch.Tensor) -> float:
     return float((err / var).mean())
 
 
-def train_generator(cfg: Config, seed: int, progress) -> tuple[BiasRNN, dict]:
-    """Backpropagation through the first train_periods periods of the cosine; scored on the 4 after them."""
+def _untimed(_phase: str):
+    return nullcontext()
+
+
+def train_generator(cfg: Config, seed: int, progress, timed=None) -> tuple[BiasRNN, dict]:
+    """Backpropagation through the first train_periods periods of the cosine; scored on the 4 after them.
+    ``timed``: a run's ``ctx.timed``, to count the training (not the scoring) as its train time."""
     net = apply(BiasRNN(cfg.units, 0, 1, cfg.gain, cfg.alpha, seed), "bias_only")
     n_train = round(cfg.train_periods * cfg.period)
     n_test = round(4 * cfg.period)
@@ -117,7 +123,8 @@ def train_generator(cfg: Config, seed: int, progress) -> tuple[BiasRNN, dict]:
         y, _ = net.generate(n_train)
         return ((y[:, 0] - target[:n_train]) ** 2).mean()
 
-    history = fit(net, loss, cfg.gen_steps, lr=cfg.lr, progress=progress, description="generator")
+    with (timed or _untimed)("train"):
+        history = fit(net, loss, cfg.gen_steps, lr=cfg.lr, progress=progress, description="generator")
     with torch.no_grad():
         y, h_end = net.generate(n_train + n_test)
     y = y[:, 0]
@@ -133,7 +140,7 @@ def train_generator(cfg: Config, seed: int, progress) -> tuple[BiasRNN, dict]:
     }
 
 
-def train_forecaster(cfg: Config, system: str, seed: int, progress) -> tuple[BiasRNN, dict]:
+def train_forecaster(cfg: Config, system: str, seed: int, progress, timed=None) -> tuple[BiasRNN, dict]:
     """Teacher forcing on random training windows; scored in closed loop from held-out starting points."""
     n_train, n_test = N_TRAIN, N_TEST
     xs = trajectory(system, n_train + n_test, every=SYSTEMS[system]).float()
@@ -149,7 +156,8 @@ def train_forecaster(cfg: Config, system: str, seed: int, progress) -> tuple[Bia
         y, _ = net.teacher_forced(seq[:-1])
         return ((y[cfg.warmup :] - seq[cfg.warmup + 1 :]) ** 2).mean()
 
-    fit(net, loss, windows, lr=cfg.lr, progress=progress, description=f"forecast {system}")
+    with (timed or _untimed)("train"):
+        fit(net, loss, windows, lr=cfg.lr, progress=progress, description=f"forecast {system}")
 
     # closed-loop forecasts from held-out starting points
     with torch.no_grad():
@@ -210,23 +218,24 @@ def _row(name: str, net: BiasRNN, score: float, persistence: float | None, valid
 
 
 def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
-    gen_net, gen = train_generator(cfg, ctx.seed, ctx.progress)
+    gen_net, gen = train_generator(cfg, ctx.seed, ctx.progress, ctx.timed)
     ctx.save_model(gen_net, "generator")
     metrics = {"gen_nmse": gen["gen_nmse"], "gen_nmse_train": gen["gen_nmse_train"]}
-    ctx.save_arrays(
-        gen_target=gen["target"], gen_output=gen["output"], gen_eig=gen["eig"], gen_loss=gen["losses"]
-    )
+    ctx.save_arrays(gen_target=gen["target"], gen_output=gen["output"], gen_eig=gen["eig"], gen_loss=gen["losses"],
+                    gen_disc=np.array(gen["disc"]), gen_scores=np.array([gen["n_train"], gen["gen_nmse"]]))
     rows = [_row("generator", gen_net, gen["gen_nmse"], None)]
 
     forecasts = {}
     for k, system in enumerate(cfg.systems):
-        net, fc = train_forecaster(cfg, system, ctx.seed + 10 * (k + 1), ctx.progress)
+        net, fc = train_forecaster(cfg, system, ctx.seed + 10 * (k + 1), ctx.progress, ctx.timed)
         forecasts[system] = fc
         metrics[f"forecast_nmse_{system}"] = fc["nmse"]
         metrics[f"persistence_nmse_{system}"] = fc["nmse_persistence"]
         metrics[f"valid_time_{SHORT[system]}"] = fc["valid_time"]
         metrics[f"valid_steps_{SHORT[system]}"] = fc["valid_steps"]
-        ctx.save_arrays(**{f"{system}_{key}": fc[key] for key in ("truth", "pred", "eig", "free_truth", "free_pred")})
+        ctx.save_arrays(**{f"{system}_{key}": fc[key] for key in ("truth", "pred", "eig", "free_truth", "free_pred")},
+                        **{f"{system}_disc": np.array(fc["disc"]),
+                           f"{system}_scores": np.array([fc[key] for key in SCORES])})
         rows.append(_row(f"forecast {system}", net, fc["nmse"], fc["nmse_persistence"], fc))
     ctx.table(
         "Bias-only RNNs (nmse: generation on the 4 periods after training; forecasts in closed loop)", rows
@@ -240,18 +249,38 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     discs = {"generator": gen["disc"], **{s: fc["disc"] for s, fc in forecasts.items()}}
     metrics.update(spectrum_metrics(ctx, cfg, {"generator": gen["eig"], **{s: fc["eig"] for s, fc in forecasts.items()}},
                                     discs))
-
-    ctx.save_figure(
-        "generation",
-        generation(gen["target"], gen["output"], gen["n_train"], cfg.period, cfg.units, gen["gen_nmse"]),
-    )
-    if forecasts:
-        ctx.save_figure("forecast", forecast_figure(forecasts, cfg.warmup))
-    if "lorenz" in forecasts:
-        ctx.save_figure("portrait", phase_portrait(forecasts["lorenz"], cfg.warmup))
-    ctx.save_figure("jacobian", spectra({"generator": gen["eig"], **{s: fc["eig"] for s, fc in forecasts.items()}},
-                                        discs))
     return metrics
+
+
+SCORES = ("nmse", "valid_time", "first_invalid")  # per forecaster, saved as <system>_scores for the figures
+
+
+def key_figure(cfg: Config) -> str:
+    return "portrait" if "lorenz" in cfg.systems else "generation"
+
+
+def draw(cfg: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    """Every figure of a run from its arrays: generation, forecasts, the Lorenz portrait and the Jacobian spectra."""
+    n_train, gen_nmse = arrays["gen_scores"]
+    if ctx.draws("generation"):
+        ctx.save_figure("generation", generation(arrays["gen_target"], arrays["gen_output"], int(n_train), cfg.period,
+                                                 cfg.units, float(gen_nmse)))
+    forecasts = {}
+    for system in cfg.systems:
+        nmse_, valid_time, first_invalid = arrays[f"{system}_scores"]
+        forecasts[system] = {key: arrays[f"{system}_{key}"] for key in ("truth", "pred", "free_truth", "free_pred")}
+        forecasts[system].update(nmse=float(nmse_), valid_time=float(valid_time), first_invalid=int(first_invalid),
+                                 time_unit=TIME_SCALE[system][0])
+    if forecasts and ctx.draws("forecast"):
+        ctx.save_figure("forecast", forecast_figure(forecasts, cfg.warmup))
+    if "lorenz" in forecasts and ctx.draws("portrait"):
+        ctx.save_figure("portrait", phase_portrait(forecasts["lorenz"], cfg.warmup))
+    if ctx.draws("jacobian"):
+        names = ["generator", *cfg.systems]
+        eigs = {name: arrays[f"{'gen' if name == 'generator' else name}_eig"] for name in names}
+        discs = {name: tuple(float(v) for v in arrays[f"{'gen' if name == 'generator' else name}_disc"])
+                 for name in names}
+        ctx.save_figure("jacobian", spectra(eigs, discs))
 
 
 def spectrum_metrics(ctx: RunContext, cfg: Config, eigs: dict, discs: dict) -> dict[str, float]:

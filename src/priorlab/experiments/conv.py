@@ -239,18 +239,42 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         "the two operations differ for an asymmetric kernel. size_mismatches counts rows of the table where the "
         "formula and torch disagree; out_size_* are torch's output lengths at padding 0."
     )
-    ctx.save_figure("impulse", convolution.impulse_figure(imp, w1.numpy()))
-    ctx.save_figure("conv1d", convolution.conv1d_figure(x1, w1, mine))
-    ctx.save_figure("conv2d", convolution.conv2d_figure(letter))
-    n_win, k_win = 8, 3
-    windows = {(s, p): window_starts(n_win, k_win, s, p) for p in (0, 1) for s in (1, 2)}
-    metrics["window_mismatches"] = sum(
-        len(v) != torch_output_size(n_win, k_win, s, p) for (s, p), v in windows.items()
-    )
-    ctx.save_figure("windows", convolution.windows_figure(n_win, k_win, windows))
-    ctx.save_figure("sizes", sizes_figure(config))
-    ctx.save_figure("sharing", convolution.sharing_figure(grad_u, grad_copies))
+    _, _, windows = window_example()
+    metrics["window_mismatches"] = sum(len(v) != torch_output_size(*WINDOWS, s, p) for (s, p), v in windows.items())
+    ctx.save_arrays(x1=x1.numpy(), w1=w1.numpy(), grad_u=grad_u.numpy(), grad_copies=grad_copies.numpy(),
+                    **{k: mine[k] for k in ("conv1d", "corr1d", "corr1d_flipped")},
+                    **{f"letter_{k}": letter[k] for k in ("x", "conv", "corr")},
+                    letter_label=np.array("CD".index(letter["letter"])))
     return metrics
+
+
+WINDOWS = (8, 3)  # the sliding-window figure's input length and kernel
+
+
+def window_example() -> tuple[int, int, dict[tuple[int, int], list[int]]]:
+    """(n, k, {(stride, padding): window starts}) of the sliding-window figure: stride 1 and 2, padding 0 and 1."""
+    n, k = WINDOWS
+    return n, k, {(s, p): window_starts(n, k, s, p) for p in (0, 1) for s in (1, 2)}
+
+
+def draw(config: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    """Every figure of the tour from the run's arrays; the impulse, windows and sizes figures are the definitions
+    and formulas applied again (cheap and exact)."""
+    w1 = arrays["w1"]
+    if ctx.draws("impulse"):
+        ctx.save_figure("impulse", convolution.impulse_figure(impulse_responses(w1), w1))
+    if ctx.draws("conv1d"):
+        ctx.save_figure("conv1d", convolution.conv1d_figure(arrays["x1"], w1, arrays))
+    if ctx.draws("conv2d"):
+        letter = {k: arrays[f"letter_{k}"] for k in ("x", "conv", "corr")}
+        ctx.save_figure("conv2d", convolution.conv2d_figure({**letter, "w": SOBEL_X,
+                                                             "letter": "CD"[int(arrays["letter_label"])]}))
+    if ctx.draws("windows"):
+        ctx.save_figure("windows", convolution.windows_figure(*window_example()))
+    if ctx.draws("sizes"):
+        ctx.save_figure("sizes", sizes_figure(config))
+    if ctx.draws("sharing"):
+        ctx.save_figure("sharing", convolution.sharing_figure(arrays["grad_u"], arrays["grad_copies"]))
 
 
 def setup(config: Config) -> str:

@@ -86,20 +86,38 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     align = np.zeros((depths, cfg.repeats))
     svals = np.zeros((depths, cfg.repeats, cfg.d))
     jobs = [(t, depth, r) for t in range(len(targets)) for depth in range(depths) for r in range(cfg.repeats)]
-    for t, depth, r in ctx.progress(jobs, description="training"):
-        mse[t, depth, r], a, s = train_one(cfg, depth, seeds[r], structured=t == 0)
-        if t == 0:
-            align[depth, r], svals[depth, r] = a, s
+    with ctx.timed("train"):
+        for t, depth, r in ctx.progress(jobs, description="training"):
+            mse[t, depth, r], a, s = train_one(cfg, depth, seeds[r], structured=t == 0)
+            if t == 0:
+                align[depth, r], svals[depth, r] = a, s
+    return measure(cfg, ctx, targets, mse, align, svals)
 
-    metrics = measure(cfg, ctx, targets, mse, align, svals)
-    ctx.save_figure("spectrum", spectrum(svals, cfg.k, f"input map, multi-index target (d={cfg.d}, k={cfg.k})"))
-    stems = {"multi-index": "test_mse", "control": "test_mse_control"}
-    ctx.save_figure("alignment", by_depth({"multi-index": align}, "alignment with span(U)",
-                                          "alignment vs extra linear layers", chance=cfg.k / cfg.d,
-                                          ci=_bands(metrics, {"multi-index": "alignment"}, cfg.depths)))
-    ctx.save_figure("test_mse", by_depth(dict(zip(targets, mse)), "test MSE", "test MSE vs extra linear layers",
-                                         log=True, ci=_bands(metrics, {t: stems[t] for t in targets}, cfg.depths)))
-    return metrics
+
+STEMS = {"multi-index": "test_mse", "control": "test_mse_control"}  # the test-MSE metrics of each target
+
+
+def draw(cfg: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    """The spectrum, alignment and test-MSE figures from the run's arrays (the CI bands saved as ``ci_<stem>``
+    [low/high, L], absent with one seed)."""
+    targets = [str(t) for t in arrays["targets"]]
+
+    def bands(stems: dict[str, str]) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+        if any(f"ci_{stem}" not in arrays for stem in stems.values()):
+            return None
+        return {label: tuple(arrays[f"ci_{stem}"]) for label, stem in stems.items()}
+
+    if ctx.draws("spectrum"):
+        ctx.save_figure("spectrum", spectrum(arrays["singular_values"], cfg.k,
+                                             f"input map, multi-index target (d={cfg.d}, k={cfg.k})"))
+    if ctx.draws("alignment"):
+        ctx.save_figure("alignment", by_depth({"multi-index": arrays["alignment"]}, "alignment with span(U)",
+                                              "alignment vs extra linear layers", chance=cfg.k / cfg.d,
+                                              ci=bands({"multi-index": "alignment"})))
+    if ctx.draws("test_mse"):
+        ctx.save_figure("test_mse", by_depth(dict(zip(targets, arrays["test_mse"])), "test MSE",
+                                             "test MSE vs extra linear layers", log=True,
+                                             ci=bands({t: STEMS[t] for t in targets})))
 
 
 def measure(cfg: Config, ctx: RunContext, targets, mse, align, svals) -> dict[str, float]:
@@ -126,6 +144,9 @@ def measure(cfg: Config, ctx: RunContext, targets, mse, align, svals) -> dict[st
         rows.append(row)
     ctx.table(f"By number of extra linear layers L: mean [95% bootstrap CI] (n seeds), {cfg.repeats} seeds", rows)
     ctx.save_arrays(test_mse=mse, alignment=align, singular_values=svals, targets=np.array(targets))
+    stems = ["alignment", *(STEMS[t] for t in targets)]  # the figures' CI bands
+    for stem, (low, high) in (_bands(metrics, {s: s for s in stems}, cfg.depths) or {}).items():
+        ctx.save_arrays(**{f"ci_{stem}": np.stack([low, high])})
     return metrics
 
 

@@ -108,7 +108,9 @@ def sharing_curves(config: Config, ctx: RunContext) -> tuple[dict[str, np.ndarra
                 seed = ctx.seed + r
                 x, y = motif_sequences(n, config.length, amplitude=config.amplitude, seed=seed)
                 torch.manual_seed(seed)
-                model = train(SlidingDetector(config.length, len(MOTIF), config.detectors, shared), x, y, config, seed)
+                with ctx.timed("train"):
+                    model = train(SlidingDetector(config.length, len(MOTIF), config.detectors, shared), x, y, config,
+                                  seed)
                 curves[name][i, r] = evaluate(model, x_test, y_test)
                 if shared and r == 0 and i == len(config.train_sizes) - 1:
                     kept = model
@@ -172,12 +174,7 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     )
     ends, corners = template_detections(x_te)
     x_ex, y_ex = motif_sequences(4, config.length, amplitude=config.amplitude, seed=ctx.seed + 7)
-    ctx.save_figure("scores", figures.scores_figure(example, config.amplitude, config.train_sizes[-1]))
-    ctx.save_figure("decision", figures.decision_figure(x_te, y_te, ends, corners))
-    ctx.save_figure("sequences", figures.sequences_figure(x_ex, y_ex, config.amplitude))
-    ctx.save_figure("samples", figures.samples_figure(config.train_sizes, curves, config.repeats))
-    ctx.save_figure("letters", figures.letters_figure(x_tr[:4], x_te[:4], y_tr[:4], y_te[:4]))
-    ctx.save_figure("templates", figures.templates_figure(conv.conv.weight.detach()))
+    shown = [int(torch.nonzero(y_te == cls)[0]) for cls in (0, 1)]  # the decision figure's 'C' and 'D'
     ctx.save_model(conv, name="model")
     ctx.save_arrays(
         train_sizes=np.array(config.train_sizes),
@@ -186,8 +183,41 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         conv_kernels=conv.conv.weight.detach().numpy(),
         endpoints_test=ends.sum((1, 2)).numpy(),
         corners_test=corners.sum((1, 2)).numpy(),
+        labels_test=y_te.numpy(),
+        decision_images=x_te[shown, 0].numpy(), decision_endpoints=ends[shown].numpy(),
+        decision_corners=corners[shown].numpy(),
+        **{f"scores_{key}": example[key] for key in ("x", "matched", "learned")},
+        scores_meta=np.array([example["start"], example["channel"], example["k"]]),
+        sequences_x=x_ex.numpy(), sequences_y=y_ex.numpy(),
+        letters_train=x_tr[:4].numpy(), letters_test=x_te[:4].numpy(),
+        letters_train_y=y_tr[:4].numpy(), letters_test_y=y_te[:4].numpy(),
     )
     return metrics
+
+
+def draw(config: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    """Every figure of a run from its arrays."""
+    t = torch.from_numpy
+    if ctx.draws("scores"):
+        start, channel, k = (int(v) for v in arrays["scores_meta"])
+        example = {key: arrays[f"scores_{key}"] for key in ("x", "matched", "learned")}
+        ctx.save_figure("scores", figures.scores_figure({**example, "start": start, "channel": channel, "k": k},
+                                                        config.amplitude, config.train_sizes[-1]))
+    if ctx.draws("decision"):
+        ctx.save_figure("decision", figures.decision_figure(
+            arrays["decision_images"], arrays["decision_endpoints"], arrays["decision_corners"],
+            arrays["endpoints_test"], arrays["corners_test"], arrays["labels_test"]))
+    if ctx.draws("sequences"):
+        ctx.save_figure("sequences", figures.sequences_figure(t(arrays["sequences_x"]), t(arrays["sequences_y"]),
+                                                              config.amplitude))
+    if ctx.draws("samples"):
+        curves = {"shared": arrays["acc_shared"], "dense": arrays["acc_dense"]}
+        ctx.save_figure("samples", figures.samples_figure(config.train_sizes, curves, config.repeats))
+    if ctx.draws("letters"):
+        ctx.save_figure("letters", figures.letters_figure(*(t(arrays[f"letters_{k}"]) for k in (
+            "train", "test", "train_y", "test_y"))))
+    if ctx.draws("templates"):
+        ctx.save_figure("templates", figures.templates_figure(t(arrays["conv_kernels"])))
 
 
 def letter_models(config: Config, ctx: RunContext, metrics: dict) -> tuple[nn.Module, tuple]:
@@ -198,11 +228,13 @@ def letter_models(config: Config, ctx: RunContext, metrics: dict) -> tuple[nn.Mo
     metrics["acc_templates_seen"] = (classify_by_templates(x_tr) == y_tr).float().mean().item()
     metrics["acc_templates_unseen"] = (classify_by_templates(x_te) == y_te).float().mean().item()
     torch.manual_seed(ctx.seed)
-    conv = train(ConvTemplates(config.channels), x_tr, y_tr, config, ctx.seed)
+    with ctx.timed("train"):
+        conv = train(ConvTemplates(config.channels), x_tr, y_tr, config, ctx.seed)
     metrics["acc_conv_seen"] = evaluate(conv, x_tr, y_tr)
     metrics["acc_conv_unseen"] = evaluate(conv, x_te, y_te)
     torch.manual_seed(ctx.seed)
-    mlp = train(dense_classifier(x_tr[0].numel()), x_tr, y_tr, config, ctx.seed)
+    with ctx.timed("train"):
+        mlp = train(dense_classifier(x_tr[0].numel()), x_tr, y_tr, config, ctx.seed)
     metrics["acc_mlp_seen"] = evaluate(mlp, x_tr, y_tr)
     metrics["acc_mlp_unseen"] = evaluate(mlp, x_te, y_te)
     return conv, (x_tr, y_tr, x_te, y_te)

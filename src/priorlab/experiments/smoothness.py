@@ -11,11 +11,15 @@ where `norm` z-scores a vector over its entries and `remap` rescales it to [-1, 
   5..11 model k-1 followed by one more layer tanh(h W_k): networks of 2 to 8 tanh layers.
 W entries are N(0, 1) (init "unit", as in the paper) or N(0, 1/100) (init "fan-in"). No biases.
 
-Everything is batched: a chunk of runs × items × levels goes through each layer as one batched matmul.
+Everything is batched: a chunk of runs × items × levels, at both weight scales (the same draws, scaled), goes
+through each layer as one batched matmul; `run_many` stacks the runs of several seeds (each seed drawn as its own
+run draws it). `draw` makes both figures from the run's arrays.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -23,10 +27,11 @@ import torch
 from pydantic import Field
 
 from priorlab.config import BaseConfig
-from priorlab.context import RunContext
+from priorlab.context import RunContext, shared_time
 from priorlab.stats.claims import Claim
 from priorlab.stats.intervals import ci_text, mean_cis, with_ci
-from priorlab.viz.smoothness import plot_smoothness
+from priorlab.train.loop import one_by_one
+from priorlab.viz.smoothness import plot_curves, plot_last_level
 
 DESCRIPTION = (
     "Guest & Love Fig. 2A: smoothness of 11 coding schemes, from the identity to 8 random tanh layers"
@@ -51,6 +56,7 @@ SOURCE = "Guest & Love 2017, Fig. 2A (STUDIES.md §1)"
 STUDY = {"unit": {1: 0.725, 4: 0.57, 11: 0.04}, "fan-in": {11: 0.67}}
 
 N_MODELS = 11
+MAX_BATCH = 2**21  # numbers per item tensor of one batch (runs of several seeds stacked), at most
 MODEL_LABELS = [
     "1 vector space",
     "2 gain control (tanh)",
@@ -154,52 +160,77 @@ def distorted_items(runs: int, config: Config, gen: torch.Generator) -> torch.Te
     return proto + noise * sd[:, None]
 
 
-def coding_scheme_r(x: torch.Tensor, init: str, gen: torch.Generator) -> torch.Tensor:
-    """x: [runs, P, L, D] items -> r: [models, runs, P, L], Pearson r to the undistorted item per scheme."""
-    runs, p, n_lev, d = x.shape
-    std = 1.0 if init == "unit" else 1.0 / d**0.5
+def coding_scheme_r(x: torch.Tensor, matrix, stds: Sequence[float] = (1.0,)) -> torch.Tensor:
+    """x: [B, P, L, D] items, B runs -> r: [len(stds), models, B, P, L], Pearson r to the undistorted item per scheme,
+    for weight entries N(0, std²) per std. ``matrix()`` gives a fresh [B, D, D] of N(0, 1) entries per call (one
+    matrix per run); every weight scale uses the same draws, scaled (the models' matrices are drawn in order)."""
+    b, p, n_lev, d = x.shape
+    n = len(stds)
 
-    def matrix() -> torch.Tensor:  # one fresh d×d matrix per run
-        return torch.randn(runs, d, d, generator=gen, dtype=x.dtype) * std
+    def layer(h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:  # h @ (std·z) per scale and run, items flattened
+        w = torch.cat([z * s for s in stds])
+        return torch.bmm(h.reshape(n * b, p * n_lev, d), w).reshape(n * b, p, n_lev, d)
 
-    def layer(h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:  # h @ w for every run, items flattened
-        return torch.bmm(h.reshape(runs, p * n_lev, d), w).reshape(runs, p, n_lev, d)
-
-    r = []
     z = zscore(x)
-    r.append(pearson_to_level0(remap(z)))  # 1: vector space
-    r.append(pearson_to_level0(torch.tanh(z)))  # 2: gain control
-    u = layer(remap(z), matrix())
-    r.append(pearson_to_level0(remap(u)))  # 3: one random matrix
+    rz = remap(z)
+    same = torch.stack([pearson_to_level0(rz), pearson_to_level0(torch.tanh(z))])  # 1, 2: no weights
+    u = layer(rz.repeat(n, 1, 1, 1), matrix())
+    r = [pearson_to_level0(remap(u))]  # 3: one random matrix
     h = torch.tanh(u)
     r.append(pearson_to_level0(h))  # 4: perceptron, same matrix as model 3
     for _ in range(5, N_MODELS + 1):  # 5..11: one more fresh tanh layer each
         h = torch.tanh(layer(h, matrix()))
         r.append(pearson_to_level0(h))
-    return torch.stack(r)
+    deep = torch.stack(r).unflatten(1, (n, b)).transpose(0, 1)  # [n, models - 2, B, P, L]
+    return torch.cat([same.expand(n, *same.shape), deep], 1)
 
 
-def simulate(config: Config, init: str, seed: int, ctx: RunContext | None = None):
-    """r per scheme, run and level [models, runs, L], and the item-level r of models 1, 4, 11 [3, runs·P, L]."""
-    gen = torch.Generator().manual_seed(seed)
-    per_run, item_r = [], []
+def simulate(config: Config, seeds: Sequence[int], progress=None) -> list[tuple[np.ndarray, np.ndarray, torch.Tensor]]:
+    """Per seed: r per scheme, run and level [models, runs, L] for the run's weights and for the other scale (the
+    same items and draws), and the item-level r of models 1, 4, 11 at the run's weights [3, runs·P, L].
+
+    Each seed has its own generator, drawn exactly as a run of that seed alone draws it; the runs of several seeds
+    (as many as fit in MAX_BATCH numbers per tensor) go through each layer as one batched matmul."""
+    d = config.dim
+    stds = [1.0 if init == "unit" else 1.0 / d**0.5 for init in (config.init, OTHER[config.init])]
+    per_seed = max(1, MAX_BATCH // (config.chunk * config.prototypes * config.levels * d))
     chunks = [min(config.chunk, config.repeats - s) for s in range(0, config.repeats, config.chunk)]
-    for n in ctx.progress(chunks, description="runs") if ctx else chunks:
-        r = coding_scheme_r(distorted_items(n, config, gen), init, gen)
-        per_run.append(r.mean(2))
-        item_r.append(r[[0, 3, N_MODELS - 1]].flatten(1, 2))
-    return torch.cat(per_run, 1).numpy(), torch.cat(item_r, 1)
+    out = []
+    for first in range(0, len(seeds), per_seed):
+        gens = [torch.Generator().manual_seed(s) for s in seeds[first : first + per_seed]]
+        per_run, item_r = [[] for _ in gens], [[] for _ in gens]
+        for n in progress(chunks, description="runs") if progress else chunks:
+            x = torch.cat([distorted_items(n, config, g) for g in gens])
+            r = coding_scheme_r(x, partial(_normals, gens, (n, d, d)), stds)
+            for k in range(len(gens)):
+                rk = r[:, :, k * n : (k + 1) * n]
+                per_run[k].append(rk.mean(3))
+                item_r[k].append(rk[0][[0, 3, N_MODELS - 1]].flatten(1, 2))
+        for pr, it in zip(per_run, item_r):
+            both = torch.cat(pr, 2).numpy()
+            out.append((both[0], both[1], torch.cat(it, 1)))
+    return out
+
+
+def _normals(gens: list[torch.Generator], shape: tuple[int, ...]) -> torch.Tensor:
+    """One draw of N(0, 1) numbers of ``shape`` from each generator, stacked along the first dimension."""
+    return torch.cat([torch.randn(*shape, generator=g, dtype=torch.float64) for g in gens])
 
 
 def run(config: Config, ctx: RunContext) -> dict[str, float]:
-    per_run_r, item_r = simulate(config, config.init, ctx.seed, ctx)  # [models, runs, L]
-    other = OTHER[config.init]
-    other_r = simulate(config, other, ctx.seed)[0]  # the same items, the other weight scale
+    [(per_run_r, other_r, item_r)] = simulate(config, [ctx.seed], ctx.progress)
+    return report(config, ctx, per_run_r, other_r, item_r)
+
+
+def report(config: Config, ctx: RunContext, per_run_r: np.ndarray, other_r: np.ndarray, item_r: torch.Tensor):
+    """Metrics, arrays and tables of one run from its r per scheme, run and level at its own weights (per_run_r)
+    and the other weight scale (other_r), and its item-level r of models 1, 4, 11."""
     sm = item_r[:, :, 1:].flatten(1).numpy()  # levels 1.. (level 0 is r = 1)
     smooth4 = float(np.corrcoef(sm[0], sm[1])[0, 1])
     smooth11 = float(np.corrcoef(sm[0], sm[2])[0, 1])
 
     levels = np.arange(config.levels)
+    other = OTHER[config.init]
     both = {config.init: over_runs(per_run_r, ctx.seed), other: over_runs(other_r, ctx.seed)}
     mean, sd = both[config.init][0], per_run_r.std(1)
     tag = other.replace("-", "")
@@ -209,10 +240,6 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         **{f"r_{tag}": both[other][0]},
         **({f"r_{tag}_ci_low": both[other][1], f"r_{tag}_ci_high": both[other][2]} if config.repeats > 1 else {}),
     )
-    panels = [(_weights(init, config.dim), *both[init], STUDY[init]) for init in ("unit", "fan-in")]
-    curves, bars = plot_smoothness(panels, MODEL_LABELS, config.sd_step, config.repeats)
-    ctx.save_figure("smoothness", curves)
-    ctx.save_figure("last_level", bars)
     last = config.levels - 1
     ctx.note(
         f"{config.repeats} runs × {config.prototypes} prototypes, init {config.init} "
@@ -237,6 +264,39 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         ],
     )
     return metrics
+
+
+def draw(config: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    """Both figures from the run's arrays: its own weights' curves (``r``) and the other scale's (``r_fanin`` or
+    ``r_unit``), each with its CI where the run had more than one repeat."""
+    names = {config.init: "r", OTHER[config.init]: "r_" + OTHER[config.init].replace("-", "")}
+    panels = [(_weights(init, config.dim), arrays[names[init]], arrays.get(f"{names[init]}_ci_low"),
+               arrays.get(f"{names[init]}_ci_high"), STUDY[init]) for init in ("unit", "fan-in")]
+    if ctx.draws("smoothness"):
+        ctx.save_figure("smoothness", plot_curves(panels, MODEL_LABELS, config.sd_step, config.repeats))
+    if ctx.draws("last_level"):
+        ctx.save_figure("last_level", plot_last_level(panels, config.repeats))
+
+
+# ----------------------------------------------------------------------------------------------
+# sweeps: trials that differ only in the seed are simulated together (their runs stacked in one batch)
+
+BATCH_KEYS = ("seed",)
+
+
+def run_many(cfgs: list[Config], ctxs: list[RunContext]):
+    """Trials of one config and several seeds: every seed's runs through the coding schemes as one batch (the
+    random draws of each seed as its own run draws them). Yields each trial's metrics (or its exception) in order."""
+    if any(c.model_copy(update={"seed": cfgs[0].seed}) != cfgs[0] for c in cfgs):
+        yield from one_by_one(run, cfgs, ctxs)
+        return
+    with shared_time(ctxs, "measure"):
+        sims = simulate(cfgs[0], [ctx.seed for ctx in ctxs], ctxs[0].progress)
+    for cfg, ctx, sim in zip(cfgs, ctxs, sims):
+        try:
+            yield report(cfg, ctx, *sim)
+        except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
+            yield exc
 
 
 def over_runs(r: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:

@@ -43,14 +43,15 @@ def conv1d_figure(x, w, mine):
     ax_x = fig.add_subplot(grid[0, :3])
     ax_w = fig.add_subplot(grid[0, 3])
     ax_y = fig.add_subplot(grid[1, :], sharex=ax_x)
-    k, xs = len(w), x.numpy()
+    xs, w = np.asarray(x), np.asarray(w)
+    k = len(w)
     ax_x.plot(xs, "-o", ms=3, color="gray")
     ax_x.axvspan(-0.5, k - 0.5, color="gold", alpha=0.35, label=f"window of output i = 0 (x_0 … x_{k - 1})")
     ax_x.set(ylabel="input x", title="signal", xlabel="input index")
     ax_x.legend(fontsize=8, loc="upper right")
     j = np.arange(k)
-    ax_w.bar(j - 0.2, w.numpy(), 0.4, label="w")
-    ax_w.bar(j + 0.2, w.flip(0).numpy(), 0.4, label="w flipped")
+    ax_w.bar(j - 0.2, w, 0.4, label="w")
+    ax_w.bar(j + 0.2, w[::-1], 0.4, label="w flipped")
     ax_w.set(xticks=j, xlabel="j", title="kernel")
     ax_w.legend(fontsize=8)
     out = np.arange(len(xs) - k + 1)
@@ -158,19 +159,20 @@ def sharing_figure(grad_u, grad_copies):
     """The shared kernel's gradient [k] (bars) beside its per-position copies' gradients [P, k] (stacked)."""
     import matplotlib.pyplot as plt
 
+    grad_u, grad_copies = np.asarray(grad_u), np.asarray(grad_copies)
     fig, ax = plt.subplots(figsize=(6, 4))
     k = len(grad_u)
     pos, neg = np.zeros(k), np.zeros(k)
-    for g in grad_copies.numpy():
+    for g in grad_copies:
         base = np.where(g >= 0, pos, neg)
         ax.bar(
             np.arange(k) - 0.2, g, 0.35, bottom=base, color="lightsteelblue", edgecolor="white", linewidth=0.3
         )
         pos, neg = pos + np.clip(g, 0, None), neg + np.clip(g, None, 0)
-    ax.bar(np.arange(k) + 0.2, grad_u.numpy(), 0.35, color="C3", label="∂L/∂u (shared kernel)")
+    ax.bar(np.arange(k) + 0.2, grad_u, 0.35, color="C3", label="∂L/∂u (shared kernel)")
     ax.scatter(
         np.arange(k) - 0.2,
-        grad_copies.sum(0).numpy(),
+        grad_copies.sum(0),
         marker="_",
         s=300,
         color="k",

@@ -69,27 +69,26 @@ def scores_figure(example, amplitude, n_train):
     return fig
 
 
-def decision_figure(x, y, ends, corners):
-    """C vs D by summing detections: two letters of ``x`` with their endpoint/corner maps, and every letter's counts
-    (endpoints, corners) with the rule 'D when corners > endpoints'."""
+def decision_figure(images, ends, corners, n_end, n_corner, labels):
+    """C vs D by summing detections: a 'C' and a 'D' (``images`` [2, H, W]) with their endpoint/corner maps
+    (``ends``, ``corners`` [2, H, W]), and every test letter's counts ``n_end``, ``n_corner`` [N] with its true letter
+    ``labels`` [N], with the rule 'D when corners > endpoints'."""
     import matplotlib.pyplot as plt
 
-    n_end, n_corner = ends.sum((1, 2)).numpy(), corners.sum((1, 2)).numpy()
-    labels = y.numpy()
+    n_end, n_corner, labels = np.asarray(n_end), np.asarray(n_corner), np.asarray(labels)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4), gridspec_kw={"width_ratios": [1, 1, 1.2]})
     for ax, cls in zip(axes[:2], (0, 1)):
-        i = int(np.flatnonzero(labels == cls)[0])
-        img = x[i, 0].numpy()
+        img = np.asarray(images[cls])
         cols = np.flatnonzero(img.any(0))
         lo, hi = max(cols.min() - 2, 0), min(cols.max() + 3, img.shape[1])
         ax.imshow(img[:, lo:hi], cmap="gray_r", vmin=0, vmax=1.5)
-        for mask, color, name in ((ends[i], "red", "endpoints"), (corners[i], "limegreen", "corners")):
-            r, c = torch.nonzero(mask, as_tuple=True)
+        for mask, color, name in ((ends[cls], "red", "endpoints"), (corners[cls], "limegreen", "corners")):
+            r, c = np.nonzero(np.asarray(mask))
             ax.scatter(c - lo, r, s=60, facecolors="none", edgecolors=color, linewidths=2,
                        label=f"{name}: {int(mask.sum())}")
-        decided = "D" if n_corner[i] > n_end[i] else "C"
-        ax.set_title(f"'{'CD'[cls]}': {int(n_corner[i])} corners vs {int(n_end[i])} endpoints → '{decided}'",
-                     fontsize=9)
+        n_c, n_e = int(np.asarray(corners[cls]).sum()), int(np.asarray(ends[cls]).sum())
+        decided = "D" if n_c > n_e else "C"
+        ax.set_title(f"'{'CD'[cls]}': {n_c} corners vs {n_e} endpoints → '{decided}'", fontsize=9)
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2)
         ax.set_xticks([])
         ax.set_yticks([])

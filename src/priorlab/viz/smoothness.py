@@ -12,19 +12,24 @@ STUDY_LEVEL = 19  # the distortion level the study quotes numbers at
 Panel = tuple[str, np.ndarray, np.ndarray | None, np.ndarray | None, Mapping[int, float]]
 
 
-def plot_smoothness(panels: Sequence[Panel], labels: Sequence[str], sd_step: float, repeats: int):
-    """Two figures: r against the distortion level, one panel per weight scale, one curve per coding scheme (darker
-    = simpler, a band for the 95% CI over repeats) beside the identity's 1/√(1+σ²) and the study's numbers at level 19
-    (stars); and r at the last level per scheme, mean with 95% CI error bars, one bar per weight scale, with the study's
-    numbers. Bands and error bars only where there is more than one repeat.
+def _colours(n_models: int) -> np.ndarray:
+    import matplotlib.pyplot as plt
+
+    return plt.cm.Greens(np.linspace(0.95, 0.3, n_models))  # darker = simpler
+
+
+def plot_curves(panels: Sequence[Panel], labels: Sequence[str], sd_step: float, repeats: int):
+    """r against the distortion level, one panel per weight scale, one curve per coding scheme (darker = simpler, a
+    band for the 95% CI over repeats where there is more than one) beside the identity's 1/√(1+σ²) and the study's
+    numbers at level 19 (stars).
 
     panels: (weights, mean, low, high, study) with mean, low, high: [schemes, levels] (low, high None for one repeat)
     and study: {model (1-based): r at level 19}."""
     import matplotlib.pyplot as plt
 
     n_models, n_levels = panels[0][1].shape
-    levels, last = np.arange(n_levels), n_levels - 1
-    colours = plt.cm.Greens(np.linspace(0.95, 0.3, n_models))  # darker = simpler
+    levels = np.arange(n_levels)
+    colours = _colours(n_models)
     low = min(0, *((mean if lo is None else lo).min() - 0.02 for _, mean, lo, _, _ in panels))
 
     curves, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels) + 2.2, 4.6), sharey=True, squeeze=False)
@@ -51,7 +56,16 @@ def plot_smoothness(panels: Sequence[Panel], labels: Sequence[str], sd_step: flo
                        title="model")
     curves.suptitle(f"Smoothness of {n_models} coding schemes: unit vs fan-in weights")
     curves.tight_layout()
+    return curves
 
+
+def plot_last_level(panels: Sequence[Panel], repeats: int):
+    """r at the last level per coding scheme, mean with 95% CI error bars (more than one repeat), one bar per weight
+    scale, with the study's numbers; panels as for :func:`plot_curves`."""
+    import matplotlib.pyplot as plt
+
+    n_models, n_levels = panels[0][1].shape
+    last, colours = n_levels - 1, _colours(n_models)
     bars, ax = plt.subplots(figsize=(8, 4.4))
     x = np.arange(1, n_models + 1)
     width = 0.8 / len(panels)
@@ -68,4 +82,4 @@ def plot_smoothness(panels: Sequence[Panel], labels: Sequence[str], sd_step: flo
            + (f" (mean, 95% CI over {repeats} runs)" if repeats > 1 else " (one run)"))
     ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2)
     ax.spines[["top", "right"]].set_visible(False)
-    return curves, bars
+    return bars
