@@ -10,6 +10,7 @@ import torch
 
 import priorlab
 from claimcheck import assert_verdicts_consistent, verdict_of
+from figcheck import assert_redraws
 from priorlab.config import UserError
 from priorlab.data.stimuli import stimuli
 from priorlab.nets import build
@@ -79,6 +80,9 @@ def test_default_lenet_trained_on_digits(tmp_path):
     assert f"Training changes layers {changed[0]}" in page or f"Training changes layer {changed[0]}" in page
     rows = assert_verdicts_consistent(run.path)
     assert verdict_of(rows, "p_corrected_last") == "reproduces"
+    # the figures come from the arrays (compare.draw), the same files again; training is timed as train
+    assert assert_redraws(run.path) == {"rdm_vs_target.png", "rdms_reference.png", "rdms_random.png"}
+    assert run.env["timing"]["train_s"] > 0 and run.env["timing"]["measure_s"] > 0
 
 
 def test_an_untrained_reference_flips_the_training_verdict(tmp_path):
@@ -172,6 +176,7 @@ def test_distortion_measure_reproduces_guest_and_love(tmp_path):
     assert verdict_of(rows, "distortion_drop_random_min") == "reproduces"
     assert m["distortion_fall_random"] == pytest.approx(r[0] - r[-1])
     assert (run.path / "figures" / "distortion.png").exists()
+    assert "distortion.png" in assert_redraws(run.path)
 
 
 def test_distortion_on_lenet(tmp_path):
@@ -365,6 +370,60 @@ def test_unreadable_weights_file(cli, tmp_path):
     torch.save({"fc.weight": torch.zeros(2, 2)}, other)
     res = cli(["run", "compare", "--set", f"weights={other}"])
     assert res.code == 2 and "does not fit" in res.err
+
+
+CAST_MLP = """
+import torch
+from torch import nn
+
+class Cast(nn.Module):  # the table's float32 stimuli in the default dtype (float64 in the test)
+    def forward(self, x):
+        return x.to(torch.get_default_dtype())
+
+def make():
+    return nn.Sequential(Cast(), nn.Linear(5, 12), nn.Tanh(), nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 3))
+"""
+
+
+def test_a_seed_sweep_is_one_group_equal_to_runs_one_by_one(tmp_path, monkeypatch):
+    """run_many over seeds: one group, one run_many call; the draws shared between the trials' seed ranges (and the
+    other-seed references) give each trial the metrics and arrays of its run alone, at float64."""
+    from priorlab.experiments import compare
+    from priorlab.runner import run_batch
+    from priorlab.sweep.plan import Trial, group_trials
+
+    (tmp_path / "mlp.py").write_text(CAST_MLP)
+    np.save(tmp_path / "t.npy", np.random.default_rng(3).standard_normal((14, 5)).astype(np.float32))
+    base = dict(model=f"module:{tmp_path / 'mlp.py'}:make", stimuli=f"table:{tmp_path / 't.npy'}", n_stimuli=14,
+                random_inits=3, n_boot=30, measures=["cka", "procrustes"])
+    values = [{**base, "seed": s} for s in (0, 2, 3)]
+    assert len(group_trials("compare", [Trial(str(i), v) for i, v in enumerate(values)], workers=1)) == 1
+    calls = []
+    real = compare.run_many
+    monkeypatch.setattr(compare, "run_many", lambda cfgs, ctxs: calls.append(len(cfgs)) or real(cfgs, ctxs))
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        group = run_batch("compare", values, trial_keys=[None] * 3, root=tmp_path / "runs")
+        monkeypatch.setattr(compare, "run_many", real)
+        alone = [priorlab.run("compare", root=tmp_path / "runs", **v) for v in values]
+    finally:
+        torch.set_default_dtype(old)
+    assert calls == [3]
+    for g, a in zip(group, alone):
+        assert g.status == a.status == "done"
+        assert set(g.metrics) == set(a.metrics)
+        for k, v in a.metrics.items():
+            assert g.metrics[k] == pytest.approx(v, rel=1e-9, abs=1e-12), k
+        ga, aa = g.arrays(), a.arrays()
+        assert ga["rdm_vs_target_random_draws"].dtype == np.float64
+        for k in ("rdm_vs_target_random_draws", "cka_draws", "rdm_reference_vs_random_draws", "procrustes"):
+            np.testing.assert_allclose(ga[k], aa[k], rtol=1e-9, atol=1e-12)
+        assert {f.name for f in g.figures} == {f.name for f in a.figures}
+        assert g.env["timing"]["shared"]["measure_s"]["split_evenly_over"] == 3
+    # seeds 2 and 3 share two of their three draws: the same draw gives the same scores in both trials
+    np.testing.assert_array_equal(group[1].arrays()["rdm_vs_target_random_draws"][1:],
+                                  group[2].arrays()["rdm_vs_target_random_draws"][:2])
 
 
 # ---------------------------------------------------------------------------------------------- pieces

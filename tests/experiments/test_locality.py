@@ -11,6 +11,7 @@ import scipy.stats
 
 import priorlab
 from claimcheck import assert_verdicts_consistent
+from figcheck import assert_redraws
 
 METRICS = {
     "acc_control", "acc_locality", "spatial_var_control", "spatial_var_locality", "t_images", "p_images",
@@ -68,6 +69,10 @@ def test_lenet_on_digits_writes_metrics_figures_and_report(home):
     assert line == "neither test" or significant
     rows = assert_verdicts_consistent(run.path)
     assert {r["metric"] for r in rows} >= {"acc_diff", "spatial_var_rel_diff", "sweep_acc_diff_a2", "p_sweep_a0p5"}
+    # every figure is drawn from the arrays (locality.draw): the same files again; training is timed as train
+    assert {n.removesuffix(".png") for n in assert_redraws(run.path)} == FIGURES
+    timing = run.env["timing"]
+    assert timing["train_s"] > 0 and timing["measure_s"] > 0 and timing["figures_s"] > 0
 
 
 def test_strength_zero_is_the_control_and_flips_the_clustering_claim(home):
@@ -135,7 +140,8 @@ def test_rnn_variant_is_an_extension_with_its_own_claims(home):
     run = priorlab.run("locality", model="rnn", **SMALL)
     assert run.status == "done"
     assert METRICS <= set(run.metrics)
-    assert (FIGURES - {"input_maps"}) <= {f.stem for f in run.figures}  # the recurrent matrix reads the sheet
+    assert {f.stem for f in run.figures} == FIGURES - {"input_maps"}  # the recurrent matrix reads the sheet
+    assert_redraws(run.path)
     rows = assert_verdicts_consistent(run.path)
     assert rows and all(r["claim"].startswith("RNN") for r in rows)
     report = (run.path / "report.html").read_text()

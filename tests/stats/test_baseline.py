@@ -124,3 +124,101 @@ def test_a_constant_reference_layer_is_a_one_line_error():
     ref = {"flat": torch.ones(5, 5) - torch.eye(5)}
     with pytest.raises(UserError, match="constant at flat"):
         layer_test(ref, np.zeros((3, 1)), rdms(1, n=5)["l0"][None])
+
+
+def test_rank_parts_give_rankdata_ranks_with_ties():
+    from priorlab.probe.rdm import rankdata
+    from priorlab.stats.baseline import rank_parts
+
+    rows = torch.tensor(np.random.default_rng(0).integers(0, 6, (4, 30)), dtype=torch.float32)  # many ties
+    end, size = rank_parts(rows)
+    for dtype in (torch.float32, torch.float64):
+        ranks = end.to(dtype) - (size.to(dtype) - 1) / 2
+        for r, v in zip(ranks, rows):
+            torch.testing.assert_close(r, rankdata(v.to(dtype)), rtol=0, atol=0)
+            np.testing.assert_array_equal(r.numpy(), scipy.stats.rankdata(v.numpy()))
+
+
+def _layer(rdms_: dict, x: dict):
+    from types import SimpleNamespace
+
+    grams = {n: (v - v.mean(0)) @ (v - v.mean(0)).T for n, v in x.items()}
+    return SimpleNamespace(rdms=rdms_, grams=grams)
+
+
+@pytest.mark.filterwarnings("ignore:compare. .* NaN")  # rounded activations: some constant rows
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("method", ["spearman", "pearson", "kendall_a"])
+def test_draw_scores_equal_score_and_compare_one_by_one(dtype, method):
+    """DrawScores ranks the draws' RDMs together (in several chunks here) and gives exactly what score, cka_gram and
+    compare give one draw at a time; a layer a draw lacks is NaN, a constant RDM scores NaN."""
+    from priorlab.probe.cka import cka_gram
+    from priorlab.stats.baseline import DrawScores
+
+    g = torch.Generator().manual_seed(1)
+
+    def net(with_last=True):
+        x = {f"l{k}": torch.randn(9, 4, generator=g, dtype=dtype) for k in range(3 if with_last else 2)}
+        x["l1"] = x["l1"].round()  # tied dissimilarities
+        return _layer({n: rdm(v).to(dtype) for n, v in x.items()}, x)
+
+    refs = [net(), net()]
+    names = [["l0", "l1", "l2"], ["l2", "l0"]]
+    targets = torch.stack([rdm(torch.randn(9, 3, generator=g, dtype=torch.float64)) for _ in range(2)])
+    draws = [net(), net(with_last=False), net()]
+    draws[2].rdms["l0"] = torch.ones(9, 9, dtype=dtype) - torch.eye(9, dtype=dtype)  # constant: undefined score
+    users = [[0, 1], [0], [1, 0]]
+    scores = DrawScores(targets, method, list(zip(refs, names)), chunk_bytes=9 * 8 * 36)  # about 2 RDMs a chunk
+    for d, u in zip(draws, users):
+        scores.add(d, u)
+    for r in range(2):
+        got = scores.result(r)
+        mine = [d for d, u in zip(draws, users) if r in u]
+        assert got.shape == (len(mine), len(names[r]), 3)
+        for k, d in enumerate(mine):
+            for i, n in enumerate(names[r]):
+                if n not in d.rdms:
+                    assert np.isnan(got[k, i]).all()
+                    continue
+                want = (score(d.rdms[n], targets, method), cka_gram(refs[r].grams[n].double(), d.grams[n].double()),
+                        compare(refs[r].rdms[n], d.rdms[n], method))
+                np.testing.assert_array_equal(got[k, i], want)
+    assert np.isnan(scores.result(1)[1, 1, 0]) and np.isfinite(scores.result(1)[1, 1, 1])  # draws[2]'s constant l0
+
+
+@pytest.mark.filterwarnings("ignore:compare. .* NaN")  # ReLU units off for every item
+def test_group_draws_equal_the_draws_one_by_one_at_float64():
+    """The random draws of two references with overlapping seeds, analysed once each: per reference the same
+    scores as drawing its own seeds one by one (random_draws + layerwise_analysis + score/cka/compare)."""
+    from priorlab.probe.cka import cka_gram
+    from priorlab.probe.layerwise import layerwise_analysis
+    from priorlab.stats.baseline import group_draws
+
+    def make():
+        return nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 4), nn.ReLU()).double()
+
+    x = torch.randn(11, 5, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    targets = rdm(x)[None]
+
+    def analyse(m):
+        return layerwise_analysis(m, x, keep_grams=True)
+
+    refs = [analyse(randomize(make(), seed=s)) for s in (100, 101)]
+    seeds = [[0, 1, 2], [2, 3]]
+    trials = [(r, list(r.rdms), s) for r, s in zip(refs, seeds)]
+    out = group_draws(make(), trials, targets, "spearman", "torch-default", analyse,
+                      curves=lambda m, names: np.arange(len(names), dtype=float)[None])
+    for (ref, names, ss), got in zip(trials, out):
+        model = make()
+        rows = []
+        for _ in random_draws(model, ss):
+            res = analyse(model)
+            rows.append([(score(res.rdms[n], targets, "spearman"), cka_gram(ref.grams[n], res.grams[n]),
+                          compare(ref.rdms[n], res.rdms[n])) for n in names])
+        a = np.array(rows)
+        np.testing.assert_allclose(got.score, a[..., 0], rtol=1e-12)
+        np.testing.assert_allclose(got.cka, a[..., 1], rtol=1e-12)
+        np.testing.assert_allclose(got.ref_vs_rnd, a[..., 2], rtol=1e-12)
+        assert got.distortion.shape == (len(ss), 1, len(names))
+        first = analyse(randomize(make(), seed=ss[0]))
+        torch.testing.assert_close(got.first.rdms[names[-1]], first.rdms[names[-1]])

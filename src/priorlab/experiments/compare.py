@@ -1,17 +1,17 @@
 """Any network, trained (or reference) vs the distribution of its random selves, layer by layer (Guest & Love 2017).
 
-Per layer, the score of a network is how well its RDM (`rdm_metric`) matches the target RDM (`target`: the input's,
-the categories', or measured RDMs) under `compare_method`. The reference (trained weights, lenet trained on digits,
-else another random draw) gets a bootstrap CI over stimuli; `random_inits` random draws of the architecture give the
-null band, and each layer's p of the reference against the draws is corrected across layers (`priorlab.stats`).
-CKA and `measures` compare each reference layer with the same layer of every draw. `measure=distortion` adds Guest &
-Love's smoothness protocol (prototype vs distorted versions, Pearson r per layer; `priorlab.probe.distortion`).
-Models come from the zoo (`priorlab.nets.zoo.build`), stimuli from `priorlab.data.load_stimuli` or files
-(`priorlab.data.sequences`); layers follow `priorlab.probe.capture`, and outputs equal to an earlier one are aliases.
+Per layer, how well a network's RDM (`rdm_metric`) matches the target RDM (`target`: the input's, the categories' or
+measured RDMs) under `compare_method`: the reference (trained weights, lenet trained on digits, else another random
+draw) with a bootstrap CI over stimuli, against the band of `random_inits` random draws, its p corrected across
+layers (`priorlab.stats`); CKA and `measures` compare each reference layer with the same layer of every draw;
+`measure=distortion` adds Guest & Love's smoothness protocol (`priorlab.probe.distortion`). A sweep over seeds runs
+as one group (run_many): every draw of the trials' seeds is analysed once and scored for each trial that has it.
 """
 
 from __future__ import annotations
 
+import functools
+import random
 import warnings
 from dataclasses import dataclass
 from typing import ClassVar, Literal
@@ -24,7 +24,9 @@ from torch import nn
 from priorlab.config import BaseConfig, BatchSize, Fraction, UserError, unique_list
 from priorlab.context import RunContext
 from priorlab.nets.zoo import Built, build, check_input, load_weights, min_image_size
+from priorlab.stats import baseline
 from priorlab.stats.claims import Claim
+from priorlab.viz.rsa import CAPTIONS, draw_compare
 
 DESCRIPTION = "Any network vs the band of its random-weight selves: layer-wise RSA with CIs, p-values and a verdict"
 ORDER = 23
@@ -34,17 +36,7 @@ CITATION = (
 )
 QUESTION = "Which layers of this network are what training made, and which are what the architecture alone gives?"
 KEY_FIGURE = "rdm_vs_target"
-FIGURES = {
-    "rdm_vs_target": "Left: each layer's RDM against the target: the reference with its 95 % bootstrap CI over "
-    "stimuli (filled marker: differs from the random draws after correction), the random draws' 2.5–97.5 % band "
-    "and mean, and the noise ceiling when the target is measured RDMs. Right: CKA and RDM correlation of each "
-    "reference layer with the same layer of every random draw (band and mean).",
-    "rdms_reference": "RDMs (rank-transformed) of chosen layers of the reference network; stimuli sorted by category.",
-    "rdms_random": "The same layers of the first random draw.",
-    "distortion": "Guest & Love's smoothness protocol per layer: Pearson r of each stimulus's representation with "
-    "its distorted versions. Left: r against the noise SD for three layers (random band, reference dashed). Right: "
-    "r at the strongest distortion, layer by layer.",
-}
+FIGURES = CAPTIONS  # captions live beside the figures (viz/rsa.py)
 DEMO = [{}, {"target": "category"}]
 TARGET = "input | category | rdms:<file.npy> ([S, N, N]) | rdms:<file.hdf5> (rsatoolbox RDMs)"
 
@@ -129,7 +121,8 @@ def claims(config: Config) -> list[Claim]:
         Claim("A random network keeps the input's similarity structure in its first layer", source=src,
               metric="rdm_vs_target_random_first", expected=(0.5, 1.0), applies=on_input),
         Claim("Random weights lose input structure with depth: the last layer's r is below the first layer's",
-              source=src, metric=_fall, expected=(0.05, 1.0), applies=on_input, label="random first − last"),
+              source=src, metric=lambda m: m["rdm_vs_target_random_first"] - m["rdm_vs_target_random_last"],
+              expected=(0.05, 1.0), applies=on_input, label="random first − last"),
     ]
     if trained:
         out.append(Claim("Training on labels makes the last layer more categorical than every random draw "
@@ -154,64 +147,121 @@ def claims(config: Config) -> list[Claim]:
 
 
 @dataclass
-class Draws:
-    """The K random draws, per layer of the reference: scores against the target and similarity to the reference."""
+class Trial:
+    """One trial of a group: its reference network and layer-wise analysis, and the seeds of its K random draws."""
 
-    first: object  # the first draw's LayerwiseResult (heatmaps, measures)
-    score: np.ndarray  # [K, L]
-    cka: np.ndarray  # [K, L] linear CKA(reference layer, draw layer)
-    ref_vs_rnd: np.ndarray  # [K, L] compare(reference RDM, draw RDM)
-    distortion: np.ndarray | None  # [K, levels, L]
+    config: Config
+    ctx: RunContext
+    reference: nn.Module
+    metrics: dict
+    label: str
+    ref: object  # the reference's LayerwiseResult
+    seeds: list[int]
+    names: list[str]
+
+
+BATCH_KEYS = ("seed",)
 
 
 def run(config: Config, ctx: RunContext) -> dict[str, float]:
-    from priorlab.data.stimuli import target_rdms
-    from priorlab.stats.baseline import distortion_metrics, layer_test, summary_metrics, verdict_sentence
-    from priorlab.stats.ceiling import noise_ceiling
-    from priorlab.viz.rsa import save_compare_report
+    (out,) = list(run_many([config], [ctx]))
+    if isinstance(out, BaseException):
+        raise out
+    return out
 
-    built = build(config.model, config.image_size)
-    stim = _stimuli(config, built)
+
+def run_many(cfgs: list[Config], ctxs: list[RunContext]):
+    """Trials that differ in seed, as one group: the stimuli and targets once, each trial's reference (trained on its
+    seed), then the random draws of all the trials' seeds at once (each draw analysed once and scored for every trial
+    whose K draws include it; `priorlab.stats.baseline.DrawScores` ranks the draws' RDMs together). Yields each
+    trial's metrics (or its exception) in order."""
+    from priorlab.context import shared_time
+    from priorlab.data.stimuli import target_rdms
+
+    config = cfgs[0]
+    try:
+        built = build(config.model, config.image_size)
+        stim = _stimuli(config, built)
+        made = functools.cache(lambda: target_rdms(config.target, stim, config.rdm_metric))  # once, as a run checks it
+    except Exception as exc:  # noqa: BLE001 - the same config: every trial fails alike
+        yield from [exc] * len(cfgs)
+        return
+    trials = []
+    for cfg, ctx in zip(cfgs, ctxs):
+        try:
+            trials.append(_trial(built, stim, made, cfg, ctx))
+        except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
+            trials.append(exc)
+    ok = [t for t in trials if isinstance(t, Trial)]
+    targets, input_rdm = made() if ok else (None, None)
+    curves = (lambda model, names: _curves(model, stim.x, names, config)) if config.measure == "distortion" else None
+    with shared_time([t.ctx for t in ok], "measure"):  # the draws of all the trials' seeds, each analysed once
+        draws = dict(zip(map(id, ok), baseline.group_draws(
+            built.make().to(ctxs[0].device), [(t.ref, t.names, t.seeds) for t in ok], targets, config.compare_method,
+            config.init, lambda model: _analyse(model, stim.x, config, ctxs[0]), curves, ctxs[0].progress)))
+    for t in trials:
+        try:
+            yield t if isinstance(t, BaseException) else _finish(t, draws[id(t)], stim, targets, input_rdm)
+        except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
+            yield exc
+
+
+def _trial(built: Built, stim, targets, config: Config, ctx: RunContext) -> Trial:
+    """The trial's reference (made under its seed, as a run alone makes it) and its layer-wise analysis."""
+    random.seed(ctx.seed), np.random.seed(ctx.seed % 2**32), torch.manual_seed(ctx.seed)  # as a run alone is seeded
     reference = built.make()
     if config.layers is not None:  # check the names before any training
         _check_layers(reference, config.layers)
     check_input(reference, stim.x, built.description)
-    targets, input_rdm = target_rdms(config.target, stim, config.rdm_metric)
-    metrics, ref_label = _make_reference(reference, built, config, ctx)
+    targets()  # a bad target is refused before training
+    with ctx.timed("train"):
+        metrics, label = _make_reference(reference, built, config, ctx)
     ctx.note(f"Stimuli: {stim.description} (stimulus seed {config.stimulus_seed}). Random networks: "
              f"{config.random_inits} draws of {built.description}, init {config.init}, seeds {ctx.seed}, …")
     ref = _analyse(reference, stim.x, config, ctx)
-    names = [n for n in ref.rdms]
-    draws = _draw(built, stim.x, ref, names, targets, config, ctx)
-    keep = [i for i, n in enumerate(names) if n in draws.first.rdms and np.isfinite(draws.score[:, i]).all()]
-    if not keep:
-        undefined = any(n in draws.first.rdms for n in names)
-        raise UserError("stimuli: every layer's comparison is undefined (NaN): are the stimuli constant?" if undefined
-                        else "layers: none of the chosen layers gives a batch-first output to compare")
+    return Trial(config, ctx, reference, metrics, label, ref, list(range(ctx.seed, ctx.seed + config.random_inits)),
+                 list(ref.rdms))
+
+
+def _finish(t: Trial, draws, stim, targets, input_rdm) -> dict[str, float]:
+    """The trial's tests against its draws, its metrics, notes, tables and arrays."""
+    from priorlab.probe.layerwise import paired_pwcca
+    from priorlab.viz.rsa import save_compare_report
+
+    config, ctx, ref, metrics, names = t.config, t.ctx, t.ref, dict(t.metrics), t.names
+    keep = baseline.defined_layers(names, draws)
     names = [names[i] for i in keep]
-    test = layer_test({n: ref.rdms[n] for n in names}, draws.score[:, keep], targets, config.compare_method,
+    test = baseline.layer_test({n: ref.rdms[n] for n in names}, draws.score[:, keep], targets, config.compare_method,
                       config.n_boot, ctx.seed, config.null_test, config.correction)
     if aliases := {**draws.first.aliases, **ref.aliases}:
         said = ", ".join(f"{a} (= {b})" for a, b in aliases.items())
         ctx.note(f"Skipped as aliases, the same values as an earlier layer or the input: {said}.")
-    ctx.note(verdict_sentence(test, ref_label))
-    metrics.update(summary_metrics(test, draws.cka[:, keep], draws.ref_vs_rnd[:, keep]))
-    ceiling = noise_ceiling(targets, config.compare_method) if len(targets) > 1 else None
-    if ceiling is not None:  # Nili et al. 2014
-        metrics.update(noise_ceiling_lower=ceiling.lower, noise_ceiling_upper=ceiling.upper, target_rdms=len(targets))
-        ctx.note(f"Noise ceiling of the {len(targets)} target RDMs: lower {ceiling.lower:.3f}, upper {ceiling.upper:.3f}"
-                 f" (Nili et al. 2014; {config.compare_method}); each layer's score is its mean over the targets.")
+    ctx.note(baseline.verdict_sentence(test, t.label))
+    metrics.update(baseline.summary_metrics(test, draws.cka[:, keep], draws.ref_vs_rnd[:, keep]))
+    ceiling, found, said = baseline.target_ceiling(targets, config.compare_method)  # measured RDMs: noise ceiling
+    metrics.update(found)
+    ctx.notes += [said] if said else []
     dist = None
     if draws.distortion is not None:
-        dist = _curves(reference, stim.x, names, config), draws.distortion[:, :, keep]
-        metrics.update(distortion_metrics(*dist))
-    found = _measures(reference, stim.x, ref, draws.first, config, ctx)  # vs the first draw
+        dist = _curves(t.reference, stim.x, names, config), draws.distortion[:, :, keep]
+        metrics.update(baseline.distortion_metrics(*dist))
+    found = baseline.paired_measures(config.measures, ref, draws.first, shape_alpha=config.shape_alpha, pwcca=lambda:
+                                     _analyse(t.reference, stim.x, config, ctx, paired_pwcca, a=ref, b=draws.first))
     measures = {m: np.array([v[n] for n in names]) for m, v in found.items()}
-    metrics.update({f"{m}_{w}": f(v) for m, v in measures.items() for w, f in (("mean", np.mean), ("last", _last))})
+    metrics.update({f"{m}_{w}": float(f(v)) for m, v in measures.items() for w, f in (("mean", np.mean),
+                                                                                      ("last", lambda v: v[-1]))})
     save_compare_report(ctx, config, test, ref, draws.first, draws.cka[:, keep], draws.ref_vs_rnd[:, keep],
-                        stim, input_rdm, ref_label, ceiling, dist, measures)
+                        stim, input_rdm, t.label, ceiling, dist, measures)
     metrics.update(passes=ref.passes, random_inits=config.random_inits)
     return metrics
+
+
+def draw(cfg: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    draw_compare(cfg, arrays, ctx, _label(cfg))  # every figure from the run's arrays
+
+
+def _label(config: Config) -> str:
+    return "trained" if config.weights is not None or config.model == "lenet" else "other seed"
 
 
 # ---------------------------------------------------------------------------------------------- prepare
@@ -261,7 +311,7 @@ def _make_reference(reference: nn.Module, built: Built, config: Config, ctx: Run
     ctx.note(f"No trained weights for {built.description}: the reference is one more random draw (init "
              f"{config.init}, seed {seed}), so its tests check the band, not the effect of training. Give --set "
              "weights=<file> to compare a trained net.")
-    return {"reference_is_trained": 0.0}, "other seed"
+    return {"reference_is_trained": 0.0}, _label(config)
 
 
 # ---------------------------------------------------------------------------------------------- measure
@@ -290,60 +340,7 @@ def _analyse(model: nn.Module, x, config: Config, ctx: RunContext, fn=None, **ex
     return res
 
 
-def _draw(built: Built, x, ref, names, targets, config: Config, ctx: RunContext) -> Draws:
-    """Scores of K random draws of the architecture (priorlab.stats.nulls.random_draws), layer by layer."""
-    from priorlab.probe.cka import cka_gram
-    from priorlab.probe.rdm import compare
-    from priorlab.stats.baseline import score
-    from priorlab.stats.nulls import random_draws
-
-    model = built.make().to(ctx.device)
-    seeds = range(ctx.seed, ctx.seed + config.random_inits)
-    first, rows, dist = None, [], []
-    for _ in ctx.progress(random_draws(model, seeds, config.init), total=len(seeds), description="random draws"):
-        res = _analyse(model, x, config, ctx)
-        first = first or res
-        got = [n in res.rdms for n in names]
-        rows.append([(score(res.rdms[n], targets, config.compare_method),
-                      cka_gram(ref.grams[n].double(), res.grams[n].double()),
-                      compare(ref.rdms[n], res.rdms[n], config.compare_method)) if ok else (np.nan,) * 3
-                     for n, ok in zip(names, got)])
-        if config.measure == "distortion":
-            dist.append(_curves(model, x, names, config))
-    a = np.array(rows, dtype=np.float64)  # [K, L, 3]
-    return Draws(first, a[..., 0], a[..., 1], a[..., 2], np.array(dist) if dist else None)
-
-
-def _measures(reference: nn.Module, x, ref, rnd, config: Config, ctx: RunContext) -> dict[str, dict[str, float]]:
-    """{measure: {layer: value}} of each reference layer vs the first draw, for config.measures beyond CKA."""
-    from priorlab.probe.layerwise import paired_pwcca, paired_similarity
-
-    out = {}
-    for m in config.measures:
-        if m == "pwcca":  # weights on the reference's units: one more pass over the reference
-            out[m] = _analyse(reference, x, config, ctx, paired_pwcca, a=ref, b=rnd)
-        elif m != "cka":
-            out[m] = paired_similarity(ref, rnd, m, **({"alpha": config.shape_alpha} if m == "shape" else {}))
-    return out
-
-
 def _curves(model: nn.Module, x, names, config: Config) -> np.ndarray:
-    """[levels, L] distortion curves (priorlab.probe.distortion) of the compared layers; NaN where a layer is absent."""
-    from priorlab.probe.distortion import distortion_curves, noise_levels
+    return baseline.distortion_rows(model, x, names, config.distortion_levels, config.layers, config.stimulus_seed,
+                           config.batch_size, config.timesteps)
 
-    got = distortion_curves(model.eval(), x.to(_device(model)), noise_levels(config.distortion_levels),
-                            config.layers, seed=config.stimulus_seed, batch_size=config.batch_size,
-                            timesteps=config.timesteps, names=names)
-    return np.stack([got.get(n, np.full(config.distortion_levels, np.nan)) for n in names], axis=1)
-
-
-def _fall(m: dict) -> float:
-    return m["rdm_vs_target_random_first"] - m["rdm_vs_target_random_last"]
-
-
-def _last(v: np.ndarray) -> float:
-    return v[-1]
-
-
-def _device(model: nn.Module) -> torch.device:
-    return next(iter(model.parameters()), torch.empty(0)).device

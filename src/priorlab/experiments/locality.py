@@ -172,14 +172,15 @@ def measure(model: nn.Module, data: Split, device, shuffles: int = 20, seed: int
     return {"acc": acc, **topo.sheet_measures(maps, data.y_test.numpy(), data.n_classes, model.side, shuffles, seed)}
 
 
-def train_net(config: Config, data: Split, seed: int, device, kind: str, cost=None, strength=None) -> nn.Module:
-    """kind: 'control' (plain layer) or 'locality' (the prior, or the wiring cost when method=wiring)."""
+def train_net(config: Config, data: Split, seed: int, ctx: RunContext, kind: str, cost=None, strength=None):
+    """kind: 'control' (plain layer) or 'locality' (the prior, or the wiring cost when method=wiring); timed as train."""
     torch.manual_seed(seed)
     local = kind == "locality"
     prior = prior_kwargs(config, cost, strength) if local and config.method == "prior" else None
     model = build(config.model, data.n_classes, tuple(data.x_train.shape[1:]), prior, config.dropout)
     wiring = distances(*model.sheet_shapes(config.layout), config.layout) if local and config.method == "wiring" else None
-    return train(model, data, config, seed, device, wiring)
+    with ctx.timed("train"):
+        return train(model, data, config, seed, ctx.device, wiring)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -192,7 +193,7 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     results, sparsity, first = {"control": [], "locality": []}, {"control": [], "locality": []}, {}
     for seed in ctx.progress(seeds, description="control vs locality"):
         for kind, runs in results.items():
-            net = train_net(config, data, seed, dev, kind)
+            net = train_net(config, data, seed, ctx, kind)
             runs.append(measure(net, data, dev, seed=seed))
             score = lambda net=net: evaluate(net, data.x_test, data.y_test, dev)[0]  # noqa: E731
             sparsity[kind].append(pruning_curve(net.sheet_layer, config.keep_fractions, score, net.sheet_weight))
@@ -203,14 +204,13 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
     # 2. the cost sweep: one set of locality nets per distinct prior, against the controls of the same seeds
     points = cost_sweep(config, data, seeds, results, metrics, ctx)
 
-    viz.save_figures(ctx, config, data, results, diffs, sparsity, first, points)
-    ctx.save_arrays(keep_fractions=np.asarray(config.keep_fractions), sweep_a=np.asarray([p["a"] for p in points]),
-                    sweep_kind=np.asarray([p["kind"] for p in points], dtype=str),
-                    **{f"sparsity_{k}": np.asarray(v) for k, v in sparsity.items()},
-                    **{f"{a}_{k}": np.stack([r[a] for r in v]) for k, v in results.items()
-                       for a in ("var_image", "var_class", "class_maps")})
+    ctx.save_arrays(**viz.figure_arrays(ctx, config, data, results, sparsity, first, points))
     ctx.save_model(first["locality"])
     return metrics
+
+
+def draw(config: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    viz.draw_figures(config, arrays, ctx)  # every figure from the run's arrays
 
 
 def paired(results: dict) -> dict[str, np.ndarray]:
@@ -265,7 +265,7 @@ def cost_sweep(config: Config, data: Split, seeds: list[int], results: dict, m: 
     for key, group in ctx.progress(sorted(cells.items()), description="cost sweep"):
         cost, strength = group[0]
         runs = results["locality"][:n] if key == own else [
-            measure(train_net(config, data, seeds[r], ctx.device, "locality", cost, strength), data, ctx.device,
+            measure(train_net(config, data, seeds[r], ctx, "locality", cost, strength), data, ctx.device,
                     0, seeds[r]) for r in range(n)]
         pts = paired({"control": results["control"][:n], "locality": runs})
         t, p = topo.paired_ttest(pts["var_image"], np.zeros_like(pts["var_image"]))

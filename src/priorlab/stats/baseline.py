@@ -16,14 +16,14 @@ never fall below 2/11) or "empirical".
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from priorlab.errors import UserError
-from priorlab.probe.rdm import compare
+from priorlab.probe.rdm import compare, upper
 from priorlab.stats import checks
 from priorlab.stats.corrections import correct
 from priorlab.stats.nulls import compare_to_null
@@ -183,5 +183,197 @@ def distortion_metrics(reference: np.ndarray, draws: np.ndarray) -> dict[str, fl
     )
 
 
-__all__ = ["COLUMNS", "LayerTest", "bootstrap_score", "curve_rows", "distortion_metrics", "layer_test", "score", "span", "summary_metrics",
-           "tidy_rows", "verdict_sentence"]
+# ---------------------------------------------------------------------------------------------- random draws, batched
+def rank_parts(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row of `rows` [M, P], for each entry the end (1-based) and size of its run of equal values once sorted:
+    the average rank is ``end - (size - 1) / 2`` (``probe.rdm.rankdata``'s), formed in whatever dtype it is needed."""
+    s, order = torch.sort(rows, dim=-1, stable=True)
+    p = s.shape[-1]
+    pos = torch.arange(1, p + 1, device=rows.device).expand_as(s)
+    first = torch.ones_like(s, dtype=torch.bool)
+    first[:, 1:] = s[:, 1:] != s[:, :-1]
+    last = torch.ones_like(first)
+    last[:, :-1] = first[:, 1:]
+    start = torch.cummax(torch.where(first, pos, 0), dim=-1).values
+    end = torch.flip(torch.cummin(torch.flip(torch.where(last, pos, p + 1), [-1]), dim=-1).values, [-1])
+    out_end, out_size = torch.empty_like(end), torch.empty_like(end)
+    return out_end.scatter_(-1, order, end), out_size.scatter_(-1, order, end - start + 1)
+
+
+def _ranks(parts: tuple[torch.Tensor, torch.Tensor], i: int, dtype: torch.dtype) -> torch.Tensor:
+    end, size = parts[0][i].to(dtype), parts[1][i].to(dtype)
+    return end - (size - 1) / 2
+
+
+class DrawScores:
+    """Scores of random draws, layer by layer, for one or several references at once (the trials of a group).
+
+    ``add(res, users)`` takes one draw's layer-wise result (RDMs and Gram matrices) and the indices of the
+    references it serves; per reference it gives, for each of that reference's layers, `score` of the draw's RDM
+    against the targets, linear CKA with the reference's layer and `compare` of the two RDMs (NaN where the draw lacks
+    the layer). Under spearman the draws' RDMs are ranked together, in chunks of about `chunk_bytes`, with one sort
+    per chunk (the targets' and the references' ranks once): the numbers equal `score` / `compare` one by one."""
+
+    def __init__(self, targets: torch.Tensor, method: str, references: Sequence[tuple[object, Sequence[str]]],
+                 chunk_bytes: int = 2**26):
+        self.targets, self.method, self.refs, self.chunk_bytes = targets, method, list(references), chunk_bytes
+        self.rows: list[list[list]] = [[] for _ in self.refs]  # per reference, per draw: [L] (score, cka, ref_vs_rnd)
+        self._pending: list[tuple[torch.Tensor, str, list]] = []  # (upper triangle, layer, [(reference, row, index)])
+        self._nbytes = 0
+        self._tparts = self._ref_parts = None
+
+    def add(self, res, users: Sequence[int]) -> None:
+        from priorlab.probe.cka import cka_gram
+
+        rows = {}  # layer -> [(reference, row, layer index)]
+        for u in users:
+            ref, names = self.refs[u]
+            row = [[np.nan, np.nan, np.nan] for _ in names]
+            self.rows[u].append(row)
+            for i, n in enumerate(names):
+                if n in res.rdms:
+                    row[i][1] = cka_gram(ref.grams[n].double(), res.grams[n].double())
+                    rows.setdefault(n, []).append((u, row, i))
+        for n, where in rows.items():
+            if self.method != "spearman":
+                for u, row, i in where:
+                    row[i][0] = score(res.rdms[n], self.targets, self.method)
+                    row[i][2] = compare(self.refs[u][0].rdms[n], res.rdms[n], self.method)
+                continue
+            v = upper(res.rdms[n])
+            self._pending.append((v, n, where))
+            self._nbytes += v.numel() * 8
+        if self._nbytes >= self.chunk_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        """Rank the pending draws' RDMs with one sort and fill their scores."""
+        if not self._pending:
+            return
+        dev = self.targets.device
+        if self._tparts is None:
+            self._tparts = rank_parts(torch.stack([upper(t).to(dev, torch.float64) for t in self.targets]))
+            self._ref_parts = {}
+        parts = rank_parts(torch.stack([v.to(dev, torch.float64) for v, _, _ in self._pending]))
+        for k, (v, n, where) in enumerate(self._pending):
+            v64 = v.to(dev, torch.float64)
+            finite, constant = bool(torch.isfinite(v64).all()), bool((v64 == v64[0]).all())
+            if finite and not constant:  # score: float64 ranks of the draw against each target's
+                r = _ranks(parts, k, torch.float64)
+                value = float(np.mean([compare(r, _ranks(self._tparts, t, torch.float64), "pearson")
+                                       for t in range(len(self.targets))]))
+            else:
+                value = float("nan")
+            for u, row, i in where:
+                row[i][0] = value
+                ref = self.refs[u][0].rdms[n]
+                dtype = torch.promote_types(torch.promote_types(ref.dtype, v.dtype), torch.float32)
+                if not bool(torch.isfinite(v).all()) or not bool(torch.isfinite(upper(ref)).all()):
+                    row[i][2] = compare(ref, v, self.method)  # one by one (NaN, with compare's warning)
+                    continue
+                if (u, n) not in self._ref_parts:
+                    self._ref_parts[(u, n)] = rank_parts(upper(ref).to(dev, torch.float64)[None])
+                row[i][2] = compare(_ranks(self._ref_parts[(u, n)], 0, dtype), _ranks(parts, k, dtype), "pearson")
+        self._pending, self._nbytes = [], 0
+
+    def result(self, u: int) -> np.ndarray:
+        """[K draws, L layers, 3]: (score, CKA, RDM comparison with the reference) of reference `u`'s draws."""
+        self.flush()
+        return np.array(self.rows[u], dtype=np.float64).reshape(len(self.rows[u]), len(self.refs[u][1]), 3)
+
+
+@dataclass
+class Draws:
+    """The K random draws of one reference, per layer of the reference: scores against the target, similarity to the
+    reference, and distortion curves."""
+
+    first: object  # the first draw's LayerwiseResult (heatmaps, measures)
+    score: np.ndarray  # [K, L]
+    cka: np.ndarray  # [K, L] linear CKA(reference layer, draw layer)
+    ref_vs_rnd: np.ndarray  # [K, L] compare(reference RDM, draw RDM)
+    distortion: np.ndarray | None  # [K, levels, L]
+
+
+def group_draws(model, trials: Sequence[tuple[object, Sequence[str], Sequence[int]]], targets: torch.Tensor,
+                method: str, init: str, analyse: Callable, curves: Callable | None = None,
+                progress=None) -> list[Draws]:
+    """The random draws of several references at once: `trials` are (reference's layer-wise result, its layer
+    names, the seeds of its draws). `model` is re-initialised once per seed of their union (`random_draws`), the draw
+    analysed once (``analyse(model)``, a LayerwiseResult with Gram matrices) and scored for every reference that has
+    that seed (:class:`DrawScores`); ``curves(model, names)`` adds distortion curves [levels, L]. Per reference its
+    draws come in the order of its seeds, as one by one."""
+    from priorlab.stats.nulls import random_draws
+
+    seeds = sorted({s for _, _, ss in trials for s in ss})
+    scores = DrawScores(targets, method, [(ref, names) for ref, names, _ in trials])
+    first, dist = {}, [[] for _ in trials]
+    draws = random_draws(model, seeds, init)
+    for seed in progress(draws, total=len(seeds), description="random draws") if progress else draws:
+        res = analyse(model)
+        users = [u for u, (_, _, ss) in enumerate(trials) if seed in ss]
+        scores.add(res, users)
+        first.update({u: res for u in users if seed == trials[u][2][0]})
+        done = {}
+        for u in users if curves is not None else ():
+            key = tuple(trials[u][1])
+            done[key] = done[key] if key in done else curves(model, trials[u][1])
+            dist[u].append(done[key])
+    out = []
+    for u in range(len(trials)):
+        a = scores.result(u)
+        out.append(Draws(first[u], a[..., 0], a[..., 1], a[..., 2], np.array(dist[u]) if dist[u] else None))
+    return out
+
+
+def target_ceiling(targets: torch.Tensor, method: str):
+    """The noise ceiling of S > 1 measured target RDMs (Nili et al. 2014; None for one target), its metrics and the
+    page's sentence on it."""
+    from priorlab.stats.ceiling import noise_ceiling
+
+    if len(targets) < 2:
+        return None, {}, None
+    c = noise_ceiling(targets, method)
+    return c, dict(noise_ceiling_lower=c.lower, noise_ceiling_upper=c.upper, target_rdms=len(targets)), (
+        f"Noise ceiling of the {len(targets)} target RDMs: lower {c.lower:.3f}, upper {c.upper:.3f} (Nili et al. "
+        f"2014; {method}); each layer's score is its mean over the targets.")
+
+
+def defined_layers(names: Sequence[str], draws: Draws) -> list[int]:
+    """Indices of the layers every draw has, with a defined score in every draw; a UserError when there is none."""
+    keep = [i for i, n in enumerate(names) if n in draws.first.rdms and np.isfinite(draws.score[:, i]).all()]
+    if not keep:
+        undefined = any(n in draws.first.rdms for n in names)
+        raise UserError("stimuli: every layer's comparison is undefined (NaN): are the stimuli constant?" if undefined
+                        else "layers: none of the chosen layers gives a batch-first output to compare")
+    return keep
+
+
+def distortion_rows(model, x, names: Sequence[str], levels: int, layers=None, seed: int = 0, batch_size: int = 32,
+                    timesteps=None) -> np.ndarray:
+    """[levels, L] distortion curves (priorlab.probe.distortion) of the named layers; NaN where a layer is absent."""
+    from priorlab.probe.distortion import distortion_curves, noise_levels
+
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    got = distortion_curves(model.eval(), x.to(device), noise_levels(levels), layers, seed=seed, batch_size=batch_size,
+                            timesteps=timesteps, names=list(names))
+    return np.stack([got.get(n, np.full(levels, np.nan)) for n in names], axis=1)
+
+
+def paired_measures(measures: Sequence[str], ref, rnd, pwcca: Callable | None = None,
+                    shape_alpha: float = 0.5) -> dict[str, dict[str, float]]:
+    """{measure: {layer: value}} of each reference layer (`ref`, a layer-wise result) vs the same layer of a draw
+    (`rnd`), for the measures beyond CKA; ``pwcca()`` makes the one more pass over the reference that pwcca needs."""
+    from priorlab.probe.layerwise import paired_similarity
+
+    out = {}
+    for m in measures:
+        if m == "pwcca":
+            out[m] = pwcca()
+        elif m != "cka":
+            out[m] = paired_similarity(ref, rnd, m, **({"alpha": shape_alpha} if m == "shape" else {}))
+    return out
+
+
+__all__ = ["COLUMNS", "DrawScores", "Draws", "defined_layers", "distortion_rows", "group_draws", "paired_measures",
+           "target_ceiling", "LayerTest", "bootstrap_score", "curve_rows", "distortion_metrics", "layer_test",
+           "rank_parts", "score", "span", "summary_metrics", "tidy_rows", "verdict_sentence"]

@@ -186,13 +186,13 @@ def maps_figure(maps: dict[str, np.ndarray], side: int, title: str, centred: boo
     return fig
 
 
-def prior_figure(prior: np.ndarray, in_side: tuple[int, int], side: int, title: str):
-    """The prior P [n_out, n_in] seen by the centre unit and the corner unit of a side x side sheet."""
+def prior_figure(rows: np.ndarray, in_side: tuple[int, int], title: str):
+    """The prior P seen by the centre unit and the corner unit of the sheet: ``rows`` [2, n_in], P's rows of the two."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 4), layout="constrained")
-    for ax, (name, unit) in zip(axes, [("centre unit", (side // 2) * side + side // 2), ("corner unit", 0)]):
-        im = ax.imshow(prior[unit].reshape(in_side), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    for ax, name, row in zip(axes, ("centre unit", "corner unit"), rows):
+        im = ax.imshow(row.reshape(in_side), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(f"prior P for the {name}")
         ax.set_xlabel("input unit column"), ax.set_ylabel("input unit row")
     fig.colorbar(im, ax=list(axes), label="P (fraction transmitted)")
@@ -287,53 +287,96 @@ def sweep_figure(points: list[dict], title: str):
 
 
 # ----------------------------------------------------------------------------------------------
-def save_figures(ctx, config, data, results: dict, diffs: dict, sparsity: dict, first: dict, points: list) -> None:
-    """Every figure of one locality run into ``ctx`` (the experiment's results: ``results[kind]`` one measure dict
-    per seed, ``diffs`` the paired differences, ``first[kind]`` the first seed's nets, ``points`` the sweep)."""
+def figure_arrays(ctx, config, data, results: dict, sparsity: dict, first: dict, points: list) -> dict:
+    """The arrays of one locality run that every figure is drawn from (:func:`draw_figures`): per net kind the
+    per-seed measures (accuracy, spatial variances, class maps, smoothness curves), pruning curves, the first
+    seed's sheet-input class means, the prior's rows for the centre and corner units, and the cost sweep's points."""
     from priorlab.nets.locality import locality_prior
     from priorlab.nets.sheet import sheet_inputs
     from priorlab.probe import topography as topo
 
-    finite_mean = topo.finite_mean
-    name = model_name(config.model)
-    m = {"images": topo.paired_ttest(diffs["var_image"], np.zeros_like(diffs["var_image"])),
-         "classmeans": topo.paired_ttest(diffs["var_class"], np.zeros_like(diffs["var_class"]))}
-    study = {"acc": 0.979 - 0.981, "var": 8.458 - 8.667} if config.model == "lenet" else None
-    ctx.save_figure("differences", differences_figure(
-        diffs, m, f"{name}: locality − control, paired by seed ({config.repeats} seeds, "
-        f"{diffs['var_image'].shape[1]} test images)", study))
-    net, side = first["control"], first["control"].side
-    maps = {kind: runs[0]["class_maps"] for kind, runs in results.items()}
-    ctx.save_figure("class_maps", maps_figure(
-        maps, side, f"{name}: per-class mean activation of the {side}x{side} sheet (seed {ctx.seed})"))
-    ctx.save_figure("mean_subtracted", maps_figure(
-        {k: v - v.mean(0, keepdims=True) for k, v in maps.items()}, side,
-        f"{name}: class-mean maps minus their mean over classes (seed {ctx.seed})", centred=True,
-        label="minus class average"))
+    out = {"keep_fractions": np.asarray(config.keep_fractions), "sweep_a": np.asarray([p["a"] for p in points]),
+           "sweep_kind": np.asarray([p["kind"] for p in points], dtype=str),
+           **{f"sparsity_{k}": np.asarray(v) for k, v in sparsity.items()},
+           **{f"{a}_{k}": np.stack([r[a] for r in v]) for k, v in results.items()
+              for a in ("var_image", "var_class", "class_maps")}}
+    for k, v in results.items():
+        out[f"acc_{k}"] = np.array([r["acc"] for r in v])
+        out[f"smooth_{k}"] = np.array([[r["smooth"].value, r["smooth"].shuffled] for r in v])  # [seeds, 2]
+        out[f"smooth_curve_{k}"] = np.stack([r["smooth"].curve for r in v])
+    out["smooth_bins"] = np.asarray(results["control"][0]["smooth"].bin_centres)
     acts = {kind: sheet_inputs(model, data.x_test, ctx.device) for kind, model in first.items()}
     side_in = math.isqrt(acts["control"].shape[1]) if acts["control"] is not None else 0
     if side_in and side_in**2 == acts["control"].shape[1]:
-        inputs = {k: topo.class_means(a, data.y_test.numpy(), data.n_classes) for k, a in acts.items()}
-        ctx.save_figure("input_maps", maps_figure(
-            inputs, side_in, f"{name}: per-class mean activation of the sheet layer's input (seed {ctx.seed})"))
-
+        for k, a in acts.items():
+            out[f"input_maps_{k}"] = topo.class_means(a, data.y_test.numpy(), data.n_classes)
+    net = first["control"]
     layer_in, sheet = net.sheet_shapes(config.layout)
     p = locality_prior(layer_in, sheet, config.layout, config.cost, config.length_scale, config.strength)
-    ctx.save_figure("prior", prior_figure(
-        p.numpy(), layer_in if isinstance(layer_in, tuple) else (1, layer_in), side,
-        f"Locality prior: {config.cost} cost, strength {config.strength}, {config.layout} layout"))
-    p1 = locality_prior(7, 7, "line", config.cost, config.length_scale, config.strength)
-    ctx.save_figure("prior_1d", prior_matrix_figure(
-        p1.numpy(), f"P of a 1-D layer of 7 units ({config.cost} cost, strength {config.strength:g})"))
-
-    ctx.save_figure("smoothness", smoothness_figure(
-        {kind: (runs[0]["smooth"].bin_centres, np.stack([r["smooth"].curve for r in runs]))
-         for kind, runs in results.items()},
-        {kind: finite_mean([r["smooth"].value for r in runs]) for kind, runs in results.items()},
-        finite_mean([r["smooth"].shuffled for v in results.values() for r in v])))
-    ctx.save_figure("sparsity", sparsity_figure(np.asarray(config.keep_fractions), sparsity,
-                                                    1 / data.n_classes))
+    side = net.side
+    out["prior_rows"] = p[[(side // 2) * side + side // 2, 0]].numpy()  # the centre unit's and the corner unit's
+    out["prior_in_shape"] = np.array(layer_in if isinstance(layer_in, tuple) else (1, layer_in))
     if points:
+        out["sweep_label"] = np.asarray([p["label"] for p in points], dtype=str)
+        for key in ("acc", "var", "smooth"):
+            out[f"sweep_{key}"] = np.stack([np.asarray(p[key], dtype=float) for p in points])
+    return out
+
+
+def draw_figures(config, arrays, ctx) -> None:
+    """Every figure of one locality run from its arrays (:func:`figure_arrays`), as the figure mode asks."""
+    from priorlab.nets.locality import locality_prior
+    from priorlab.probe import topography as topo
+
+    finite_mean, kinds = topo.finite_mean, ("control", "locality")
+    name = model_name(config.model)
+    diffs = {"acc": arrays["acc_locality"] - arrays["acc_control"],
+             "var_image": arrays["var_image_locality"] - arrays["var_image_control"],
+             "var_class": arrays["var_class_locality"] - arrays["var_class_control"],
+             "smooth": arrays["smooth_locality"][:, 0] - arrays["smooth_control"][:, 0]}
+    if ctx.draws("differences"):
+        m = {"images": topo.paired_ttest(diffs["var_image"], np.zeros_like(diffs["var_image"])),
+             "classmeans": topo.paired_ttest(diffs["var_class"], np.zeros_like(diffs["var_class"]))}
+        study = {"acc": 0.979 - 0.981, "var": 8.458 - 8.667} if config.model == "lenet" else None
+        ctx.save_figure("differences", differences_figure(
+            diffs, m, f"{name}: locality − control, paired by seed ({config.repeats} seeds, "
+            f"{diffs['var_image'].shape[1]} test images)", study))
+    maps = {kind: arrays[f"class_maps_{kind}"][0] for kind in kinds}
+    side = math.isqrt(maps["control"].shape[1])
+    if ctx.draws("class_maps"):
+        ctx.save_figure("class_maps", maps_figure(
+            maps, side, f"{name}: per-class mean activation of the {side}x{side} sheet (seed {config.seed})"))
+    if ctx.draws("mean_subtracted"):
+        ctx.save_figure("mean_subtracted", maps_figure(
+            {k: v - v.mean(0, keepdims=True) for k, v in maps.items()}, side,
+            f"{name}: class-mean maps minus their mean over classes (seed {config.seed})", centred=True,
+            label="minus class average"))
+    if "input_maps_control" in arrays and ctx.draws("input_maps"):
+        inputs = {k: arrays[f"input_maps_{k}"] for k in kinds}
+        ctx.save_figure("input_maps", maps_figure(
+            inputs, math.isqrt(inputs["control"].shape[1]),
+            f"{name}: per-class mean activation of the sheet layer's input (seed {config.seed})"))
+    if ctx.draws("prior"):
+        ctx.save_figure("prior", prior_figure(
+            arrays["prior_rows"], tuple(int(v) for v in arrays["prior_in_shape"]),
+            f"Locality prior: {config.cost} cost, strength {config.strength}, {config.layout} layout"))
+    if ctx.draws("prior_1d"):
+        p1 = locality_prior(7, 7, "line", config.cost, config.length_scale, config.strength)
+        ctx.save_figure("prior_1d", prior_matrix_figure(
+            p1.numpy(), f"P of a 1-D layer of 7 units ({config.cost} cost, strength {config.strength:g})"))
+    if ctx.draws("smoothness"):
+        ctx.save_figure("smoothness", smoothness_figure(
+            {kind: (arrays["smooth_bins"], arrays[f"smooth_curve_{kind}"]) for kind in kinds},
+            {kind: finite_mean(list(arrays[f"smooth_{kind}"][:, 0])) for kind in kinds},
+            finite_mean([v for kind in kinds for v in arrays[f"smooth_{kind}"][:, 1]])))
+    if ctx.draws("sparsity"):
+        ctx.save_figure("sparsity", sparsity_figure(arrays["keep_fractions"],
+                                                    {k: arrays[f"sparsity_{k}"] for k in kinds},
+                                                    1 / maps["control"].shape[0]))
+    if "sweep_label" in arrays and ctx.draws("sweep"):
+        points = [{"kind": str(k), "a": float(a), "label": str(lab), "acc": acc, "var": var, "smooth": sm}
+                  for k, a, lab, acc, var, sm in zip(arrays["sweep_kind"], arrays["sweep_a"], arrays["sweep_label"],
+                                                     arrays["sweep_acc"], arrays["sweep_var"], arrays["sweep_smooth"])]
         n = min(config.sweep_repeats, config.repeats)
         ctx.save_figure("sweep", sweep_figure(
             points, f"{name}: cost sweep, one point per distinct prior ({n} seed{'s' if n > 1 else ''} each; "

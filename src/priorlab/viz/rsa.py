@@ -8,6 +8,18 @@ import numpy as np
 
 from priorlab.viz.rdm import plot_rdm_strip
 
+CAPTIONS = {  # compare's FIGURES
+    "rdm_vs_target": "Left: each layer's RDM against the target: the reference with its 95 % bootstrap CI over "
+    "stimuli (filled marker: differs from the random draws after correction), the random draws' 2.5–97.5 % band "
+    "and mean, and the noise ceiling when the target is measured RDMs. Right: CKA and RDM correlation of each "
+    "reference layer with the same layer of every random draw (band and mean).",
+    "rdms_reference": "RDMs (rank-transformed) of chosen layers of the reference network; stimuli sorted by category.",
+    "rdms_random": "The same layers of the first random draw.",
+    "distortion": "Guest & Love's smoothness protocol per layer: Pearson r of each stimulus's representation with "
+    "its distorted versions. Left: r against the noise SD for three layers (random band, reference dashed). Right: "
+    "r at the strongest distortion, layer by layer.",
+}
+
 
 def plot_layer_curves(
     title: str,
@@ -152,7 +164,8 @@ def layer_table(t, cka: np.ndarray, ref_vs_rnd: np.ndarray, features: Mapping[st
 
 def save_compare_report(ctx, config, t, ref, first, cka, ref_vs_rnd, stim, input_rdm, ref_label, ceiling, dist,
                         measures) -> None:
-    """What `compare` writes: layers.csv/.parquet (tidy), arrays.npz, the figures and the page's table."""
+    """What `compare` writes: layers.csv/.parquet (tidy), the page's table, and arrays.npz with everything its
+    figures are drawn from (:func:`draw_compare`)."""
     from priorlab.probe.distortion import noise_levels
     from priorlab.stats.baseline import COLUMNS, curve_rows, tidy_rows
 
@@ -167,17 +180,44 @@ def save_compare_report(ctx, config, t, ref, first, cka, ref_vs_rnd, stim, input
     labels = {} if stim.labels is None else {"labels": np.array(stim.labels)}
     extra = {} if dist is None else {"noise_sd": levels, "distortion_reference": dist[0],
                                      "distortion_random_draws": dist[1]}
+    if ceiling is not None:
+        extra["noise_ceiling"] = np.array([ceiling.lower, ceiling.upper, ceiling.n_rdms], dtype=np.float64)
     ctx.save_arrays(layers=np.array(names), rdm_input=input_rdm.numpy(), rdm_vs_target_reference=t.value,
                     rdm_vs_target_reference_ci=np.stack([t.ci_low, t.ci_high]), rdm_vs_target_random_draws=t.null,
                     p=t.p, p_corrected=t.p_corrected, cka_draws=cka, rdm_reference_vs_random_draws=ref_vs_rnd,
                     **labels, **measures, **extra, **{f"rdm_reference/{n}": ref.rdms[n].numpy() for n in heat},
                     **{f"rdm_random/{n}": first.rdms[n].numpy() for n in heat})
-    title = f"{config.model}: each layer against the {config.target} RDM"
-    ctx.save_figure("rdm_vs_target", plot_layer_bands(title, t, cka, ref_vs_rnd, ref_label, config.compare_method,
-                                                      ceiling))
-    ctx.save_figure("rdms_reference", plot_layer_rdms(f"reference ({ref_label})", input_rdm, ref.rdms, heat,
-                                                      stim.labels))
-    ctx.save_figure("rdms_random", plot_layer_rdms("first random-draw", input_rdm, first.rdms, heat, stim.labels))
-    if dist is not None:
-        ctx.save_figure("distortion", plot_distortion(levels, names, dist[0], dist[1], ref_label))
     ctx.table("Per layer", layer_table(t, cka, ref_vs_rnd, ref.features, measures, ref_label))
+
+
+def draw_compare(config, arrays: Mapping[str, np.ndarray], ctx, ref_label: str) -> None:
+    """Every figure of a `compare` run from its arrays (what :func:`save_compare_report` saved), as the figure
+    mode asks (``ctx.draws``)."""
+    from types import SimpleNamespace
+
+    names = [str(n) for n in arrays["layers"]]
+    p_corrected = arrays["p_corrected"]
+    t = SimpleNamespace(layers=names, value=arrays["rdm_vs_target_reference"],
+                        null=arrays["rdm_vs_target_random_draws"],
+                        ci_low=arrays["rdm_vs_target_reference_ci"][0], ci_high=arrays["rdm_vs_target_reference_ci"][1],
+                        changed=[n for n, p in zip(names, p_corrected) if p < 0.05], correction=config.correction,
+                        alpha=0.05)
+    ceiling = None
+    if "noise_ceiling" in arrays:
+        low, high, n = arrays["noise_ceiling"]
+        ceiling = SimpleNamespace(lower=float(low), upper=float(high), n_rdms=int(n))
+    if ctx.draws("rdm_vs_target"):
+        title = f"{config.model}: each layer against the {config.target} RDM"
+        ctx.save_figure("rdm_vs_target", plot_layer_bands(title, t, arrays["cka_draws"],
+                                                          arrays["rdm_reference_vs_random_draws"], ref_label,
+                                                          config.compare_method, ceiling))
+    heat = heatmap_layers(config.heatmap_layers, names)
+    labels = arrays["labels"].tolist() if "labels" in arrays else None
+    for name, who, key in (("rdms_reference", f"reference ({ref_label})", "rdm_reference"),
+                           ("rdms_random", "first random-draw", "rdm_random")):
+        if ctx.draws(name):
+            rdms = {n: arrays[f"{key}/{n}"] for n in heat}
+            ctx.save_figure(name, plot_layer_rdms(who, arrays["rdm_input"], rdms, heat, labels))
+    if "distortion_random_draws" in arrays and ctx.draws("distortion"):
+        ctx.save_figure("distortion", plot_distortion(arrays["noise_sd"], names, arrays["distortion_reference"],
+                                                      arrays["distortion_random_draws"], ref_label))
