@@ -338,7 +338,8 @@ def draw_fold(ctx, arrays: dict, nets: list, labels: list[str], view: str, units
     titled ``labels``), the colour key and, with ``seeds``, the spread over seeds."""
     from priorlab.viz.separable import seeds_figure, separable_figure
 
-    x, y, lines = (torch.from_numpy(np.asarray(arrays[k])) for k in ("x", "y", "grid"))
+    x, lines = (torch.as_tensor(np.asarray(arrays[k]), dtype=torch.get_default_dtype()) for k in ("x", "grid"))
+    y = torch.from_numpy(np.asarray(arrays["y"]))
     pc, lc = class_colors(y.numpy()), position_colors(lines.numpy())
     drawn = []
     for j, name in enumerate(("layers", "layers_success")[:len(nets)]):
