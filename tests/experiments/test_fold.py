@@ -1,5 +1,6 @@
 """The fold experiment: metrics per layer, figures whose layer count matches the network, animations."""
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -101,6 +102,8 @@ def test_fold_run_small(tmp_path, home):
     state = load_file(str(run.path / "model.safetensors"))
     h = torch.relu(torch.tensor(a["x"]) @ state["0.weight"].T + state["0.bias"])
     assert m["dead_fraction_layer1"] == pytest.approx((h == 0).all(1).float().mean().item())
+    # the figure protocol: draw() from the arrays gives the figures the run drew
+    assert_redraws(run.path)
 
 
 def test_fold_wide_network_with_chosen_units(tmp_path, home):
@@ -122,6 +125,7 @@ def test_fold_wide_network_with_chosen_units(tmp_path, home):
     assert run.status == "done" and run.metrics["dead_fraction_layer1"] == 0.0
     assert run.metrics["success_rate_n"] == 1 and "mean_train_acc_ci_low" not in run.metrics
     assert "seeds.png" not in {p.name for p in run.figures}  # no spread to show with one seed
+    assert "seeds.png" not in assert_redraws(run.path)
 
 
 def test_fold_bad_units(home):
@@ -139,6 +143,7 @@ def test_fold_bad_units(home):
 
 
 from claimcheck import assert_verdicts_consistent, verdict_of  # noqa: E402
+from figcheck import assert_redraws  # noqa: E402
 
 
 def test_fold_verdicts_and_the_separable_success(tmp_path):
@@ -163,3 +168,77 @@ def test_linear_separability_finds_the_line():
     assert acc > 0.97
     assert ((h @ w + b > 0).long() == y).float().mean().item() == acc  # w, b in the layer's own coordinates
     assert linear_separability(torch.randn(200, 2), torch.arange(200) % 2)[0] < 0.7  # random labels
+
+
+SMALL = {"n_points": 40, "steps": 25, "repeats": 2, "snapshots": 3, "hidden_layers": 2, "successes": ["tanh:4"]}
+
+
+def _contexts(tmp_path, seeds):
+    from priorlab.context import RunContext
+
+    return [RunContext(folder=tmp_path / f"{tag}{s}", seed=s, device=torch.device("cpu"), quiet=True)
+            for tag in ("many", "one") for s in seeds]
+
+
+def test_run_many_equals_one_by_one_runs_at_float64(tmp_path):
+    """A group of seeds trained together (one ensemble per network over all trials' repeats) gives each trial the
+    metrics and arrays of its own run()."""
+    from priorlab.experiments import fold
+
+    seeds = [3, 4, 5]
+    cfgs = [fold.Config(seed=s, **SMALL) for s in seeds]
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        ctxs = _contexts(tmp_path, seeds)
+        many = list(fold.run_many(cfgs, ctxs[:3]))
+        one = [fold.run(c, ctx) for c, ctx in zip(cfgs, ctxs[3:])]
+    finally:
+        torch.set_default_dtype(before)
+    assert ctxs[0].arrays["net0_w0"].dtype == np.float64
+    for a, b, ca, cb in zip(many, one, ctxs[:3], ctxs[3:]):
+        assert set(a) == set(b) and a == pytest.approx(b, rel=1e-9, abs=1e-12, nan_ok=True)
+        for k in ("train_acc", "net0_w0", "net1_b2", "net0_hist_w1", "sep_w1"):
+            np.testing.assert_allclose(ca.arrays[k], cb.arrays[k], rtol=1e-9, atol=1e-12)
+    assert many[0] != many[1]  # the trials differ (seeds, data)
+
+
+def test_a_seed_sweep_is_one_group_and_one_run_many_call(tmp_path, monkeypatch):
+    from priorlab import runner
+    from priorlab.experiments import fold
+    from priorlab.sweep.plan import Trial, group_trials
+
+    seeds = [0, 1, 2]
+    values = [{**SMALL, "steps": 6, "seed": s} for s in seeds]
+    trials = [Trial(f"seed={s}", v) for s, v in zip(seeds, values)]
+    (group,) = group_trials("fold", trials, workers=1)
+    assert len(group) == 3
+    calls, real, real_run = [], fold.run_many, fold.run
+    monkeypatch.setattr(fold, "run_many", lambda cfgs, ctxs: calls.append(len(cfgs)) or real(cfgs, ctxs))
+    monkeypatch.setattr(fold, "run", lambda *a: pytest.fail("a trial of the group ran alone"))
+    runs = runner.run_batch("fold", [t.values for t in group], trial_keys=[t.key for t in group],
+                            root=tmp_path / "runs", figures="none")
+    assert calls == [3] and [r.status for r in runs] == ["done"] * 3
+    timing = [r.env["timing"] for r in runs]
+    assert all(t["shared"]["train_s"] == {"split_evenly_over": 3} and t["train_s"] > 0 for t in timing)
+    alone = real_run(fold.Config(**values[1]), _contexts(tmp_path, [1])[1])
+    assert runs[1].metrics == pytest.approx(alone, rel=1e-5)  # float32: the one-by-one run, loosely
+
+
+def test_diverged_member_fails_its_trial_only(tmp_path, monkeypatch):
+    from priorlab.errors import Diverged
+    from priorlab.experiments import fold
+
+    real = fold.BatchedMLP
+
+    class Poisoned(real):  # the network of seed 21 starts from NaN weights: its loss is never finite
+        def __init__(self, sizes, activation="relu", seeds=1, seed=0):
+            super().__init__(sizes, activation, seeds, seed)
+            if seed == 21 and seeds == 1:
+                with torch.no_grad():
+                    self.weights[0].fill_(float("nan"))
+
+    monkeypatch.setattr(fold, "BatchedMLP", Poisoned)
+    cfgs = [fold.Config(seed=s, **{**SMALL, "steps": 4}) for s in (10, 20)]  # members 10, 11 and 20, 21
+    ok, bad = fold.run_many(cfgs, _contexts(tmp_path, [10, 20])[:2])
+    assert isinstance(ok, dict) and isinstance(bad, Diverged) and bad.step == 0

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -92,6 +93,7 @@ def test_foldsweep_small(tmp_path, home):
             acc = f"train_acc_{act}_w{w}_d2"
             assert m[f"{acc}_ci_low"] <= m[acc] <= m[f"{acc}_ci_high"] and m[f"{acc}_n"] == 4
             assert m[acc] == pytest.approx(a[acc].mean(), abs=1e-6)
+    assert assert_redraws(run.path) == {"success.png", "dead.png"}  # draw() from the arrays gives the same figures
 
 
 @pytest.mark.slow
@@ -118,6 +120,7 @@ def test_foldsweep_bad_config(home):
 
 
 from claimcheck import assert_verdicts_consistent  # noqa: E402
+from figcheck import assert_redraws  # noqa: E402
 
 
 def test_foldsweep_verdicts(tmp_path):
@@ -131,3 +134,52 @@ def test_foldsweep_verdicts(tmp_path):
                          activations=["relu"])
     flipped = assert_verdicts_consistent(short.path)
     assert flipped[1]["verdict"] == "differs"
+
+
+SMALL = {"n_points": 40, "widths": [2, 3], "depths": [2], "repeats": 3, "steps": 20}
+
+
+def _contexts(tmp_path, tag, seeds):
+    from priorlab.context import RunContext
+
+    return [RunContext(folder=tmp_path / f"{tag}{s}", seed=s, device=torch.device("cpu"), quiet=True) for s in seeds]
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-9), (torch.float32, 1e-6)])
+def test_run_many_equals_one_by_one_runs(tmp_path, dtype, tol):
+    """A group of seeds (each shape's networks of every trial in one BatchedMLP) gives each trial its own run()."""
+    from priorlab.experiments import foldsweep
+
+    seeds = [0, 1, 2]
+    cfgs = [foldsweep.Config(seed=s, **SMALL) for s in seeds]
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        many_ctx, one_ctx = _contexts(tmp_path, "many", seeds), _contexts(tmp_path, "one", seeds)
+        many = list(foldsweep.run_many(cfgs, many_ctx))
+        one = [foldsweep.run(c, ctx) for c, ctx in zip(cfgs, one_ctx)]
+    finally:
+        torch.set_default_dtype(before)
+    for a, b, ca, cb in zip(many, one, many_ctx, one_ctx):
+        assert set(a) == set(b) and a == pytest.approx(b, rel=tol, abs=tol, nan_ok=True)
+        assert set(ca.arrays) == set(cb.arrays)
+        for k in ca.arrays:
+            np.testing.assert_allclose(ca.arrays[k], cb.arrays[k], rtol=tol, atol=tol)  # NaN == NaN here
+    assert many[0] != many[1]
+
+
+def test_a_seed_sweep_is_one_group_and_one_run_many_call(tmp_path, monkeypatch):
+    from priorlab import runner
+    from priorlab.experiments import foldsweep
+    from priorlab.sweep.plan import Trial, group_trials
+
+    seeds = [0, 1, 2]
+    trials = [Trial(f"seed={s}", {**SMALL, "steps": 5, "seed": s}) for s in seeds]
+    (group,) = group_trials("foldsweep", trials, workers=1)
+    calls, real = [], foldsweep.run_many
+    monkeypatch.setattr(foldsweep, "run_many", lambda cfgs, ctxs: calls.append(len(cfgs)) or real(cfgs, ctxs))
+    monkeypatch.setattr(foldsweep, "run", lambda *a: pytest.fail("a trial of the group ran alone"))
+    runs = runner.run_batch("foldsweep", [t.values for t in group], trial_keys=[t.key for t in group],
+                            root=tmp_path / "runs", figures="none")
+    assert calls == [3] and [r.status for r in runs] == ["done"] * 3
+    assert all(r.env["timing"]["shared"]["train_s"] == {"split_evenly_over": 3} for r in runs)

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+import numpy as np
 import torch
 from pydantic import Field, field_validator, model_validator
 
 from priorlab.config import BaseConfig, LearningRate, Steps, unique_list
-from priorlab.context import RunContext
+from priorlab.context import RunContext, shared_time
 from priorlab.data.planes import grid_lines, plane
-from priorlab.nets.batched_mlp import ACTIVATIONS, BatchedMLP, accuracy, cross_entropy, stage_names, stages
+from priorlab.errors import Diverged
+from priorlab.nets.batched_mlp import ACTIVATIONS, BatchedMLP, accuracy, cross_entropy, stages
 from priorlab.probe.folding import dead_fraction, mean_folds
 from priorlab.stats.claims import Claim
 from priorlab.stats.intervals import ci_text, with_ci, with_wilson
+from priorlab.train.ensemble import Ensemble, from_modules
 from priorlab.train.loop import fit
 from priorlab.viz import planes
-from priorlab.viz.planes import HI, LO, class_colors, position_colors, projector
+from priorlab.viz.planes import HI, LO
 
 DESCRIPTION = (
     "Folding the plane: each layer of a narrow network drawn as it maps a 2-D task (spiral, circles, ...)"
@@ -138,22 +141,6 @@ def successes_of(config: Config) -> list[tuple[str, int]]:
     return [(spec.split(":")[0], int(spec.split(":")[1])) for spec in config.successes]
 
 
-def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, config: Config, ctx: RunContext) -> list:
-    """Full-batch Adam on every network's cross-entropy; returns ≤ ``snapshots`` (step, parameters) pairs, the
-    first before training and the last after it."""
-    every = max(1, -(-config.steps // (config.snapshots - 1)))  # ≤ snapshots − 1 frames, then the final one
-    weights = lambda: [p.detach().clone() for p in model.parameters()]
-    history = [(0, weights())]
-
-    def record(step: int, _loss: float) -> None:  # called after update `step`: the state after step + 1 steps
-        if (step + 1) % every == 0 or step + 1 == config.steps:
-            history.append((step + 1, weights()))
-
-    fit(model, lambda _: cross_entropy(model(x), y).sum(), config.steps, lr=config.lr, callback=record,
-        progress=ctx.progress, description="training")
-    return history
-
-
 def fold_metrics(depth: int, point_stages, line_stages, fold_tol: float) -> dict[str, float]:
     """``folds_layer<l>`` (grid lines after layer l's non-linearity; the last layer is linear) and
     ``dead_fraction_layer<l>`` (training points, hidden layers)."""
@@ -184,25 +171,78 @@ def last_hidden(model: BatchedMLP, s: int, x: torch.Tensor) -> torch.Tensor:
     return stages(model, s, x)[-2]
 
 
-def train_networks(sizes_act: list[tuple[list[int], str]], x, y, config: Config, ctx: RunContext):
-    """Train ``repeats`` networks per (sizes, activation); returns [(model, training accuracies [repeats], history)]."""
-    out = []
-    for sizes, act in sizes_act:
-        model = BatchedMLP(sizes, act, seeds=config.repeats, seed=ctx.seed)
-        ctx.log(f"training {config.repeats} {act} networks {sizes} for {config.steps} steps")
-        history = train(model, x, y, config, ctx)
-        with torch.no_grad():
-            out.append((model, accuracy(model(x), y), history))
-    return out
+def networks_of(config: Config) -> list[tuple[list[int], str]]:
+    """(layer sizes, activation) of the configured network, then of each success."""
+    hidden = lambda width: [2] + [width] * config.hidden_layers + [2]
+    return [(hidden(config.width), config.activation)] + [(hidden(w), a) for a, w in successes_of(config)]
+
+
+def snapshot_marks(config: Config) -> list[int]:
+    """Steps done at each frame of the training animation after the first (before training): ≤ ``snapshots`` − 1
+    multiples of one stride, then the last step."""
+    every = max(1, -(-config.steps // (config.snapshots - 1)))
+    return sorted(set(range(every, config.steps + 1, every)) | {config.steps})
+
+
+def train_group(cfgs: list[Config], seeds: list[int], ctx: RunContext) -> list[list | Exception]:
+    """Every network of the trials (their configs equal but for the seed) through the ensemble engine: per network
+    (sizes, activation) one Ensemble of all trials' ``repeats`` members (trial seed S: members S, S+1, ...), full-batch
+    Adam on each member's own cross-entropy on its trial's points. Per trial: [(model, training accuracies [repeats],
+    history [(step, parameters)])] per network, or the Diverged of its first non-finite loss."""
+    config, r, dtype = cfgs[0], cfgs[0].repeats, torch.get_default_dtype()
+    data = [plane(config.task, config.n_points, config.noise, seed=s) for s in seeds]
+    x = torch.stack([d[0].to(dtype) for d in data]).repeat_interleave(r, 0).to(ctx.device)  # [trials × repeats, N, 2]
+    y = torch.stack([d[1] for d in data]).repeat_interleave(r, 0).to(ctx.device)
+    out, diverged = [[] for _ in seeds], torch.full((len(seeds) * r,), -1)
+    for sizes, act in networks_of(config):
+        members = [BatchedMLP(sizes, act, seeds=1, seed=s + k).to(ctx.device) for s in seeds for k in range(r)]
+        ctx.log(f"training {len(members)} {act} networks {sizes} for {config.steps} steps")
+        frames, bad = _train_members(members, x, y, config, ctx)
+        diverged = torch.where((diverged < 0) & (bad >= 0), bad, diverged)
+        for g, (xg, yg) in enumerate(data):
+            part = [(step, [t[g * r:(g + 1) * r, 0] for t in state.values()]) for step, state in frames]
+            model = BatchedMLP(sizes, act, seeds=r, seed=seeds[g])
+            with torch.no_grad():
+                for p, v in zip(model.parameters(), part[-1][1]):
+                    p.copy_(v)
+                acc = accuracy(model(xg.to(dtype)), yg)
+            out[g].append((model, acc, part))
+    bad = [diverged[g * r:(g + 1) * r] for g in range(len(seeds))]
+    return [Diverged(int(b[b >= 0].min())) if (b >= 0).any() else nets for b, nets in zip(bad, out)]
+
+
+def _train_members(members: list[BatchedMLP], x, y, config: Config, ctx: RunContext):
+    """Train one-network BatchedMLPs as one Ensemble, member k on ``x[k]``, ``y[k]``; returns the frames [(step,
+    {name: [K, ...] on the CPU})] (before training, then at :func:`snapshot_marks`) and each member's first
+    non-finite step [K] (−1: none)."""
+    fwd, params, frozen, masks = from_modules(members)
+    ens = Ensemble(lambda p, x, y: cross_entropy(fwd(p, x), y).sum(), params, frozen=frozen, masks=masks,
+                   lr=config.lr, batch_dims=(0, 0))
+    state = lambda: {n: t.cpu().clone() for n, t in ens.params.items()}
+    frames, done, diverged = [(0, state())], 0, torch.full((len(members),), -1)
+    for mark in ctx.progress(snapshot_marks(config), description="training"):
+        d = ens.train(mark - done, x, y).diverged_at.cpu()
+        diverged = torch.where((diverged < 0) & (d >= 0), d + done, diverged)
+        frames.append((mark, state()))
+        done = mark
+    return frames, diverged
 
 
 def run(config: Config, ctx: RunContext) -> dict[str, float]:
+    with ctx.timed("train"):
+        (trained,) = train_group([config], [ctx.seed], ctx)
+    if isinstance(trained, Exception):
+        raise trained
+    return report(config, ctx, trained)
+
+
+def report(config: Config, ctx: RunContext, trained: list) -> dict[str, float]:
+    """The metrics, note, table, weights and the arrays :func:`draw` needs of one trial's trained networks."""
+    dtype = torch.get_default_dtype()
     x, y = plane(config.task, config.n_points, config.noise, seed=ctx.seed)
     x_test, y_test = plane(config.task, config.n_points, config.noise, seed=ctx.seed + 10_000)
-    hidden = lambda width: [2] + [width] * config.hidden_layers + [2]
-    nets = [(hidden(config.width), config.activation)] + [(hidden(w), a) for a, w in successes_of(config)]
-    (model, train_acc, history), *others = train_networks(nets, x, y, config, ctx)
-
+    x, x_test = x.to(dtype), x_test.to(dtype)
+    (model, train_acc, history), *others = trained
     with torch.no_grad():
         test_acc = accuracy(model(x_test), y_test)
     best = int(train_acc.argmax())
@@ -218,31 +258,45 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         "train_acc": train_acc[best].item(),
         **fold_metrics(model.depth, point_stages, line_stages, config.fold_tol),
         "median_train_acc": train_acc.median().item(),
-        "separable_last_hidden": linear_separability(point_stages[-2], y)[0],
     }
-    panels = [(f"{config.activation}, width {config.width} (configured)", point_stages[-2],
-               *linear_separability(point_stages[-2], y))]
-    for (act, width), (other, acc, _) in zip(successes_of(config), others):
+    panels = [linear_separability(point_stages[-2], y)]
+    metrics["separable_last_hidden"] = panels[0][0]
+    strips = [_strip_values(metrics, model.depth)]
+    nets = {**planes.net_arrays(0, model, best), **planes.history_arrays("net0_hist_", history, best)}
+    for j, ((act, width), (other, acc, _)) in enumerate(zip(successes_of(config), others), 1):
         s = int(acc.argmax())
         sep = linear_separability(last_hidden(other, s, x), y)
         with torch.no_grad():
             metrics[f"success_{act}{width}_acc"] = accuracy(other(x_test), y_test)[s].item()
         metrics[f"success_{act}{width}_train_acc"] = acc[s].item()
         metrics[f"success_{act}{width}_separable"] = sep[0]
-        panels.append((f"{act}, width {width} (best of {config.repeats})", last_hidden(other, s, x), *sep))
+        panels.append(sep)
+        nets.update(planes.net_arrays(j, other, s))
+        if j == 1:
+            pts, lns = stages(other, s, x), stages(other, s, lines)
+            folds = fold_metrics(other.depth, pts, lns, config.fold_tol)
+            strips.append(_strip_values({"acc": metrics[f"success_{act}{width}_acc"], **folds}, other.depth))
     if others:
         act, width = successes_of(config)[0]
         metrics["separable_output"] = metrics[f"success_{act}{width}_separable"]
     seeds = over_seeds(ctx, config, metrics, train_acc, others)
-    flat_points = _figures(ctx, config, model, best, history, x, y, lines, metrics, others, panels)
-    if config.repeats > 1:
-        from priorlab.viz.separable import seeds_figure
-
-        ctx.save_figure("seeds", seeds_figure(seeds, SUCCESS))
     ctx.save_model(model.to_sequential(best))
-    ctx.save_arrays(x=x.numpy(), y=y.numpy(), grid=lines.numpy(), train_acc=train_acc.numpy(), acc=test_acc.numpy(),
-                    **{f"stage{i}": p.numpy() for i, p in enumerate(flat_points)})
+    flat_points = planes.strip_views(point_stages, line_stages, config.view, config.units)[0]
+    ctx.save_arrays(
+        x=x.numpy(), y=y.numpy(), grid=lines.numpy(), train_acc=train_acc.numpy(), acc=test_acc.numpy(),
+        **{f"stage{i}": p.numpy() for i, p in enumerate(flat_points)}, **nets, history_steps=[s for s, _ in history],
+        **{f"strip{j}": v for j, v in enumerate(strips)}, sep_acc=[p[0] for p in panels],
+        sep_b=[float(p[2]) for p in panels], **{f"sep_w{j}": p[1].numpy() for j, p in enumerate(panels)},
+        **{f"seeds_acc{j}": acc for j, (_, acc, _) in enumerate(seeds)},
+        seeds_stats=[[st.get(k, np.nan) for k in planes.SEED_STATS] for _, _, st in seeds],
+    )
     return metrics
+
+
+def _strip_values(metrics: dict, depth: int) -> np.ndarray:
+    """A layer strip's title numbers: test accuracy, folds per layer, dead fraction per hidden layer."""
+    return np.array([metrics["acc"], *(metrics[f"folds_layer{l}"] for l in range(1, depth + 1)),
+                     *(metrics[f"dead_fraction_layer{l}"] for l in range(1, depth))])
 
 
 def over_seeds(ctx: RunContext, config: Config, metrics: dict, train_acc: torch.Tensor, others: list) -> list:
@@ -260,39 +314,33 @@ def over_seeds(ctx: RunContext, config: Config, metrics: dict, train_acc: torch.
               [{"network": label, "success rate": ci_text(metrics, f"{prefix}success_rate", 2),
                 "mean training accuracy": ci_text(metrics, f"{prefix}mean_train_acc"),
                 "best seed": round(float(acc.max()), 3)} for label, acc, prefix in rows])
-    return [(label, acc.numpy(), {k: metrics[f"{prefix}{k}"] for k in ("success_rate", "success_rate_ci_low",
-             "success_rate_ci_high", "mean_train_acc", "mean_train_acc_ci_low", "mean_train_acc_ci_high")
-             if f"{prefix}{k}" in metrics}) for label, acc, prefix in rows]
+    return [(label, acc.numpy(), {k: metrics[f"{prefix}{k}"] for k in planes.SEED_STATS if f"{prefix}{k}" in metrics})
+            for label, acc, prefix in rows]
 
 
-def _strip(ctx, name, config, model, s, x, y, lines, metrics):
-    """The layer strip of network ``s`` of ``model``; returns the flat point and line stages drawn."""
-    point_stages, line_stages = stages(model, s, x), stages(model, s, lines)
-    views = [projector(p, config.view, config.units) for p in point_stages]
-    views[0] = (views[0][0], ("x₁", "x₂"))
-    flat_points = [f(p) for (f, _), p in zip(views, point_stages)]
-    flat_lines = [f(l) for (f, _), l in zip(views, line_stages)]
-    pc, lc = class_colors(y.numpy()), position_colors(lines.numpy())
-    names = stage_names(model)
-    ctx.save_figure(name, planes.layer_strip(model, names, views, flat_points, flat_lines, y, pc, lc, metrics))
-    return names, flat_points, flat_lines, pc, lc
+def draw(config: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    """Every figure of a run from its arrays (:func:`priorlab.viz.planes.draw_fold`)."""
+    labels = [f"{config.activation}, width {config.width} (configured)"]
+    labels += [f"{act}, width {width} (best of {config.repeats})" for act, width in successes_of(config)]
+    planes.draw_fold(ctx, arrays, networks_of(config), labels, config.view, config.units, SUCCESS, config.repeats > 1)
 
 
-def _figures(ctx, config, model, best, history, x, y, lines, metrics, others, panels) -> list:
-    """Every figure; returns the drawn network's flat point stages (saved as arrays)."""
-    from priorlab.viz.separable import separable_figure
+# ----------------------------------------------------------------------------------------------
+# sweeps: trials that differ only in the seed train together, one ensemble per network of all trials' repeats
 
-    names, flat_points, flat_lines, pc, lc = _strip(ctx, "layers", config, model, best, x, y, lines, metrics)
-    if others:
-        other, acc, _ = others[0]
-        s = int(acc.argmax())
-        pts, lns = stages(other, s, x), stages(other, s, lines)
-        act, width = successes_of(config)[0]
-        success = {"acc": metrics[f"success_{act}{width}_acc"], **fold_metrics(other.depth, pts, lns, config.fold_tol)}
-        _strip(ctx, "layers_success", config, other, s, x, y, lines, success)
-    ctx.save_figure("separable", separable_figure(panels, y))
-    ctx.save_figure("decision", planes.decision_figure(model, best, x, y, metrics["train_acc"]))
-    ctx.save_figure("colors", planes.color_key_figure())
-    planes.layers_gif(ctx.figure_path("layers.gif"), names, flat_points, flat_lines, y, pc, lc)
-    planes.training_gif(ctx.figure_path("training.gif"), model, best, history, x, y, lines, pc, lc)
-    return flat_points
+BATCH_KEYS = ("seed",)
+
+
+def run_many(cfgs: list[Config], ctxs: list[RunContext]):
+    """Trials of one config but for the seed: every network of every trial trained at once (:func:`train_group`);
+    yields each trial's metrics (or its exception) in order."""
+    with shared_time(ctxs, "train"):
+        trained = train_group(cfgs, [c.seed for c in ctxs], ctxs[0])
+    for config, ctx, nets in zip(cfgs, ctxs, trained):
+        if isinstance(nets, Exception):
+            yield nets
+            continue
+        try:
+            yield report(config, ctx, nets)
+        except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
+            yield exc

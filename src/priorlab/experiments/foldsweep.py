@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 from typing import ClassVar, Literal
 
+import numpy as np
 import torch
 from pydantic import Field
+from torch import nn
 
 from priorlab.config import BaseConfig, LearningRate, Steps, unique_list
-from priorlab.context import RunContext
+from priorlab.context import RunContext, shared_time
 from priorlab.data.planes import plane
-from priorlab.nets.batched_mlp import BatchedMLP, accuracy, cross_entropy
+from priorlab.nets.batched_mlp import BatchedMLP
 from priorlab.stats.claims import Claim
 from priorlab.stats.intervals import ci_text, with_ci, with_wilson
 from priorlab.train.loop import fit
@@ -90,24 +92,56 @@ def claims(config: Config) -> list[Claim]:
     return out
 
 
-def train_shape(x, y, activation: str, width: int, depth: int, config: Config, seed: int):
-    """Train ``repeats`` networks of one shape at once; returns their training accuracies and each one's dead-point
-    fraction at its worst hidden layer (points zero in every unit), both [repeats]."""
-    model = BatchedMLP([2] + [width] * depth + [2], activation, seeds=config.repeats, seed=seed)
-    fit(model, lambda _: cross_entropy(model(x), y).sum(), config.steps, lr=config.lr)
+def train_shape(data: list, activation: str, width: int, depth: int, config: Config, seeds: list[int]) -> list:
+    """Train ``repeats`` networks of one shape per trial, all trials' networks at once in one BatchedMLP (trial
+    seed S: networks S, S+1, ...; network k of a trial on its trial's points ``data`` [(x, y)]); returns per trial
+    the training accuracies and each network's dead-point fraction at its worst hidden layer (points zero in every
+    unit), both [repeats]."""
+    r, sizes = config.repeats, [2] + [width] * depth + [2]
+    model = BatchedMLP(sizes, activation, seeds=r, seed=seeds[0])
+    if len(seeds) > 1:  # the trials' networks side by side, each initialised as in its own trial
+        parts = [model] + [BatchedMLP(sizes, activation, seeds=r, seed=s) for s in seeds[1:]]
+        model = BatchedMLP(sizes, activation, seeds=r * len(seeds))
+        with torch.no_grad():
+            for p, *ps in zip(model.parameters(), *(m.parameters() for m in parts)):
+                p.copy_(torch.cat(ps))
+    xs = [xg.to(torch.get_default_dtype()) for xg, _ in data]
+    x = xs[0] if len(xs) == 1 else torch.cat([xg.expand(r, *xg.shape) for xg in xs])  # [N, 2] or [trials × repeats, N, 2]
+    y, k = torch.cat([yg.repeat(r) for _, yg in data]), model.seeds
+    ce = lambda logits: nn.functional.cross_entropy(logits.reshape(-1, 2), y, reduction="none").view(k, -1).mean(1)
+    fit(model, lambda _: ce(model(x)).sum(), config.steps, lr=config.lr)
     with torch.no_grad():
         logits, layers = model(x, layers=True)
     dead = torch.stack([(h == 0).all(-1).float().mean(-1) for h in layers.post[:-1]]).amax(0)
-    return accuracy(logits, y), dead
+    acc = (logits.argmax(-1) == y.view(k, -1)).float().mean(-1)
+    return [(acc[g * r:(g + 1) * r], dead[g * r:(g + 1) * r]) for g in range(len(seeds))]
+
+
+def shapes_of(config: Config) -> list[tuple[str, int, int]]:
+    return [(a, w, d) for a in config.activations for d in config.depths for w in config.widths]
+
+
+def train_group(cfgs: list[Config], seeds: list[int], progress) -> list[dict]:
+    """Per trial {shape: (training accuracy [repeats], worst-layer dead fraction [repeats])}: each shape trained once
+    for all the trials (:func:`train_shape`)."""
+    config = cfgs[0]
+    data = [plane(config.task, config.n_points, config.noise, seed=s) for s in seeds]
+    out = [{} for _ in seeds]
+    for act, width, depth in progress(shapes_of(config), description="shapes"):
+        for g, res in enumerate(train_shape(data, act, width, depth, config, seeds)):
+            out[g][(act, width, depth)] = res
+    return out
 
 
 def run(config: Config, ctx: RunContext) -> dict[str, float]:
-    x, y = plane(config.task, config.n_points, config.noise, seed=ctx.seed)
-    shapes = [(a, w, d) for a in config.activations for d in config.depths for w in config.widths]
-    results = {}  # shape -> (training accuracy [S], worst-layer dead fraction [S])
-    for act, width, depth in ctx.progress(shapes, description="shapes"):
-        results[(act, width, depth)] = train_shape(x, y, act, width, depth, config, ctx.seed)
+    with ctx.timed("train"):
+        (results,) = train_group([config], [ctx.seed], ctx.progress)
+    return report(config, ctx, results)
 
+
+def report(config: Config, ctx: RunContext, results: dict) -> dict[str, float]:
+    """Metrics, table, note and the arrays :func:`draw` needs from one trial's ``results`` {shape: (accuracy [S],
+    worst-layer dead fraction [S])}."""
     metrics, rows = {}, []
     for (act, width, depth), (acc, dead) in results.items():
         ok = acc >= config.threshold
@@ -142,19 +176,53 @@ def run(config: Config, ctx: RunContext) -> dict[str, float]:
         f"full-batch Adam (lr {config.lr}); success = training accuracy ≥ {config.threshold}. Dead-point fractions "
         "pool all ReLU runs (tanh never outputs exactly zero)."
     )
-    rates = {(a, w, d): metrics[f"success_rate_{a}_w{w}_d{d}"] for a, w, d in results}
-    ci = {(a, w, d): (metrics[f"success_rate_{a}_w{w}_d{d}_ci_low"], metrics[f"success_rate_{a}_w{w}_d{d}_ci_high"])
-          for a, w, d in results} if config.repeats > 1 else None
-    title = f"Training success on '{config.task}' over {config.repeats} seeds (95% Wilson intervals)"
-    ctx.save_figure("success", success_figure(rates, config.widths, config.depths, config.activations,
-                                              config.threshold, title, ci))
-    if relu:
-        ctx.save_figure("dead", dead_figure(results, config.widths, config.depths, config.threshold))
     ctx.save_arrays(
         **{f"train_acc_{a}_w{w}_d{d}": acc.numpy() for (a, w, d), (acc, _) in results.items()},
         **{f"dead_{a}_w{w}_d{d}": dead.numpy() for (a, w, d), (_, dead) in results.items()},
     )
     return metrics
+
+
+def draw(config: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    """The success and dead-point figures from the run's accuracies and dead fractions (rates and Wilson intervals
+    recomputed from them)."""
+    results = {(a, w, d): (torch.from_numpy(np.asarray(arrays[f"train_acc_{a}_w{w}_d{d}"])),
+                           torch.from_numpy(np.asarray(arrays[f"dead_{a}_w{w}_d{d}"]))) for a, w, d in shapes_of(config)}
+    stats = {}
+    for shape, (acc, _) in results.items():
+        stats[shape] = with_wilson({}, "rate", int((acc >= config.threshold).sum()), acc.numel())
+    rates = {shape: float((acc >= config.threshold).float().mean()) for shape, (acc, _) in results.items()}
+    ci = {shape: (st["rate_ci_low"], st["rate_ci_high"]) for shape, st in stats.items()} if config.repeats > 1 else None
+    title = f"Training success on '{config.task}' over {config.repeats} seeds (95% Wilson intervals)"
+    if ctx.draws("success"):
+        ctx.save_figure("success", success_figure(rates, config.widths, config.depths, config.activations,
+                                                  config.threshold, title, ci))
+    if "relu" in config.activations and ctx.draws("dead"):
+        ctx.save_figure("dead", dead_figure(results, config.widths, config.depths, config.threshold))
+
+
+# ----------------------------------------------------------------------------------------------
+# sweeps: trials that differ only in the seed train together, each shape once for all of them
+
+BATCH_KEYS = ("seed",)
+
+
+def run_many(cfgs: list[Config], ctxs: list[RunContext]):
+    """Trials of one config but for the seed: each shape's networks of every trial in one BatchedMLP
+    (:func:`train_group`); yields each trial's metrics (or its exception) in order."""
+    try:
+        with shared_time(ctxs, "train"):
+            trained = train_group(cfgs, [c.seed for c in ctxs], ctxs[0].progress)
+    except Exception as exc:  # noqa: BLE001 - e.g. Diverged: the networks trained together share one loss
+        trained = [exc] * len(cfgs)
+    for config, ctx, results in zip(cfgs, ctxs, trained):
+        if isinstance(results, Exception):
+            yield results
+            continue
+        try:
+            yield report(config, ctx, results)
+        except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
+            yield exc
 
 
 def _mean(t: torch.Tensor) -> float:

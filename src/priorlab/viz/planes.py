@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from priorlab.nets.batched_mlp import accuracy, stages
+from priorlab.nets.batched_mlp import BatchedMLP, accuracy, stage_names, stages
 
 LO, HI = -1.3, 1.3  # the input window drawn and gridded
 
@@ -44,6 +44,43 @@ def projector(h: torch.Tensor, view: str, units: list[int]):
     basis = vt[:2].T
     share = (s[:2] ** 2).sum() / (s**2).sum().clamp_min(1e-12)
     return (lambda z: (z - mean) @ basis), (f"PC 1 ({share:.0%} of var. in PC1+2)", "PC 2")
+
+
+def strip_views(point_stages, line_stages, view: str, units: list[int]):
+    """The stages of one network drawn in the plane: (flat points, flat lines, views), each stage through the
+    :func:`projector` fitted on its points (the input in its own coordinates)."""
+    views = [projector(p, view, units) for p in point_stages]
+    views[0] = (views[0][0], ("x₁", "x₂"))
+    return ([f(p) for (f, _), p in zip(views, point_stages)], [f(l) for (f, _), l in zip(views, line_stages)],
+            views)
+
+
+# ----------------------------------------------------------------------------------------------
+# a drawn network as arrays and back (fold saves its drawn networks, ``draw`` rebuilds them)
+
+
+def net_arrays(j: int, model: BatchedMLP, s: int) -> dict[str, np.ndarray]:
+    """Network ``s`` of ``model`` as arrays ``net<j>_w<l>`` [in, out] and ``net<j>_b<l>`` [1, out]."""
+    return {f"net{j}_{n[0]}{n.split('.')[1]}": t[s].detach().numpy() for n, t in model.named_parameters()}
+
+
+def history_arrays(prefix: str, history: list, s: int) -> dict[str, np.ndarray]:
+    """Network ``s``'s parameters at each frame of ``history`` [(step, parameters)]: <prefix>w<l>, <prefix>b<l> as
+    [frames, ...]."""
+    depth = len(history[0][1]) // 2
+    names = [f"{prefix}{k}{l}" for k in "wb" for l in range(depth)]
+    return {n: np.stack([params[i][s].numpy() for _, params in history]) for i, n in enumerate(names)}
+
+
+def net_from_arrays(arrays: dict, j: int, sizes: list[int], act: str, frame: int | None = None) -> BatchedMLP:
+    """Network ``j`` of :func:`net_arrays` as a one-network BatchedMLP (at ``frame`` of its saved history if given)."""
+    model = BatchedMLP(sizes, act, seeds=1)
+    with torch.no_grad():
+        for i, p in enumerate(model.parameters()):
+            name = f"{'wb'[i // model.depth]}{i % model.depth}"
+            v = arrays[f"net{j}_{name}"] if frame is None else arrays[f"net{j}_hist_{name}"][frame]
+            p.copy_(torch.as_tensor(np.asarray(v), dtype=p.dtype)[None])
+    return model
 
 
 # ----------------------------------------------------------------------------------------------
@@ -291,3 +328,50 @@ def dead_figure(results, widths, depths, threshold):
     ax.set_title("ReLU runs: dead points in failed vs successful runs")
     ax.grid(alpha=0.3)
     return fig
+
+
+def draw_fold(ctx, arrays: dict, nets: list, labels: list[str], view: str, units: list[int], threshold: float,
+              seeds: bool) -> None:
+    """Every fold figure from a run's arrays, through ``ctx`` (``draws``/``save_figure``/``figure_path``): the layer
+    strips of the drawn networks (``layers``: the configured one, also in the decision regions and both animations;
+    ``layers_success``: the first success), the separable panels (one per network of ``nets`` [(sizes, activation)],
+    titled ``labels``), the colour key and, with ``seeds``, the spread over seeds."""
+    from priorlab.viz.separable import seeds_figure, separable_figure
+
+    x, lines = (torch.as_tensor(np.asarray(arrays[k]), dtype=torch.get_default_dtype()) for k in ("x", "grid"))
+    y = torch.from_numpy(np.asarray(arrays["y"]))
+    pc, lc = class_colors(y.numpy()), position_colors(lines.numpy())
+    drawn = []
+    for j, name in enumerate(("layers", "layers_success")[:len(nets)]):
+        model, values = net_from_arrays(arrays, j, *nets[j]), np.asarray(arrays[f"strip{j}"], dtype=float)
+        flat_points, flat_lines, views = strip_views(stages(model, 0, x), stages(model, 0, lines), view, units)
+        names, d = stage_names(model), model.depth
+        drawn.append((model, names, flat_points, flat_lines))
+        metrics = {"acc": values[0], **{f"folds_layer{l}": values[l] for l in range(1, d + 1)},
+                   **{f"dead_fraction_layer{l}": values[d + l] for l in range(1, d)}}
+        if ctx.draws(name):
+            ctx.save_figure(name, layer_strip(model, names, views, flat_points, flat_lines, y, pc, lc, metrics))
+    model, names, flat_points, flat_lines = drawn[0]
+    if ctx.draws("separable"):
+        panels = [(label, stages(net_from_arrays(arrays, j, *nets[j]), 0, x)[-2], float(arrays["sep_acc"][j]),
+                   torch.from_numpy(np.asarray(arrays[f"sep_w{j}"])), float(arrays["sep_b"][j]))
+                  for j, label in enumerate(labels)]
+        ctx.save_figure("separable", separable_figure(panels, y))
+    if ctx.draws("decision"):
+        ctx.save_figure("decision", decision_figure(model, 0, x, y, float(np.max(arrays["train_acc"]))))
+    if ctx.draws("colors"):
+        ctx.save_figure("colors", color_key_figure())
+    if ctx.draws("layers"):
+        layers_gif(ctx.figure_path("layers.gif"), names, flat_points, flat_lines, y, pc, lc)
+    if ctx.draws("training"):
+        history = [(int(s), list(net_from_arrays(arrays, 0, *nets[0], frame=i).parameters()))
+                   for i, s in enumerate(np.asarray(arrays["history_steps"]).tolist())]
+        training_gif(ctx.figure_path("training.gif"), model, 0, history, x, y, lines, pc, lc)
+    if seeds and ctx.draws("seeds"):
+        rows = [(label.rsplit(" (", 1)[0], arrays[f"seeds_acc{j}"], {k: float(v) for k, v in zip(SEED_STATS,
+                 arrays["seeds_stats"][j]) if not np.isnan(v)}) for j, label in enumerate(labels)]
+        ctx.save_figure("seeds", seeds_figure(rows, threshold))
+
+
+SEED_STATS = ("success_rate", "success_rate_ci_low", "success_rate_ci_high", "mean_train_acc",
+              "mean_train_acc_ci_low", "mean_train_acc_ci_high")  # the seeds figure's numbers, as fold saves them
