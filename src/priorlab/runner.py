@@ -700,6 +700,8 @@ def redraw(ref: str | Path, root: str | Path | None = None, figures: str = "all"
     r = load_run(ref, root)
     if r.status != "done":
         raise UserError(f"run {r.id} is not done (status {r.status[:100]}): it has no figures to draw")
+    if r.env.get("source") == "playground":
+        raise UserError(f"run {r.id} was saved from the playground: its figures are the ones drawn there")
     module = load_experiment(r.experiment)
     if getattr(module, "draw", None) is None:
         raise UserError(f"experiment '{r.experiment}' draws its figures while it runs; rerun it with --figures all")

@@ -260,6 +260,8 @@ def test_save_makes_a_run_the_cli_lists(client, cli, home):
     assert listed.code == 0 and run["run_id"][:15] in listed.out
     shown = cli(["show", run["run_id"]])
     assert shown.code == 0 and "extrap_mse" in shown.out
+    redraw = cli(["show", run["run_id"], "--figures"])
+    assert redraw.code == 2 and "saved from the playground" in redraw.err
     page = client.get(run["report"])
     assert page.status_code == 200 and "Trained in the browser playground" in page.text
     folder = Path(run["path"])
