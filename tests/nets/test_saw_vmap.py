@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.func import grad, jacrev, vmap
 
-from priorlab.context import Progress
+from priorlab.context import RunContext
 from priorlab.experiments import fit1d
 from priorlab.nets.onehidden import SawFunction, saw
 
@@ -71,27 +71,23 @@ def test_batched_period_reduces_like_autograd():
     torch.testing.assert_close(got, expect, rtol=0, atol=1e-12)
 
 
-class _Ctx:
-    progress = Progress(True)
-
-
-def test_fit1d_saw_train_many_equals_train_one():
+def test_fit1d_saw_train_many_equals_train_one(tmp_path):
     """fit1d's ensemble path for saw networks (seeds and widths padded) against its own single-model path."""
     before = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)  # both paths build their networks and data in the default dtype
     try:
-        _saw_paths_agree()
+        _saw_paths_agree(RunContext(folder=tmp_path, seed=0, device=torch.device("cpu"), quiet=True))
     finally:
         torch.set_default_dtype(before)
 
 
-def _saw_paths_agree():
+def _saw_paths_agree(ctx):
     cfgs = [fit1d.Config(seed=s, activation="saw", hidden=h, steps=150, frames=4) for h, s in [(3, 0), (10, 1), (5, 2)]]
     datas = [fit1d.make_data(c, c.seed) for c in cfgs]
     grid = torch.linspace(cfgs[0].x_min, cfgs[0].x_max, 40)
     fits = fit1d.train_many(cfgs, datas, grid, torch.device("cpu"))
     for cfg, data, fit in zip(cfgs, datas, fits):
-        one = fit1d.train_one(cfg, data, "saw", cfg.hidden, cfg.seed, grid, _Ctx())
+        one = fit1d.train_one(cfg, data, "saw", cfg.hidden, cfg.seed, grid, ctx)
         assert set(fit.metrics) == set(one.metrics) and "frequency_moved" in fit.metrics
         for k in one.metrics:
             assert fit.metrics[k] == pytest.approx(one.metrics[k], abs=1e-7, rel=1e-7)
@@ -102,7 +98,7 @@ def _saw_paths_agree():
             torch.testing.assert_close(fit.model.state_dict()[name], p, atol=1e-7, rtol=1e-7)
 
 
-def test_fit1d_run_many_batches_saw(monkeypatch):
+def test_fit1d_run_many_batches_saw(monkeypatch, tmp_path):
     """run_many no longer falls back to one run per trial for saw: one train_many call, no fit1d.run call."""
     calls = []
     real = fit1d.train_many
@@ -118,10 +114,8 @@ def test_fit1d_run_many_batches_saw(monkeypatch):
     monkeypatch.setattr(fit1d, "run", refuse)
     monkeypatch.setattr(fit1d, "report_fit", lambda *a, **k: None)
 
-    class Ctx:
-        device = torch.device("cpu")
-
     cfgs = [fit1d.Config(seed=s, activation="saw", hidden=3, steps=5, frames=2) for s in range(3)]
-    out = list(fit1d.run_many(cfgs, [Ctx() for _ in cfgs]))
+    ctxs = [RunContext(folder=tmp_path / str(c.seed), seed=c.seed, device=torch.device("cpu"), quiet=True) for c in cfgs]
+    out = list(fit1d.run_many(cfgs, ctxs))
     assert calls == [3]
     assert len(out) == 3 and all("frequency_moved" in m for m in out)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from priorlab.context import Progress
+from priorlab.context import RunContext
 from priorlab.errors import Diverged
 from priorlab.experiments import fit1d
 from priorlab.nets.onehidden import OneHidden
@@ -66,18 +66,15 @@ def test_fit1d_members_equal_training_alone(float64, activation, opt):
         assert (ens.params[n][m == 0] == 0).all()
 
 
-def test_fit1d_train_many_equals_train_one(float64):
+def test_fit1d_train_many_equals_train_one(float64, tmp_path):
     """The experiment's own batched path (used by sweeps) against its own single-model path."""
-
-    class Ctx:
-        progress = Progress(True)
-
+    ctx = RunContext(folder=tmp_path, seed=0, device=torch.device("cpu"), quiet=True)
     cfgs = [fit1d.Config(seed=s, activation="cos", hidden=h, steps=120, frames=4) for h, s in [(3, 0), (10, 1)]]
     datas = [fit1d.make_data(c, c.seed) for c in cfgs]
     grid = torch.linspace(cfgs[0].x_min, cfgs[0].x_max, 40)
     fits = fit1d.train_many(cfgs, datas, grid, torch.device("cpu"))
     for cfg, data, fit in zip(cfgs, datas, fits):
-        one = fit1d.train_one(cfg, data, "cos", cfg.hidden, cfg.seed, grid, Ctx())
+        one = fit1d.train_one(cfg, data, "cos", cfg.hidden, cfg.seed, grid, ctx)
         for k in one.metrics:
             assert fit.metrics[k] == pytest.approx(one.metrics[k], abs=1e-5, rel=1e-5)
         torch.testing.assert_close(torch.as_tensor(fit.snapshots), torch.as_tensor(one.snapshots), atol=1e-5, rtol=0)
