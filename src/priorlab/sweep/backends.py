@@ -8,32 +8,55 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from priorlab.config import UserError
 from priorlab.store import Store
 from priorlab.sweep.plan import Trial
 
+_started = False  # whether this worker process has begun its first group (its start-up is counted once)
+
+
+def _process_age() -> float | None:
+    """Seconds since this process was created (from /proc; None where there is no /proc)."""
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+
 
 def run_group(
     experiment: str, sweep_id: str, trials: list[tuple[str, dict]], root: str, device: str, threads: int | None,
-    figures: str = "summary",
+    figures: str = "summary", startup: bool = False,
 ) -> list[tuple[str, str]]:
     """Worker entry point: run one group of trials, return (trial_key, status) for each. Never raises for a
-    failing trial (the runner records it); a trial already done elsewhere is reported as 'duplicate'."""
+    failing trial (the runner records it); a trial already done elsewhere is reported as 'duplicate'.
+
+    ``startup``: this is a local pool worker; its start-up (process spawn and imports, the experiment's included,
+    until its first group begins) is split evenly over its first group's trials as shared ``startup_s``."""
+    global _started
     import sqlite3
 
     if threads:
         import torch
 
         torch.set_num_threads(threads)
+    from priorlab.experiments import load
     from priorlab.runner import run_batch
 
+    load(experiment)
+    startup_s = 0.0
+    if startup and not _started:
+        startup_s = _process_age() or 0.0
+    _started = True
     keys = [k for k, _ in trials]
     try:
         runs = run_batch(experiment, [v for _, v in trials], trial_keys=keys, sweep_id=sweep_id, root=root,
                          device=device, quiet=True, argv=["priorlab", "sweep", experiment, "--trial"],
-                         figures="none" if figures == "summary" else figures)
+                         figures="none" if figures == "summary" else figures, startup_s=startup_s)
         return [(k, r.status) for k, r in zip(keys, runs)]
     except sqlite3.IntegrityError:
         if len(trials) == 1:
@@ -62,6 +85,7 @@ def die_with_parent(parent_pid: int) -> None:
             pass
     if os.getppid() != parent_pid:  # the parent died before the signal was armed
         os._exit(1)
+    os.environ["PRIORLAB_SWEEP_MAIN_PID"] = str(parent_pid)  # the `after_commits:N` kill point kills the sweep
 
     def watch() -> None:
         while True:
@@ -126,10 +150,12 @@ def run_local(experiment: str, sweep_id: str, groups: list[list[Trial]], store: 
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = mp.get_context("spawn")  # workers import torch afresh: no forked threads or CUDA state
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent,
-                             initargs=(os.getpid(),)) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent,
+                               initargs=(os.getpid(),))
+    try:
         futures = {
-            pool.submit(run_group, experiment, sweep_id, _payload(g), str(store.root), device, threads, figures): g
+            pool.submit(run_group, experiment, sweep_id, _payload(g), str(store.root), device, threads, figures,
+                        True): g
             for g in groups
         }
         while futures:
@@ -141,6 +167,10 @@ def run_local(experiment: str, sweep_id: str, groups: list[list[Trial]], store: 
                 except Exception as exc:  # noqa: BLE001 - a worker died: record, keep going
                     store.mark_lost(sweep_id, [t.key for t in g], f"worker lost ({exc.__class__.__name__})")
             bar.refresh()
+    finally:
+        # every group is back: the workers exit on their own (tearing torch down takes a second) while the sweep
+        # writes its page; a worker cannot outlive the sweep's process (die_with_parent)
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def run_ray(experiment: str, sweep_id: str, groups: list[list[Trial]], store: Store, device: str, workers: int,
