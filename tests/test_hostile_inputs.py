@@ -277,6 +277,7 @@ def test_a_run_with_nan_metrics_is_failed_not_done(home, monkeypatch):
     import priorlab.experiments.fit1d as fit1d
     from priorlab.runner import run
 
+    monkeypatch.delattr(fit1d, "draw")  # the fake run saves no arrays to draw from
     monkeypatch.setattr(fit1d, "run", lambda config, ctx: {"rdm_vs_input_reference_mean": float("nan"),
                                                            "mse": 0.1, "mse_ci_low": float("nan")})
     r = run("fit1d", root=home, device="cpu")
@@ -293,6 +294,7 @@ def test_a_run_with_a_nan_rdm_array_is_failed(home, monkeypatch):
         ctx.save_arrays(rdm_layer1=np.full((3, 3), np.nan))
         return {"mse": 0.1}
 
+    monkeypatch.delattr(fit1d, "draw")  # the fake run saves no arrays to draw from
     monkeypatch.setattr(fit1d, "run", fake)
     assert run("fit1d", root=home, device="cpu").status == "failed: NaN in array rdm_layer1"
 
@@ -420,6 +422,7 @@ def test_out_filled_during_the_run_is_a_failed_run_not_a_traceback(home, monkeyp
         (out / "intruder.txt").write_text("x")
         return {"mse": 0.1}
 
+    monkeypatch.delattr(fit1d, "draw")  # the fake run saves no arrays to draw from
     monkeypatch.setattr(fit1d, "run", work)
     r = run("fit1d", root=home, out=out, device="cpu")
     assert r.status.startswith("failed: --out") and "no longer empty" in r.status

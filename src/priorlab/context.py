@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-
 FIGURE_MODES = ("all", "summary", "none")
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import pytest
 import torch
 
 import priorlab
+from figcheck import assert_redraws
 from priorlab.config import UserError
 from priorlab.context import Progress
 from priorlab.data.functions import dominant_fourier_terms, parse_expression
@@ -17,6 +19,10 @@ from priorlab.nets.onehidden import OneHidden, SawFunction, saw
 
 class _Ctx:
     progress = Progress(True)
+
+    @staticmethod
+    def timed(phase):
+        return contextlib.nullcontext()
 
 
 def _fit(activation: str, hidden: int, seed: int):
@@ -51,6 +57,7 @@ def test_blog_preset_suffixes_and_matches_single_runs(home):
             assert f"{m}_{net}" in run.metrics
     assert "dead_units_relu100" in run.metrics
     assert (run.path / "figures" / "compare.png").exists()
+    assert {"fit_cos3.png", "training_saw3.gif", "compare.png"} <= assert_redraws(run.path)
     single = priorlab.run("fit1d", activation="relu", hidden=100, seed=0, steps=60, frames=3)
     assert single.metrics["extrap_mse"] == pytest.approx(run.metrics["extrap_mse_relu100"], rel=1e-6)
 

@@ -6,13 +6,19 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 import priorlab
 from claimcheck import assert_verdicts_consistent, verdict_of
+from figcheck import assert_no_figures, assert_redraws
+from priorlab import runner
 from priorlab.config import UserError, build_config
+from priorlab.context import RunContext
 from priorlab.data.functions import target_function
+from priorlab.experiments import rvfl
 from priorlab.experiments.rvfl import TARGETS_2D, Config, claims, curve, slope
 from priorlab.stats.claims import evaluate
+from priorlab.sweep.plan import expand, group_trials
 
 
 def test_defaults_are_the_study_setting():
@@ -56,6 +62,7 @@ def test_run_writes_metrics_and_figures(tmp_path):
     assert {"slope_1d", "slope_2d", "mse_1d_noisy_n32", "noise_term_2d_noisy_n32"} <= set(run.metrics)
     assert run.metrics["slope_1d"] < 0
     assert {p.name for p in run.figures} == {"scaling.png", "fits.png"}
+    assert assert_redraws(run.path) == {"scaling.png", "fits.png"}
     arrays = run.arrays()
     assert arrays["mse_1d"].shape == (1, 3)
     rows = assert_verdicts_consistent(run.path)
@@ -65,6 +72,53 @@ def test_run_writes_metrics_and_figures(tmp_path):
                         n_train=300, n_test=200, feature_scale=0.01)
     rows = assert_verdicts_consistent(flat.path)
     assert verdict_of(rows, "slope_1d") == "differs" and verdict_of(rows, "slope_2d") == "differs"
+
+
+SMALL = {"units": [8, 16], "n_train": 60, "n_test": 30}
+
+
+def _ctxs(tmp_path, cfgs, tag):
+    return [RunContext(folder=tmp_path / f"{tag}{i}", seed=c.seed, device=torch.device("cpu"), quiet=True,
+                       figure_mode="none") for i, c in enumerate(cfgs)]
+
+
+def test_run_many_equals_one_by_one_and_fits_each_draw_once(tmp_path, monkeypatch):
+    """A group of trials that differ in seed and repeats gives each trial the metrics and arrays of its own run()
+    (float64 throughout), and fits each (curve, seed) draw once: seeds 0+{0,1}, 1+{0,1}, 1+{0,1,2} are 4 draws."""
+    cfgs = [Config(seed=0, repeats=2, **SMALL), Config(seed=1, repeats=2, **SMALL), Config(seed=1, repeats=3, **SMALL)]
+    alone = _ctxs(tmp_path, cfgs, "one")
+    one = [rvfl.run(c, ctx) for c, ctx in zip(cfgs, alone)]
+    seen, real = [], rvfl.curve_draw
+
+    def counted(cfg, d, f, noise, seed):
+        seen.append(seed)
+        return real(cfg, d, f, noise, seed)
+
+    monkeypatch.setattr(rvfl, "curve_draw", counted)
+    together = _ctxs(tmp_path, cfgs, "many")
+    many = list(rvfl.run_many(cfgs, together))
+    assert sorted(seen) == sorted([0, 1, 2, 3] * len(rvfl.curves_of(cfgs[0])))
+    for a, b, ca, cb in zip(one, many, alone, together):
+        assert set(a) == set(b) and all(b[k] == pytest.approx(v, rel=1e-12, abs=0) for k, v in a.items())
+        assert set(ca.arrays) == set(cb.arrays)
+        for k, v in ca.arrays.items():
+            np.testing.assert_allclose(cb.arrays[k], v, rtol=1e-12, err_msg=k)
+        assert ca.tables == cb.tables
+    assert one[0] != one[1]  # different seeds: different draws
+
+
+def test_a_seed_sweep_is_one_group_and_one_run_many_call(tmp_path, monkeypatch):
+    trials = expand({**SMALL, "repeats": 2}, {}, [0, 1, 2])
+    groups = group_trials("rvfl", trials, workers=1)
+    assert [len(g) for g in groups] == [3]
+    calls = []
+    real = rvfl.run_many
+    monkeypatch.setattr(rvfl, "run_many", lambda cfgs, ctxs: calls.append(len(cfgs)) or real(cfgs, ctxs))
+    runs = runner.run_batch("rvfl", [t.values for t in groups[0]], trial_keys=[t.key for t in groups[0]],
+                            root=tmp_path / "home", figures="none")
+    assert calls == [3] and [r.status for r in runs] == ["done"] * 3
+    assert runs[0].env["timing"]["shared"]["train_s"] == {"split_evenly_over": 3}
+    assert_no_figures(runs[1].path)
 
 
 def test_claims_follow_the_config():

@@ -7,8 +7,12 @@ import pytest
 import torch
 
 import priorlab
+from figcheck import assert_no_figures, assert_redraws
+from priorlab import runner
+from priorlab.context import RunContext
 from priorlab.experiments import twocat
 from priorlab.nets.deep import DeepNet, deep
+from priorlab.sweep.plan import expand, group_trials
 from priorlab.viz.rdm import rank_transform
 
 
@@ -89,6 +93,58 @@ def test_twocat_run(tmp_path):
     assert m["within_rdm_vs_input_last"] < 0.95
     np.testing.assert_allclose(a["rdm_to_input"][:, 0], 1.0)
     assert {p.name for p in run.figures} >= {"correlation.png", "rdm_strip.png", "within_strip.png"}
+    assert len(assert_redraws(run.path)) == len(twocat.FIGURES)
+
+
+SMALL = {"categories": 2, "members": 3, "width": 12, "depth": 3}
+
+
+def _ctxs(tmp_path, cfgs, tag):
+    return [RunContext(folder=tmp_path / f"{tag}{i}", seed=c.seed, device=torch.device("cpu"), quiet=True,
+                       figure_mode="none") for i, c in enumerate(cfgs)]
+
+
+def test_run_many_equals_one_by_one_and_measures_each_network_once(tmp_path, monkeypatch):
+    """A group of trials that differ in seed and repeats gives each trial the metrics, arrays and tables of its own
+    run() (the measures are float64), and draws each network once: seeds 0+{0,1}, 1+{0,1}, 1+{0,1,2} are 4
+    networks per weight SD (the configured one and the chaotic one)."""
+    cfgs = [twocat.Config(seed=s, repeats=r, **SMALL) for s, r in ((0, 2), (1, 2), (1, 3))]
+    alone = _ctxs(tmp_path, cfgs, "one")
+    one = [twocat.run(c, ctx) for c, ctx in zip(cfgs, alone)]
+    seen, real = [], twocat.network
+
+    def counted(config, seed, strip=None, timer=None):
+        seen.append((config.weight_std, seed))
+        return real(config, seed, strip, timer)
+
+    monkeypatch.setattr(twocat, "network", counted)
+    together = _ctxs(tmp_path, cfgs, "many")
+    many = list(twocat.run_many(cfgs, together))
+    assert sorted(seen) == [(sd, s) for sd in (0.1, 1.0) for s in range(4)]
+    for a, b, ca, cb in zip(one, many, alone, together):
+        assert set(a) == set(b) and all(b[k] == pytest.approx(v, rel=1e-12, abs=0) for k, v in a.items())
+        assert set(ca.arrays) == set(cb.arrays)
+        for k, v in ca.arrays.items():
+            np.testing.assert_allclose(cb.arrays[k], v, rtol=1e-12, err_msg=k)
+        assert ca.tables == cb.tables
+    assert one[0] != one[1]  # different seeds: different networks
+
+
+def test_a_seed_sweep_is_one_group_and_one_run_many_call(tmp_path, monkeypatch):
+    groups = group_trials("twocat", expand({**SMALL, "repeats": 2}, {}, [0, 1, 2]), workers=1)
+    assert [len(g) for g in groups] == [3]
+    calls, real = [], twocat.run_many
+
+    def counted(cfgs, ctxs):
+        calls.append(len(cfgs))
+        return real(cfgs, ctxs)
+
+    monkeypatch.setattr(twocat, "run_many", counted)
+    runs = runner.run_batch("twocat", [t.values for t in groups[0]], trial_keys=[t.key for t in groups[0]],
+                            root=tmp_path / "home", figures="none")
+    assert calls == [3] and [r.status for r in runs] == ["done"] * 3
+    assert runs[0].env["timing"]["shared"]["train_s"] == {"split_evenly_over": 3}
+    assert_no_figures(runs[2].path)
 
 
 def test_rank_transform_is_a_percentile():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -87,7 +88,7 @@ def test_depth1_session_trains_exactly_as_the_fit1d_experiment(client):
     r = client.post(f"/api/sessions/{sid}/step", json={"steps": 20})
     cfg = fit1d.Config(activation="tanh", hidden=5, seed=3, steps=60)
     ref = fit1d.train_one(cfg, fit1d.make_data(cfg, 3), "tanh", 5, 3, torch.linspace(-1, 1, 5),
-                          SimpleNamespace(progress=None))
+                          SimpleNamespace(progress=None, timed=lambda phase: contextlib.nullcontext()))
     assert client.manager.get(sid).losses == ref.losses.tolist()
     assert r.json()["loss"] == pytest.approx(ref.losses[-1], rel=1e-4)
     assert client.get(f"/api/sessions/{sid}/state").json()["metrics"]["interp_mse"] == pytest.approx(

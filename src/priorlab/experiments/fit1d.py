@@ -11,7 +11,7 @@ import torch
 from pydantic import Field, field_validator, model_validator
 
 from priorlab.config import BaseConfig, Steps
-from priorlab.context import RunContext
+from priorlab.context import RunContext, shared_time
 from priorlab.data.functions import Samples, TargetExpr, dominant_fourier_terms, sample_target
 from priorlab.errors import Diverged
 from priorlab.nets.onehidden import ACTIVATIONS, PERIODIC, OneHidden, combined_terms, fourier_terms, strongest_term
@@ -187,16 +187,17 @@ def train_one(cfg: Config, data: Samples, activation: str, hidden: int, seed: in
         if step + 1 in snap_at:
             snapshots.append(frame())
 
-    history = loop.fit(
-        model,
-        lambda _: torch.mean((model(data.x) - data.y) ** 2),
-        cfg.steps,
-        optimizer=cfg.optimizer,
-        lr=lr or (cfg.lr if cfg.lr is not None else DEFAULT_LR[activation]),
-        callback=record,
-        progress=ctx.progress,
-        description=f"{activation}{hidden}",
-    )
+    with ctx.timed("train"):
+        history = loop.fit(
+            model,
+            lambda _: torch.mean((model(data.x) - data.y) ** 2),
+            cfg.steps,
+            optimizer=cfg.optimizer,
+            lr=lr or (cfg.lr if cfg.lr is not None else DEFAULT_LR[activation]),
+            callback=record,
+            progress=ctx.progress,
+            description=f"{activation}{hidden}",
+        )
     metrics = fit_metrics(cfg, data, model, start)
     return Fit(f"{activation}{hidden}", model, history.losses, np.stack(snapshots), snap_at, metrics)
 
@@ -261,23 +262,10 @@ def draw(cfg: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
     """Every figure of a run from its arrays: per network the fit, contributions, extrapolation, loss and training
     animation (names suffixed by the network with several), and the networks side by side."""
     data = make_data(cfg, cfg.seed)
-    grid, steps = torch.from_numpy(arrays["grid"]), arrays["snapshot_steps"].tolist()
-    many, span = cfg.networks is not None, (cfg.x_min, cfg.x_max, cfg.extrap_margin)
-    panels = []
-    for act, hidden, _ in networks_of(cfg):
-        name = f"{act}{hidden}"
-        model, mse = OneHidden.from_array(arrays[f"net_{name}"], act), arrays[f"mse_{name}"]
-        suffix = f"_{name}" if many else ""
-        only = [n for n in curves.FIT_FIGURES if ctx.draws(n + suffix)]
-        for n, fig in curves.fit_figures(model, data.f, data.x, data.y, *span, arrays[f"losses_{name}"], *mse,
-                                         only=only).items():
-            ctx.save_figure(n + suffix, fig)
-        if ctx.draws(f"training{suffix}"):
-            curves.training_gif(ctx.figure_path(f"training{suffix}.gif"), grid, data.f, data.x, data.y,
-                                arrays[f"snapshots_{name}"], steps, name)
-        panels.append((name, model, float(mse[0]), float(mse[1])))
-    if many and ctx.draws("compare"):
-        ctx.save_figure("compare", curves.compare_figure(panels, data.f, data.x, data.y, *span))
+    nets = [curves.Drawn(f"{a}{h}", OneHidden.from_array(arrays[f"net_{a}{h}"], a), arrays[f"losses_{a}{h}"],
+                         *arrays[f"mse_{a}{h}"].tolist(), arrays[f"snapshots_{a}{h}"]) for a, h, _ in networks_of(cfg)]
+    curves.draw_fits(ctx, nets, data.f, data.x, data.y, (cfg.x_min, cfg.x_max, cfg.extrap_margin),
+                     torch.from_numpy(arrays["grid"]), arrays["snapshot_steps"].tolist(), cfg.networks is not None)
 
 
 def networks_of(cfg: Config) -> list[tuple[str, int, float | None]]:
@@ -299,10 +287,7 @@ def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
     return {f"{k}_{f.name}": v for f in fits for k, v in f.metrics.items()}
 
 
-# ----------------------------------------------------------------------------------------------
-# sweeps: trials that differ only in seed and width are fit together by the ensemble engine
-
-BATCH_KEYS = ("seed", "hidden")
+BATCH_KEYS = ("seed", "hidden")  # a sweep's trials that differ only in these are fit together by the engine
 
 
 def train_many(cfgs: list[Config], datas: list[Samples], grid: torch.Tensor, device) -> list[Fit | Exception]:
@@ -346,20 +331,15 @@ def train_many(cfgs: list[Config], datas: list[Samples], grid: torch.Tensor, dev
 
 
 def run_many(cfgs: list[Config], ctxs: list[RunContext]):
-    """Several single-network trials of one activation (seeds and widths may differ), fit as one ensemble.
-
-    Yields each trial's metrics (or its exception) in order, as soon as its figures are written.
-    """
-    if cfgs[0].networks is not None:  # several networks per trial: one by one
-        for cfg, ctx in zip(cfgs, ctxs):
-            try:
-                yield run(cfg, ctx)
-            except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
-                yield exc
+    """Several single-network trials of one activation (seeds and widths may differ), fit as one ensemble; yields
+    each trial's metrics (or its exception) in order. Trials of several networks each run one by one."""
+    if cfgs[0].networks is not None:
+        yield from loop.one_by_one(run, cfgs, ctxs)
         return
     datas = [make_data(cfg, cfg.seed) for cfg in cfgs]
     grid = torch.linspace(cfgs[0].x_min, cfgs[0].x_max, 300)
-    fits = train_many(cfgs, datas, grid, ctxs[0].device)
+    with shared_time(ctxs, "train"):
+        fits = train_many(cfgs, datas, grid, ctxs[0].device)
     for cfg, ctx, data, fit in zip(cfgs, ctxs, datas, fits):
         if isinstance(fit, Exception):
             yield fit

@@ -10,7 +10,7 @@ import torch
 from pydantic import AfterValidator, Field
 
 from priorlab.config import BaseConfig, unique_list
-from priorlab.context import RunContext
+from priorlab.context import RunContext, shared_time
 from priorlab.data.functions import TargetExpr, target_function
 from priorlab.nets.rvfl import RVFL
 from priorlab.regimes import apply, fit_readout, summary
@@ -88,21 +88,38 @@ def fitted(cfg: Config, d: int, n: int, x: torch.Tensor, y: torch.Tensor, genera
     return model
 
 
+def curve_draw(cfg: Config, d: int, f, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One repeat of :func:`curve`: the data set and feature draws of ``seed``; test MSE and the fit's effective
+    degrees of freedom per unit count (float64)."""
+    out, dof = np.empty(len(cfg.units)), np.empty(len(cfg.units))
+    g = torch.Generator().manual_seed(seed)
+    x = 2 * torch.rand(cfg.n_train, d, generator=g, dtype=torch.float64) - 1
+    y = f(x) + noise * torch.randn(cfg.n_train, generator=g, dtype=torch.float64)
+    xt = 2 * torch.rand(cfg.n_test, d, generator=g, dtype=torch.float64) - 1
+    for j, n in enumerate(cfg.units):
+        model = fitted(cfg, d, n, x, y, g)
+        with torch.no_grad():
+            out[j] = torch.mean((model(xt)[:, 0] - f(xt)) ** 2).item()
+            dof[j] = effective_dof(model.features(x), cfg.lam) if noise > 0 else np.nan
+    return out, dof
+
+
 def curve(cfg: Config, d: int, f, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Test MSE and the fit's effective degrees of freedom, each [repeats, len(units)], of RVFL fits with
-    closed-form readouts (float64)."""
-    out, dof = np.empty((cfg.repeats, len(cfg.units))), np.empty((cfg.repeats, len(cfg.units)))
-    for r in range(cfg.repeats):
-        g = torch.Generator().manual_seed(seed + r)
-        x = 2 * torch.rand(cfg.n_train, d, generator=g, dtype=torch.float64) - 1
-        y = f(x) + noise * torch.randn(cfg.n_train, generator=g, dtype=torch.float64)
-        xt = 2 * torch.rand(cfg.n_test, d, generator=g, dtype=torch.float64) - 1
-        for j, n in enumerate(cfg.units):
-            model = fitted(cfg, d, n, x, y, g)
-            with torch.no_grad():
-                out[r, j] = torch.mean((model(xt)[:, 0] - f(xt)) ** 2).item()
-                dof[r, j] = effective_dof(model.features(x), cfg.lam) if noise > 0 else np.nan
-    return out, dof
+    closed-form readouts (float64); repeat r is the draw of seed + r."""
+    rows = [curve_draw(cfg, d, f, noise, seed + r) for r in range(cfg.repeats)]
+    return np.stack([m for m, _ in rows]), np.stack([v for _, v in rows])
+
+
+def curves_of(cfg: Config) -> dict:
+    """The curves of a run: name -> (input dimension, target on [N, d] inputs, noise SD of the training targets)."""
+    f1 = target_function(cfg.target_1d)[1]
+    f1_cols = lambda x: f1(x[:, 0])  # the 1-D target on [N, 1] inputs
+    f2 = TARGETS_2D[cfg.target_2d][1]
+    out = {"1d": (1, f1_cols, 0.0), "2d": (2, f2, 0.0)}
+    if cfg.noise > 0:
+        out.update({"1d_noisy": (1, f1_cols, cfg.noise), "2d_noisy": (2, f2, cfg.noise)})
+    return out
 
 
 def slope(units: list[int], mse: np.ndarray) -> float:
@@ -138,29 +155,81 @@ def example_errors(cfg: Config, f1, f2, seed: int) -> dict:
 
 
 def run(cfg: Config, ctx: RunContext) -> dict[str, float]:
-    name_1d, f1 = target_function(cfg.target_1d)
-    name_2d, f2 = TARGETS_2D[cfg.target_2d]
-    f1_cols = lambda x: f1(x[:, 0])  # the 1-D target on [N, 1] inputs
-    curves = {
-        "1d": (1, f1_cols, 0.0),
-        "2d": (2, f2, 0.0),
-    }
-    if cfg.noise > 0:
-        curves.update({"1d_noisy": (1, f1_cols, cfg.noise), "2d_noisy": (2, f2, cfg.noise)})
+    curves = curves_of(cfg)
     mse, dof = {}, {}
-    for k, (d, f, noise) in ctx.progress(curves.items(), description="curves"):
-        mse[k], dof[k] = curve(cfg, d, f, noise, ctx.seed)
-    # least squares fits noise with variance σ² · dof / N at the training inputs (≈ at fresh inputs for N ≫ dof)
-    noise_term = {k: cfg.noise**2 * dof[k].mean(0) / cfg.n_train for k in curves if k.endswith("noisy")}
+    with ctx.timed("train"):
+        for k, (d, f, noise) in ctx.progress(curves.items(), description="curves"):
+            mse[k], dof[k] = curve(cfg, d, f, noise, ctx.seed)
+        examples = example_errors(cfg, curves["1d"][1], curves["2d"][1], ctx.seed)
+    return report(cfg, ctx, mse, dof, examples)
 
-    metrics = measure(cfg, ctx, mse, noise_term, name_1d, name_2d)
-    slopes = {k: metrics[f"slope_{k}"] for k in ("1d", "2d")}
-    ctx.save_figure(
-        "scaling", scaling(cfg.units, mse, slopes, noise_term, cfg.noise, cfg.activation, cfg.lam, cfg.n_train)
-    )
-    examples = example_errors(cfg, f1_cols, f2, ctx.seed)
-    ctx.save_figure("fits", fit_errors(**examples, name_1d=name_1d, name_2d=name_2d))
+
+def report(cfg: Config, ctx: RunContext, mse: dict, dof: dict, examples: dict) -> dict[str, float]:
+    """Metrics, tables, note and the arrays every figure is drawn from (:func:`draw`)."""
+    # least squares fits noise with variance σ² · dof / N at the training inputs (≈ at fresh inputs for N ≫ dof)
+    noise_term = {k: cfg.noise**2 * dof[k].mean(0) / cfg.n_train for k in mse if k.endswith("noisy")}
+    metrics = measure(cfg, ctx, mse, noise_term, target_function(cfg.target_1d)[0], TARGETS_2D[cfg.target_2d][0])
+    errors1 = examples.pop("errors1")
+    ctx.save_arrays(fit_units1=np.array(list(errors1)), fit_errors1=np.stack(list(errors1.values())),
+                    **{f"fit_{k}": v for k, v in examples.items()})
     return metrics
+
+
+def draw(cfg: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    """Both figures of a run from its arrays: the scaling curves and the example fits' errors."""
+    name_1d, name_2d = target_function(cfg.target_1d)[0], TARGETS_2D[cfg.target_2d][0]
+    if ctx.draws("scaling"):
+        mse = {k: arrays[f"mse_{k}"] for k in curves_of(cfg)}
+        noise_term = {k: arrays[f"noise_term_{k}"] for k in mse if k.endswith("noisy")}
+        slopes = {k: slope(cfg.units, v) for k, v in mse.items() if not k.endswith("noisy")}
+        ctx.save_figure(
+            "scaling", scaling(cfg.units, mse, slopes, noise_term, cfg.noise, cfg.activation, cfg.lam, cfg.n_train)
+        )
+    if ctx.draws("fits"):
+        errors1 = dict(zip(arrays["fit_units1"].tolist(), arrays["fit_errors1"]))
+        fits = {k: arrays[f"fit_{k}"] for k in ("x1", "target1", "target2", "error2")}
+        ctx.save_figure("fits", fit_errors(**fits, errors1=errors1, n_mid=int(arrays["fit_n_mid"]), name_1d=name_1d,
+                                           name_2d=name_2d))
+
+
+# ----------------------------------------------------------------------------------------------
+# sweeps: repeat r of the trial with seed S is the draw of seed S + r, so the trials of a seed sweep S, S+1, …
+# share all but one of their draws (and trials that differ in repeats share the first ones): each is fitted once
+
+BATCH_KEYS = ("seed", "repeats")
+
+
+def run_many(cfgs: list[Config], ctxs: list[RunContext]):
+    """Several trials that differ only in seed and repeats; each distinct (curve, seed) draw is fitted once for the
+    group. Yields each trial's metrics (or its exception) in order."""
+    draws, failed = {}, {}
+    with shared_time(ctxs, "train"):
+        for i, (cfg, ctx) in enumerate(zip(cfgs, ctxs)):
+            try:
+                for k, (d, f, noise) in curves_of(cfg).items():
+                    for s in range(ctx.seed, ctx.seed + cfg.repeats):
+                        if (key := (_same_draws(cfg), k, s)) not in draws:
+                            draws[key] = curve_draw(cfg, d, f, noise, s)
+            except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
+                failed[i] = exc
+    for i, (cfg, ctx) in enumerate(zip(cfgs, ctxs)):
+        if i in failed:
+            yield failed[i]
+            continue
+        try:
+            curves = curves_of(cfg)
+            rows = {k: [draws[(_same_draws(cfg), k, ctx.seed + r)] for r in range(cfg.repeats)] for k in curves}
+            with ctx.timed("train"):
+                examples = example_errors(cfg, curves["1d"][1], curves["2d"][1], ctx.seed)
+            yield report(cfg, ctx, {k: np.stack([m for m, _ in v]) for k, v in rows.items()},
+                         {k: np.stack([d for _, d in v]) for k, v in rows.items()}, examples)
+        except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
+            yield exc
+
+
+def _same_draws(cfg: Config) -> str:
+    """What a draw depends on besides its seed: every config value but the seed and the number of repeats."""
+    return cfg.model_dump_json(exclude={"seed", "repeats"})
 
 
 def measure(cfg: Config, ctx: RunContext, mse, noise_term, name_1d: str, name_2d: str) -> dict[str, float]:

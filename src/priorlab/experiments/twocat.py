@@ -8,6 +8,8 @@ the same category and between members of different categories, and draw the corr
 
 from __future__ import annotations
 
+import itertools
+from contextlib import nullcontext
 from typing import Annotated, ClassVar, Literal
 
 import numpy as np
@@ -15,7 +17,7 @@ import torch
 from pydantic import Field, model_validator
 
 from priorlab.config import BaseConfig
-from priorlab.context import RunContext
+from priorlab.context import RunContext, shared_time
 from priorlab.stats.claims import Claim
 
 DESCRIPTION = (
@@ -142,28 +144,69 @@ def default_strip(depth: int, n: int = 7) -> list[int]:
 
 
 def run(config: Config, ctx: RunContext) -> dict[str, float]:
-    strip = config.strip_layers if config.strip_layers is not None else default_strip(config.depth)
-    ours = _measure(config, ctx, strip)
-    chaotic = None
-    if config.chaotic_std is not None:
-        chaotic = _measure(config.model_copy(update={"weight_std": config.chaotic_std}), ctx, strip)
-    ctx.save_arrays(
-        **{k: v for k, v in ours.items() if k not in ("first_rdms", "first_cats", "printout")},
-        **({f"chaotic_{k}": chaotic[k] for k in PER_LAYER} if chaotic else {}),
-        strip_layers=np.array(strip),
-        strip_rdms=np.stack(ours["first_rdms"]),
-    )
-    _figures(ctx, config, ours, chaotic, strip)
+    strip = strip_of(config)
+    timer = lambda: ctx.timed("train")  # drawing the networks and their forward passes
+    measured = [
+        _stack([network(case, ctx.seed + r, strip if r == 0 else None, timer)
+                for r in ctx.progress(range(config.repeats), description=f"networks (weight SD {case.weight_std:g})")])
+        for case in cases(config)
+    ]
+    return _report(config, ctx, strip, *measured)
+
+
+def _report(config: Config, ctx: RunContext, strip: list[int], ours: dict, chaotic: dict | None = None) -> dict:
+    """Metrics, tables, the reading and the arrays every figure is drawn from (:func:`draw`)."""
+    beside = {f"chaotic_{k}": chaotic[k] for k in PER_LAYER} if chaotic else {}
+    ctx.save_arrays(**{k: ours[k] for k in PER_LAYER}, **beside, strip_layers=np.array(strip),
+                    strip_rdms=np.stack(ours["first_rdms"]))
     ctx.table("Mean per layer (averaged over networks; distances are Euclidean)", _layer_rows(config, ours))
-    ctx.table(
-        f"The blog's printout: the first five features of a few members (network 1), input and layer {config.depth}",
-        ours["printout"],
-    )
+    ctx.table(f"The blog's printout: the first five features of a few members (network 1), input and layer "
+              f"{config.depth}", ours["printout"])
     metrics = _metrics(config, ours, "")
     if chaotic:
         metrics.update(_metrics(config, chaotic, "chaotic_"))
     ctx.note(reading(config, metrics))
     return metrics
+
+
+def strip_of(config: Config) -> list[int]:
+    return config.strip_layers if config.strip_layers is not None else default_strip(config.depth)
+
+
+def cases(config: Config) -> list[Config]:
+    """The configured weights, and the chaotic case measured beside (weight SD chaotic_std) unless it is skipped."""
+    chaotic = [] if config.chaotic_std is None else [config.model_copy(update={"weight_std": config.chaotic_std})]
+    return [config, *chaotic]
+
+
+# sweeps: network r of the trial with seed S is the network of seed S + r, so the trials of a seed sweep S, S+1, …
+# share all but one of their networks (and trials that differ in repeats share the first ones): each is measured once
+
+BATCH_KEYS = ("seed", "repeats")
+
+
+def run_many(cfgs: list[Config], ctxs: list[RunContext]):
+    """Several trials that differ only in seed and repeats; each distinct network is drawn and measured once for the
+    group. Yields each trial's metrics (or its exception) in order."""
+    key = lambda case, seed: (case.model_dump_json(exclude={"seed", "repeats"}), seed)
+    todo = {}  # key -> (case, seed, whether it is a trial's first network, whose RDMs and printout are kept)
+    for cfg, ctx in zip(cfgs, ctxs):
+        for case, r in itertools.product(cases(cfg), range(cfg.repeats)):
+            k = key(case, ctx.seed + r)
+            todo[k] = (case, ctx.seed + r, r == 0 or (k in todo and todo[k][2]))
+    nets = {}
+    for k, (case, seed, first) in ctxs[0].progress(todo.items(), description="networks"):
+        try:
+            nets[k] = network(case, seed, strip_of(case) if first else None, lambda: shared_time(ctxs, "train"))
+        except Exception as exc:  # noqa: BLE001 - the trials that need this network fail
+            nets[k] = exc
+    for cfg, ctx in zip(cfgs, ctxs):
+        got = [[nets[key(case, ctx.seed + r)] for r in range(cfg.repeats)] for case in cases(cfg)]
+        failed = [n for ns in got for n in ns if isinstance(n, Exception)]
+        try:
+            yield failed[0] if failed else _report(cfg, ctx, strip_of(cfg), *map(_stack, got))
+        except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
+            yield exc
 
 
 PER_LAYER = ("within", "between", "rdm_to_input", "rdm_to_input_within", "norm", "within_dist", "between_dist")
@@ -229,42 +272,39 @@ def reading(config: Config, metrics: dict[str, float]) -> str:
     return text
 
 
-def _measure(config: Config, ctx: RunContext, strip: list[int]) -> dict:
-    """Per network and layer ([repeats, depth + 1] each, names in PER_LAYER): within/between-category r, the RDM's
-    Spearman r with the input's (overall and within each category), the mean norm, the mean Euclidean distance
-    within and between categories; and the first network's RDMs at the strip layers and its printout rows."""
+def network(config: Config, seed: int, strip: list[int] | None = None, timer=nullcontext) -> dict:
+    """The measures of the random network drawn from ``seed`` (its items and its weights), per layer ([depth + 1]
+    each, names in PER_LAYER): within/between-category r, the RDM's Spearman r with the input's (overall and within
+    each category), the mean norm, the mean Euclidean distance within and between categories; with ``strip`` also
+    its RDMs at those layers, its categories and its printout rows. ``timer()`` times drawing it and its forward pass."""
     from priorlab.nets.deep import deep
     from priorlab.probe.rdm import compare, rdm
 
-    out = {k: np.zeros((config.repeats, config.depth + 1)) for k in PER_LAYER}
-    for r in ctx.progress(range(config.repeats), description=f"networks (weight SD {config.weight_std:g})"):
-        gen = torch.Generator().manual_seed(ctx.seed + r)
+    out = {k: np.zeros(config.depth + 1) for k in PER_LAYER}
+    with timer():
+        gen = torch.Generator().manual_seed(seed)
         x, cats = items(config, gen)
-        net = deep(
-            config.width,
-            config.depth,
-            config.activation,
-            bias=config.bias_std > 0,
-            init="normal",
-            gain=config.weight_std,
-            bias_std=config.bias_std,
-            seed=int(torch.randint(2**62, (1,), generator=gen)),
-        )
+        net = deep(config.width, config.depth, config.activation, bias=config.bias_std > 0, init="normal",
+                   gain=config.weight_std, bias_std=config.bias_std, seed=int(torch.randint(2**62, (1,), generator=gen)))
         reps = [h.double() for h in layer_representations(net, x)]
-        rdms = [rdm(h, "correlation") for h in reps]
-        for layer, (h, d) in enumerate(zip(reps, rdms)):
-            out["within"][r, layer], out["between"][r, layer] = within_between(1 - d.numpy(), cats)
-            out["rdm_to_input"][r, layer] = compare(d, rdms[0], "spearman")
-            out["rdm_to_input_within"][r, layer] = np.mean(
-                [compare(_block(d, cats, c), _block(rdms[0], cats, c), "spearman") for c in np.unique(cats)]
-            )
-            out["norm"][r, layer] = h.norm(dim=1).mean().item()
-            out["within_dist"][r, layer], out["between_dist"][r, layer] = within_between(
-                torch.cdist(h, h).numpy(), cats
-            )
-        if r == 0:
-            out["first_rdms"], out["first_cats"] = [rdms[layer].numpy() for layer in strip], cats
-            out["printout"] = printout(reps, cats, config.members)
+    rdms = [rdm(h, "correlation") for h in reps]
+    blocks = [torch.from_numpy(np.flatnonzero(cats == c)) for c in np.unique(cats)]  # each category's items
+    for layer, (h, d) in enumerate(zip(reps, rdms)):
+        out["within"][layer], out["between"][layer] = within_between(1 - d.numpy(), cats)
+        out["rdm_to_input"][layer] = compare(d, rdms[0], "spearman")
+        out["rdm_to_input_within"][layer] = np.mean([compare(d[i][:, i], rdms[0][i][:, i], "spearman") for i in blocks])
+        out["norm"][layer] = h.norm(dim=1).mean().item()
+        out["within_dist"][layer], out["between_dist"][layer] = within_between(torch.cdist(h, h).numpy(), cats)
+    if strip is not None:
+        out["first_rdms"], out["first_cats"] = [rdms[layer].numpy() for layer in strip], cats
+        out["printout"] = printout(reps, cats, config.members)
+    return out
+
+
+def _stack(nets: list[dict]) -> dict:
+    """The networks' measures as [networks, depth + 1] arrays, and the first network's RDMs and printout."""
+    out = {k: np.stack([m[k] for m in nets]) for k in PER_LAYER}
+    out.update({k: nets[0][k] for k in ("first_rdms", "first_cats", "printout")})
     return out
 
 
@@ -281,29 +321,29 @@ def printout(reps: list[torch.Tensor], cats: np.ndarray, members: int, features:
     return rows
 
 
-def _block(d: torch.Tensor, cats: np.ndarray, c) -> torch.Tensor:
-    idx = torch.from_numpy(np.flatnonzero(cats == c))
-    return d[idx][:, idx]
-
-
-def _figures(ctx, config, ours, chaotic, strip) -> None:
+def draw(config: Config, arrays: dict[str, np.ndarray], ctx: RunContext) -> None:
+    """Every figure of a run from its arrays (the per-layer measures, the first network's RDMs at the strip layers)."""
     from priorlab.viz.twocat import plot_correlation, plot_distances, plot_rdm_vs_input, plot_strips
 
     title = f"{config.categories} categories × {config.members} members, {config.repeats} random {config.activation} nets"
-    cases = [(f"weight SD {config.weight_std:g}", ours)]
-    if chaotic:
-        cases.append((f"weight SD {config.chaotic_std:g} (chaotic)", chaotic))
-    ctx.save_figure("distances", plot_distances(cases, title))
-    ctx.save_figure("correlation", plot_correlation(cases, title))
-    everything, first = plot_strips(
-        ours["first_rdms"],
-        strip,
-        ours["first_cats"],
-        f"RDMs (1 − Pearson r) through a random {config.activation} net, weights "
-        f"{config.weight_std:g}·N(0,1), width {config.width}",
-        f"Within category 1: RDMs of its {config.members} members (rank-transformed; member i has noise "
-        f"SD {config.noise_step:g}·i)",
-    )
-    ctx.save_figure("rdm_strip", everything)
-    ctx.save_figure("within_strip", first)
-    ctx.save_figure("rdm_vs_input", plot_rdm_vs_input(ours["rdm_to_input"], ours["rdm_to_input_within"]))
+    ours = {k: arrays[k] for k in PER_LAYER}
+    shown = [(f"weight SD {config.weight_std:g}", ours)]
+    if config.chaotic_std is not None:
+        shown.append((f"weight SD {config.chaotic_std:g} (chaotic)", {k: arrays[f"chaotic_{k}"] for k in PER_LAYER}))
+    for name, plot in (("distances", plot_distances), ("correlation", plot_correlation)):
+        if ctx.draws(name):
+            ctx.save_figure(name, plot(shown, title))
+    if ctx.draws("rdm_strip") or ctx.draws("within_strip"):
+        everything, first = plot_strips(
+            list(arrays["strip_rdms"]),
+            arrays["strip_layers"].tolist(),
+            np.repeat(np.arange(config.categories), config.members),  # the items' categories, as items() makes them
+            f"RDMs (1 − Pearson r) through a random {config.activation} net, weights "
+            f"{config.weight_std:g}·N(0,1), width {config.width}",
+            f"Within category 1: RDMs of its {config.members} members (rank-transformed; member i has noise "
+            f"SD {config.noise_step:g}·i)",
+        )
+        ctx.save_figure("rdm_strip", everything)
+        ctx.save_figure("within_strip", first)
+    if ctx.draws("rdm_vs_input"):
+        ctx.save_figure("rdm_vs_input", plot_rdm_vs_input(ours["rdm_to_input"], ours["rdm_to_input_within"]))

@@ -138,3 +138,13 @@ def fit(
         if callback is not None:
             callback(step, value)
     return History(np.asarray(losses, dtype=np.float64), step + 1)
+
+
+def one_by_one(run, cfgs, ctxs):
+    """A ``run_many`` for trials that cannot be batched: ``run(cfg, ctx)`` for each, yielding its metrics or the
+    exception it raised (recorded for that trial alone)."""
+    for cfg, ctx in zip(cfgs, ctxs):
+        try:
+            yield run(cfg, ctx)
+        except Exception as exc:  # noqa: BLE001 - the runner records it for this trial
+            yield exc

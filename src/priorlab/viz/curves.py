@@ -7,9 +7,10 @@ training samples ``x, y`` and the training range [lo, hi] with the extrapolation
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
-
 
 FIT_FIGURES = ("fit", "contributions", "extrapolation", "loss")
 
@@ -126,3 +127,29 @@ def _ranges(ax, lo, hi, margin):
     ax.axvspan(lo, hi, color="#fff6d5", label="training range")
     ax.axvspan(lo - margin, lo, color="0.9", label="outside (extrapolation)")
     ax.axvspan(hi, hi + margin, color="0.9")
+
+
+class Drawn(NamedTuple):
+    """One fitted network as its figures need it: name, model, loss per step, errors and training snapshots."""
+
+    name: str
+    model: object
+    losses: np.ndarray
+    interp_mse: float
+    extrap_mse: float
+    snapshots: np.ndarray  # [frames, grid]
+
+
+def draw_fits(ctx, nets: list[Drawn], f, x, y, span, grid, steps, many: bool) -> None:
+    """Every figure of a fit1d run through ``ctx`` (``draws``/``save_figure``/``figure_path``): per network the
+    fit, contributions, extrapolation, loss and training GIF (suffixed ``_<name>`` when ``many``), then ``compare``."""
+    for n in nets:
+        suffix = f"_{n.name}" if many else ""
+        only = [k for k in FIT_FIGURES if ctx.draws(k + suffix)]
+        for k, fig in fit_figures(n.model, f, x, y, *span, n.losses, n.interp_mse, n.extrap_mse, only=only).items():
+            ctx.save_figure(k + suffix, fig)
+        if ctx.draws(f"training{suffix}"):
+            training_gif(ctx.figure_path(f"training{suffix}.gif"), grid, f, x, y, n.snapshots, steps, n.name)
+    if many and ctx.draws("compare"):
+        panels = [(n.name, n.model, n.interp_mse, n.extrap_mse) for n in nets]
+        ctx.save_figure("compare", compare_figure(panels, f, x, y, *span))
