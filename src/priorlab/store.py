@@ -34,6 +34,10 @@ from typing import Any
 
 from priorlab.errors import UserError
 
+# file descriptors of the sweep locks this process holds: a forked sweep worker closes its copies (the lock must go
+# with the sweep's main process, not linger in a worker that is still exiting)
+HELD_LOCKS: set[int] = set()
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -523,8 +527,10 @@ class Store:
                     from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
+            HELD_LOCKS.add(fd)
             yield
         finally:
+            HELD_LOCKS.discard(fd)
             os.close(fd)
 
 

@@ -162,6 +162,6 @@ def test_trial_timings_add_up_to_the_sweep_wall_time(home):
         assert t["shared"]["startup_s"] == {"split_evenly_over": 12}  # one group: the worker's first
         assert t["total_s"] == pytest.approx(sum(v for k, v in t.items() if k.endswith("_s") and k != "total_s"),
                                              abs=1e-3)
-    assert len({t["startup_s"] for t in timings}) == 1 and timings[0]["startup_s"] > 0
+    assert len({t["startup_s"] for t in timings}) == 1  # split evenly (a forked worker starts in milliseconds)
     total = sum(t["total_s"] for t in timings)
     assert abs(total - wall) <= 0.2 * wall, (total, wall, timings[0])

@@ -122,10 +122,6 @@ def _run_pending(store: Store, sw: dict[str, Any], backend: str, workers: int | 
     workers = workers or max(1, os.cpu_count() or 1)
     groups = group_trials(sw["experiment"], todo, workers, batch)
     bar = Bar(store, sw["id"], [t.key for t in todo], f"{sw['experiment']} {sw['id']}", quiet)
-    if todo:  # the page's libraries load while the workers train (this process only waits for them meanwhile)
-        import threading
-
-        threading.Thread(target=_preload_page_libraries, name="priorlab-page-preload", daemon=True).start()
     try:
         if todo and backend == "local":
             run_local(sw["experiment"], sw["id"], groups, store, device, workers, bar, figures)
@@ -137,17 +133,6 @@ def _run_pending(store: Store, sw: dict[str, Any], backend: str, workers: int | 
     page = write_sweep_report(store, sw["id"])
     write_results_parquet(store, sw["id"])
     return {"id": sw["id"], "total": len(sw["trials"]), "ran": len(todo), "failed": bar.failed, "page": page}
-
-
-def _preload_page_libraries() -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot  # noqa: F401
-        import pyarrow.parquet  # noqa: F401
-    except Exception:  # noqa: BLE001 - only a head start: the page imports what it needs itself
-        pass
 
 
 def results(store: Store, sweep_id: str) -> tuple[list[dict[str, Any]], list[str], list[str]]:

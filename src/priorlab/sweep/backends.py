@@ -85,6 +85,14 @@ def die_with_parent(parent_pid: int) -> None:
             pass
     if os.getppid() != parent_pid:  # the parent died before the signal was armed
         os._exit(1)
+    from priorlab.store import HELD_LOCKS
+
+    for fd in list(HELD_LOCKS):  # a forked worker's copy of the sweep's lock (spawned workers have none)
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    HELD_LOCKS.clear()
     os.environ["PRIORLAB_SWEEP_MAIN_PID"] = str(parent_pid)  # the `after_commits:N` kill point kills the sweep
 
     def watch() -> None:
@@ -116,8 +124,8 @@ class Bar:
             self.prog = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                                  "trials", TimeElapsedColumn(), "ETA", TimeRemainingColumn(),
                                  "{task.fields[failed]}")
-            self.prog.start()
             self.task = self.prog.add_task(label, total=len(keys), failed="")
+        self.started = False  # rich's refresh thread starts at the first refresh (after the workers are forked)
 
     def _statuses(self) -> dict[str, str]:
         return {k: s for k, s in self.store.trial_statuses(self.sweep_id).items() if k in self.keys}
@@ -127,6 +135,9 @@ class Bar:
         self.done = len(finished)
         self.failed = sum(1 for s in finished if s != "done")
         if self.prog:
+            if not self.started:
+                self.prog.start()
+                self.started = True
             self.prog.update(self.task, completed=self.done,
                              failed=f"[red]{self.failed} failed" if self.failed else "")
 
@@ -134,7 +145,7 @@ class Bar:
         """Final count: every trial of this pass without a `done` row (failed, lost or never started) failed."""
         self.refresh()
         self.failed = len(self.keys) - sum(1 for s in self._statuses().values() if s == "done")
-        if self.prog:
+        if self.prog and self.started:
             self.prog.stop()
 
 
@@ -142,14 +153,49 @@ def _payload(group: list[Trial]) -> list[tuple[str, dict]]:
     return [(t.key, t.values) for t in group]
 
 
+def start_method(device: str) -> str:
+    """``fork`` where it is safe and cheap — Linux, a CPU sweep, torch loaded here without CUDA initialised and no
+    other thread running — so workers start with this process's imports (torch, the experiment) instead of importing
+    them again (seconds per worker); ``spawn`` otherwise (workers import torch afresh: no CUDA state is copied)."""
+    import threading
+
+    torch = sys.modules.get("torch")
+    if not sys.platform.startswith("linux") or torch is None or threading.active_count() > 1:
+        return "spawn"
+    if device not in ("cpu", "auto") or torch.cuda.is_initialized():
+        return "spawn"
+    if device == "auto" and torch.cuda.is_available():
+        return "spawn"
+    return "fork"
+
+
+def preload_page_libraries() -> None:
+    """Import the sweep page's libraries (matplotlib, pyarrow) in a background thread while the workers train: this
+    process only waits for them meanwhile."""
+    import threading
+
+    def load() -> None:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot  # noqa: F401
+            import pyarrow.parquet  # noqa: F401
+        except Exception:  # noqa: BLE001 - only a head start: the page imports what it needs itself
+            pass
+
+    threading.Thread(target=load, name="priorlab-page-preload", daemon=True).start()
+
+
 def run_local(experiment: str, sweep_id: str, groups: list[list[Trial]], store: Store, device: str, workers: int,
               bar: Bar, figures: str = "summary") -> None:
-    """A pool of ``workers`` spawned processes, each with CPU count / workers torch threads."""
+    """A pool of ``workers`` processes (forked or spawned: :func:`start_method`), each with CPU count / workers torch
+    threads."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    ctx = mp.get_context("spawn")  # workers import torch afresh: no forked threads or CUDA state
+    ctx = mp.get_context(start_method(device))
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent,
                                initargs=(os.getpid(),))
     try:
@@ -158,6 +204,7 @@ def run_local(experiment: str, sweep_id: str, groups: list[list[Trial]], store: 
                         True): g
             for g in groups
         }
+        preload_page_libraries()  # after the workers are forked: no thread of this process is copied into them
         while futures:
             finished, _ = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
             for fut in finished:
