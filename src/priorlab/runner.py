@@ -766,7 +766,8 @@ class _Batch:
         self.claimed = self._claimed()
 
     def _claimed(self) -> float:
-        return sum(sum(c.seconds.values()) for c in self.ctxs)
+        """Seconds claimed so far by the trials not closed yet (a closed trial's context takes no more time)."""
+        return sum(sum(c.seconds.values()) for c in self.ctxs[self.closed:])
 
     def _unclaimed(self) -> None:
         """The group's time since the last entry that no timed block claimed: shared measure_s of the open trials."""
@@ -775,7 +776,7 @@ class _Batch:
         left = self.ctxs[self.closed:] or self.ctxs
         for c in left:
             c.add_seconds("measure", rest / len(left), group=len(left))
-        self.t0, self.claimed = now, self._claimed()
+        self.t0, self.claimed = now, total + rest
 
     def run(self) -> list[Run]:
         seed_everything(self.opened[0].config.seed)
