@@ -713,7 +713,7 @@ def run_batch(
     quiet: bool = True,
     argv: list[str] | None = None,
     figures: str = "all",
-    startup_s: float = 0.0,
+    startup_s: float | None = None,
 ) -> list[Run]:
     """Run several trials of one experiment through its ``run_many(configs, ctxs)``: one folder per trial.
 
@@ -729,7 +729,7 @@ def run_batch(
     """
     module = load_experiment(experiment)
     check_figure_mode(figures)
-    share = startup_s / max(1, len(values))
+    share = None if startup_s is None else startup_s / max(1, len(values))
     if not hasattr(module, "run_many"):
         if sweep_id is None:
             for v in values:
@@ -739,7 +739,7 @@ def run_batch(
         for v, k in zip(values, trial_keys):
             o = _open_run(experiment, v, root=root, device=device, quiet=quiet, argv=argv, sweep_id=sweep_id,
                           trial_key=k, figure_mode=figures)
-            if share:
+            if share is not None:
                 o.ctx.add_seconds("startup", share, group=len(values))
             out.append(_run_opened(o))
         return out
@@ -747,7 +747,7 @@ def run_batch(
     opened = _open_many(module, configs, experiment, root=root, device=device, quiet=quiet, argv=argv,
                         sweep_id=sweep_id, trial_keys=list(trial_keys), figure_mode=figures)
     ctxs = [o.ctx for o in opened]
-    if share:
+    if share is not None:
         for c in ctxs:
             c.add_seconds("startup", share, group=len(ctxs))
     return _Batch(module, opened).run()

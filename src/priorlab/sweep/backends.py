@@ -48,7 +48,7 @@ def run_group(
     from priorlab.runner import run_batch
 
     load(experiment)
-    startup_s = 0.0
+    startup_s = None
     if startup and not _started:
         startup_s = _process_age() or 0.0
     _started = True
@@ -93,6 +93,8 @@ def die_with_parent(parent_pid: int) -> None:
         except OSError:
             pass
     HELD_LOCKS.clear()
+    global _started
+    _started = False  # a forked worker has begun no group yet, whatever the main process's copy says
     os.environ["PRIORLAB_SWEEP_MAIN_PID"] = str(parent_pid)  # the `after_commits:N` kill point kills the sweep
 
     def watch() -> None:
