@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import io
 import json
 import math
@@ -111,7 +113,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@functools.cache
 def _git_commit() -> str | None:
+    """The source tree's commit (``+dirty`` with changes): looked up once per process (the code a process runs is the
+    code it imported)."""
     try:
         here = Path(__file__).resolve().parent
         out = subprocess.run(
@@ -130,7 +135,9 @@ def _git_commit() -> str | None:
     return None
 
 
-def _blas_info() -> dict[str, Any]:
+@functools.cache
+def _blas_info(torch_threads: int) -> list[dict[str, Any]]:
+    """The BLAS/OpenMP libraries loaded and their thread counts (once per process and torch thread count)."""
     try:
         from threadpoolctl import threadpool_info
 
@@ -142,7 +149,9 @@ def _blas_info() -> dict[str, Any]:
         return []
 
 
-def environment(device, seed: int, argv: list[str] | None) -> dict[str, Any]:
+@functools.cache
+def _static_environment() -> dict[str, Any]:
+    """The parts of env.json that cannot change within a process (versions, platform, CPU count)."""
     import torch
 
     return {
@@ -151,8 +160,18 @@ def environment(device, seed: int, argv: list[str] | None) -> dict[str, Any]:
         "platform": platform.platform(),
         "torch": torch.__version__,
         "numpy": np.__version__,
-        "blas": _blas_info(),
-        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def environment(device, seed: int, argv: list[str] | None) -> dict[str, Any]:
+    """env.json's description of where a run ran; the parts that cannot change within a process are computed once."""
+    import torch
+
+    threads = torch.get_num_threads()
+    return {
+        **_static_environment(),
+        "blas": copy.deepcopy(_blas_info(threads)),
+        "torch_threads": threads,
         "cpu_count": os.cpu_count(),
         "device": str(device),
         "cuda_device": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
@@ -318,13 +337,44 @@ def open_prepared(
 ) -> _OpenRun:
     """`_open_run` for a config already built (e.g. a playground session's): the same commit protocol; `module`
     supplies the run's setup/claims/figure captions."""
+    return _open_many(module, [config], experiment, root=root, out=out, device=device, quiet=quiet, argv=argv,
+                      sweep_id=sweep_id, trial_keys=[trial_key], figure_format=figure_format,
+                      figure_mode=figure_mode, env_extra=env_extra)[0]
+
+
+_yaml_dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _open_many(
+    module,
+    configs: list[BaseConfig],
+    experiment: str,
+    *,
+    root=None,
+    out=None,
+    device: str = "auto",
+    quiet: bool = True,
+    argv=None,
+    sweep_id=None,
+    trial_keys: list[str | None],
+    figure_format: str = "png",
+    figure_mode: str = "all",
+    env_extra: dict[str, Any] | None = None,
+) -> list[_OpenRun]:
+    """Open several runs of one experiment at once: every row is inserted ``running`` in ONE transaction, then each
+    ``.partial-<id>`` folder is made with its config.yaml and env.json. A failure to write leaves nothing (the rows,
+    folders and folders made are removed again). The time is split evenly over the runs as shared ``io_s``."""
     t_open = time.perf_counter()
     dev = resolve_device(device)
     if figure_format not in ("png", "svg"):
         raise UserError(f"invalid figure format '{figure_format}' (allowed: png, svg)")
     check_figure_mode(figure_mode)
     store = Store(root)
-    run_id = new_run_id()
+    ids: list[str] = []
+    while len(ids) < len(configs):
+        rid = new_run_id()
+        if rid not in ids:
+            ids.append(rid)
     if out is not None:
         try:
             final = Path(out).resolve()
@@ -333,56 +383,69 @@ def open_prepared(
             raise _os_error(exc, Path(out)) from None
         if busy:
             raise UserError(f"--out '{str(out)[:200]}' exists and is not empty")
-        parent = final.parent
+        parent, finals = final.parent, [final]
     else:
         parent = store.root / experiment
-        final = parent / run_id
-    tmp = parent / f".partial-{run_id}"
+        finals = [parent / rid for rid in ids]
+    tmps = [parent / f".partial-{rid}" for rid in ids]
     root_existed, index_existed = store.root.exists(), store.index_path.exists()
     made: list[Path] = []
     try:
         made = _mkdirs(parent)
-        if len(tmp.name) > 255 or len(final.name) > 255:
+        if any(len(t.name) > 255 or len(f.name) > 255 for t, f in zip(tmps, finals)):
             import errno
 
             raise OSError(errno.ENAMETOOLONG, "File name too long")
     except OSError as exc:
         _remove_made(made)
         raise _os_error(exc, parent) from None
-    cfg_dict = config.model_dump(mode="json")
-    env = environment(dev, config.seed, argv)
-    env.update({"run_id": run_id, "experiment": experiment, "status": "running", "start": _now(), "end": None,
-                **(env_extra or {})})
+    cfg_dicts = [c.model_dump(mode="json") for c in configs]
+    envs = []
+    for rid, config in zip(ids, configs):
+        env = environment(dev, config.seed, argv)
+        env.update({"run_id": rid, "experiment": experiment, "status": "running", "start": _now(), "end": None,
+                    **(env_extra or {})})
+        envs.append(env)
     begun = False
+    ctxs = []
     try:
-        store.begin(run_id, experiment, tmp, cfg_dict, config.seed, sweep_id=sweep_id, trial_key=trial_key)
+        store.begin_many([(rid, experiment, tmp, cd, c.seed, sweep_id, k)
+                          for rid, tmp, cd, c, k in zip(ids, tmps, cfg_dicts, configs, trial_keys)])
         begun = True
-        tmp.mkdir()
-        (tmp / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
-        _write_json(tmp / "env.json", env)
-        ctx = RunContext(folder=tmp, seed=config.seed, device=dev, quiet=quiet, figure_format=figure_format,
-                         figure_mode=figure_mode, key_figure=key_figure(module, config))
+        for tmp, cd, env, config in zip(tmps, cfg_dicts, envs, configs):
+            tmp.mkdir()
+            (tmp / "config.yaml").write_text(yaml.dump(cd, Dumper=_yaml_dumper, sort_keys=False))
+            _write_json(tmp / "env.json", env)
+            ctxs.append(RunContext(folder=tmp, seed=config.seed, device=dev, quiet=quiet,
+                                   figure_format=figure_format, figure_mode=figure_mode,
+                                   key_figure=key_figure(module, config)))
     except (OSError, UserError) as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for tmp in tmps:
+            shutil.rmtree(tmp, ignore_errors=True)
         if begun:
-            _forget(store, run_id)
+            _forget(store, *ids)
         _remove_made(made)
         if not index_existed:
             _remove_index(store, root_existed)
         raise (_os_error(exc, parent) if isinstance(exc, OSError) else exc) from None
     if os.environ.get("PRIORLAB_KILL_AT") == "mid_training":
-        ctx.progress = _killing_progress(ctx.progress)
+        for ctx in ctxs:
+            ctx.progress = _killing_progress(ctx.progress)
     if not index_existed:
         made.append(store.index_path)
     if not root_existed and store.root not in made:
         made.insert(0, store.root)
-    ctx.add_seconds("io", time.perf_counter() - t_open)
-    return _OpenRun(module, config, cfg_dict, env, ctx, store, run_id, parent, final, time.time(), made)
+    dt = (time.perf_counter() - t_open) / len(ctxs)
+    t0 = time.time()
+    for ctx in ctxs:
+        ctx.add_seconds("io", dt, group=len(ctxs))
+    return [_OpenRun(module, config, cd, env, ctx, store, rid, parent, fin, t0, made)
+            for config, cd, env, ctx, rid, fin in zip(configs, cfg_dicts, envs, ctxs, ids, finals)]
 
 
-def _forget(store: Store, run_id: str) -> None:
+def _forget(store: Store, *run_ids: str) -> None:
     try:
-        store.forget(run_id)
+        store.forget_many(list(run_ids))
     except UserError:
         pass  # the index cannot be written (disk full): recovery marks the row lost later
 
@@ -433,6 +496,13 @@ def _close_run(o: _OpenRun, metrics: dict[str, Any], status: str) -> Run:
         _discard(o)
         raise
     _kill_point("after_index_commit")
+    _move_into_place(o, dest)
+    _kill_point("after_rename")
+    return load_run(dest)
+
+
+def _move_into_place(o: _OpenRun, dest: Path) -> None:
+    """The rename after the commit (a failure marks the committed row failed and is a UserError)."""
     try:
         if dest == o.final and o.final.exists():
             o.final.rmdir()  # the empty --out folder
@@ -440,12 +510,19 @@ def _close_run(o: _OpenRun, metrics: dict[str, Any], status: str) -> Run:
     except OSError as exc:
         o.store.set_status(o.run_id, f"failed: could not move into place ({exc.strerror})", o.ctx.folder)
         raise _os_error(exc, dest) from None
-    _kill_point("after_rename")
-    return load_run(dest)
 
 
 def _commit(o: _OpenRun, metrics: dict[str, Any], status: str) -> Path:
     """Everything up to and including the index commit; returns where the folder goes."""
+    dest, metrics, status = _write_outcome(o, metrics, status)
+    _kill_point("after_figures")
+    o.store.finish(o.run_id, status, dest, metrics)  # the commit point
+    return dest
+
+
+def _write_outcome(o: _OpenRun, metrics: dict[str, Any], status: str) -> tuple[Path, dict[str, Any], str]:
+    """Every file of the finished run into its .partial folder (metrics, page, arrays, verdicts, report, env.json
+    last); returns (where the folder goes, the metrics as committed, the final status). Nothing is committed."""
     from priorlab.viz.report import write_run_report
 
     tmp = o.ctx.folder
@@ -460,9 +537,9 @@ def _commit(o: _OpenRun, metrics: dict[str, Any], status: str) -> Path:
     _write_json(tmp / "page.json", {"tables": o.ctx.tables, "notes": o.ctx.notes})
     if o.ctx.arrays:
         buf = io.BytesIO()
-        np.savez_compressed(buf, **o.ctx.arrays)
+        # a trial with no figures is read back rarely: its arrays are stored, not compressed (cheap to write)
+        (np.savez if o.ctx.figure_mode == "none" else np.savez_compressed)(buf, **o.ctx.arrays)
         (tmp / "arrays.npz").write_bytes(buf.getvalue())
-    _write_json(tmp / "env.json", o.env)
     if status == "done":
         verdicts = _verdicts(o.module, o.config, metrics)
         if verdicts is not None:
@@ -482,17 +559,20 @@ def _commit(o: _OpenRun, metrics: dict[str, Any], status: str) -> Path:
     o.env["timing"] = timing(o.ctx)
     _write_json(tmp / "env.json", o.env)
     dest = o.final if status == "done" else o.parent / f".failed-{o.run_id}"
-    _kill_point("after_figures")
-    o.store.finish(o.run_id, status, dest, metrics)  # the commit point
-    return dest
+    return dest, metrics, status
+
+
+PHASES = ("train_s", "measure_s", "figures_s", "io_s")  # env.json timing's phases (startup_s: sweep workers)
 
 
 def timing(ctx: RunContext) -> dict[str, Any]:
     """env.json's ``timing``: seconds per phase (``train_s``, ``measure_s``, ``figures_s``, ``io_s``, and
     ``startup_s`` for a sweep worker's start), rounded; ``shared`` names the phases whose seconds were one group's
     time split evenly over its runs, with the group's size. The index commit and the rename that follow the last
-    write are not in ``io_s`` (milliseconds)."""
-    out: dict[str, Any] = {k: round(v, 4) for k, v in sorted(ctx.seconds.items())}
+    write are not in ``io_s`` (milliseconds; in a batch, one transaction for several trials). The four phases are
+    always there (0 when the run had none of it)."""
+    seconds = {**dict.fromkeys(PHASES, 0.0), **ctx.seconds}
+    out: dict[str, Any] = {k: round(v, 4) for k, v in sorted(seconds.items())}
     out["total_s"] = round(sum(ctx.seconds.values()), 4)
     if ctx.shared:
         out["shared"] = {k: {"split_evenly_over": n} for k, n in sorted(ctx.shared.items())}
@@ -585,6 +665,11 @@ def run(
         experiment, config_values, root=root, out=out, device=device, quiet=quiet, argv=argv,
         sweep_id=sweep_id, trial_key=trial_key, figure_format=figure_format, figure_mode=figures,
     )
+    return _run_opened(o)
+
+
+def _run_opened(o: _OpenRun) -> Run:
+    """An opened run's work and close (the second half of :func:`run`)."""
     seed_everything(o.config.seed)
     metrics: dict[str, Any] = {}
     status = "done"
@@ -612,6 +697,11 @@ def _now() -> str:
 # Several trials trained together (sweeps): each still gets its own run folder and index row.
 
 
+COMMIT_EVERY_S = 0.5  # a batch commits its finished trials at least this often (and always at its end)
+COMMIT_MAX = 256  # trials committed in one transaction at most
+_committed = 0  # trials this process has committed (the `after_commits:N` kill point)
+
+
 def run_batch(
     experiment: str,
     values: list[dict[str, Any]],
@@ -623,64 +713,165 @@ def run_batch(
     quiet: bool = True,
     argv: list[str] | None = None,
     figures: str = "all",
+    startup_s: float | None = None,
 ) -> list[Run]:
     """Run several trials of one experiment through its ``run_many(configs, ctxs)``: one folder per trial.
 
-    ``run_many`` yields (or returns) one entry per trial, in order: its metrics dict, or an exception instance
-    (e.g. ``Diverged``) for a trial that failed alone. Each trial's folder is closed as soon as its entry arrives
-    (after its ``draw``, when the experiment has one). Time of the group that no trial's timed block claims is split
-    evenly over the trials as shared ``measure_s``. Experiments without ``run_many`` run the trials one by one with
-    :func:`run`.
+    The commit protocol, batched: every trial's row is inserted ``running`` in one transaction before the trials'
+    ``.partial-<id>`` folders are made; ``run_many`` yields (or returns) one entry per trial, in order: its metrics
+    dict, or an exception instance (e.g. ``Diverged``) for a trial that failed alone. Each trial's files are written
+    as soon as its entry arrives (after its ``draw``, when the experiment has one); the finished trials are committed
+    together — one transaction for every trial finished since the last commit, at least every
+    :data:`COMMIT_EVERY_S` seconds (at once when entries arrive slower than that) and at the end — and only then
+    renamed into place. Time of the group that no trial's timed block claims is split evenly over the trials as
+    shared ``measure_s``; ``startup_s`` (a sweep worker's start-up) is split evenly over them as shared
+    ``startup_s``. Experiments without ``run_many`` run the trials one by one as :func:`run` does.
     """
     module = load_experiment(experiment)
     check_figure_mode(figures)
+    share = None if startup_s is None else startup_s / max(1, len(values))
     if not hasattr(module, "run_many"):
-        return [
-            run(experiment, root=root, device=device, quiet=quiet, argv=argv, sweep_id=sweep_id, trial_key=k,
-                figures=figures, **v)
-            for v, k in zip(values, trial_keys)
-        ]
-    opened = [
-        _open_run(experiment, v, root=root, device=device, quiet=quiet, argv=argv, sweep_id=sweep_id, trial_key=k,
-                  figure_mode=figures)
-        for v, k in zip(values, trial_keys)
-    ]
+        if sweep_id is None:
+            for v in values:
+                prepare(experiment, v)
+            Store(root).recover()
+        out = []
+        for v, k in zip(values, trial_keys):
+            o = _open_run(experiment, v, root=root, device=device, quiet=quiet, argv=argv, sweep_id=sweep_id,
+                          trial_key=k, figure_mode=figures)
+            if share is not None:
+                o.ctx.add_seconds("startup", share, group=len(values))
+            out.append(_run_opened(o))
+        return out
+    configs = [build_config(module.Config, v) for v in values]
+    opened = _open_many(module, configs, experiment, root=root, device=device, quiet=quiet, argv=argv,
+                        sweep_id=sweep_id, trial_keys=list(trial_keys), figure_mode=figures)
     ctxs = [o.ctx for o in opened]
-    seed_everything(opened[0].config.seed)
-    _kill_point("before_work")
-    out: list[Run] = []
-    t0, claimed = time.perf_counter(), sum(sum(c.seconds.values()) for c in ctxs)
+    if share is not None:
+        for c in ctxs:
+            c.add_seconds("startup", share, group=len(ctxs))
+    return _Batch(module, opened).run()
 
-    def unclaimed() -> None:  # the group's time since the last entry that no timed block claimed: shared measure_s
-        nonlocal t0, claimed
-        now, total = time.perf_counter(), sum(sum(c.seconds.values()) for c in ctxs)
-        rest = max(0.0, now - t0 - (total - claimed))
-        left = ctxs[len(out):] or ctxs
+
+class _Batch:
+    """One run_batch group between its open and its last commit."""
+
+    def __init__(self, module, opened: list[_OpenRun]):
+        self.module, self.opened, self.ctxs = module, opened, [o.ctx for o in opened]
+        self.runs: list[Run] = []
+        self.pending: list[tuple[_OpenRun, Path, dict[str, Any], str]] = []
+        self.closed = 0
+        self.abandoned = False
+        self.last_commit = self.t0 = self.t_last_close = time.perf_counter()
+        self.claimed = self._claimed()
+
+    def _claimed(self) -> float:
+        """Seconds claimed so far by the trials not closed yet (a closed trial's context takes no more time)."""
+        return sum(sum(c.seconds.values()) for c in self.ctxs[self.closed:])
+
+    def _unclaimed(self) -> None:
+        """The group's time since the last entry that no timed block claimed: shared measure_s of the open trials."""
+        now, total = time.perf_counter(), self._claimed()
+        rest = max(0.0, now - self.t0 - (total - self.claimed))
+        left = self.ctxs[self.closed:] or self.ctxs
         for c in left:
             c.add_seconds("measure", rest / len(left), group=len(left))
-        t0, claimed = now, sum(sum(c.seconds.values()) for c in ctxs)
+        self.t0, self.claimed = now, total + rest
 
-    try:
-        for o, res in zip(opened, module.run_many([o.config for o in opened], ctxs)):
-            if len(opened) > 1:
-                _kill_point("mid_training")  # a batch's first result is in, the others are not closed yet
-            failed = isinstance(res, BaseException)
-            if not failed:
-                try:
-                    draw(module, o.config, o.ctx)
-                except Exception as exc:  # noqa: BLE001 - this trial's figures failed: the trial failed
-                    (o.ctx.folder / "traceback.txt").write_text(traceback.format_exc())
-                    res, failed = exc, True
-            unclaimed()
-            out.append(_close_run(o, {} if failed else res, _failure(res) if failed else "done"))
-            t0, claimed = time.perf_counter(), sum(sum(c.seconds.values()) for c in ctxs)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the rest of the batch failed: each trial records why
-        for o in opened[len(out):]:
-            (o.ctx.folder / "traceback.txt").write_text(traceback.format_exc())
-            out.append(_close_run(o, {}, _failure(exc)))
-    for o in opened[len(out):]:
-        out.append(_close_run(o, {}, "failed: run_many gave no result for this trial"))
-    return out
+    def run(self) -> list[Run]:
+        seed_everything(self.opened[0].config.seed)
+        _kill_point("before_work")
+        try:
+            for o, res in zip(self.opened, self.module.run_many([o.config for o in self.opened], self.ctxs)):
+                arrived = time.perf_counter()
+                if len(self.opened) > 1:
+                    _kill_point("mid_training")  # a batch's first result is in, the others are not closed yet
+                failed = isinstance(res, BaseException)
+                if not failed:
+                    try:
+                        draw(self.module, o.config, o.ctx)
+                    except Exception as exc:  # noqa: BLE001 - this trial's figures failed: the trial failed
+                        (o.ctx.folder / "traceback.txt").write_text(traceback.format_exc())
+                        res, failed = exc, True
+                self._unclaimed()
+                # the group's first trial is committed at once (one result is safe right after the training);
+                # so is any trial whose entry took longer than COMMIT_EVERY_S to arrive (the next one will too)
+                self._close(o, {} if failed else res, _failure(res) if failed else "done",
+                            now=self.closed == 0 or arrived - self.t_last_close >= COMMIT_EVERY_S)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the rest of the batch failed: each trial records why
+            if self.abandoned:  # our own write failed (disk full): nothing left to record
+                raise
+            for o in self.opened[self.closed:]:
+                (o.ctx.folder / "traceback.txt").write_text(traceback.format_exc())
+                self._close(o, {}, _failure(exc))
+        for o in self.opened[self.closed:]:
+            self._close(o, {}, "failed: run_many gave no result for this trial")
+        self._flush()
+        return self.runs
+
+    def _close(self, o: _OpenRun, metrics: dict[str, Any], status: str, now: bool = True) -> None:
+        """Write a trial's files; commit the pending trials when due."""
+        try:
+            self.pending.append((o, *_write_outcome(o, metrics, status)))
+        except (OSError, UserError) as exc:
+            self._abandon()
+            raise (_os_error(exc, o.parent) if isinstance(exc, OSError) else exc) from None
+        self.closed += 1
+        self.t0, self.claimed = time.perf_counter(), self._claimed()
+        self.t_last_close = self.t0
+        if now or len(self.pending) >= COMMIT_MAX or self.t0 - self.last_commit >= COMMIT_EVERY_S:
+            self._flush()
+
+    def _abandon(self) -> None:
+        """A write failed (disk full): the trials not committed yet are forgotten (rows and folders), so a resume
+        runs them again; what was committed stays."""
+        rest = [p[0] for p in self.pending] + self.opened[self.closed:]
+        self.pending, self.abandoned = [], True
+        for o in rest:
+            shutil.rmtree(o.ctx.folder, ignore_errors=True)
+        if rest:
+            _forget(rest[0].store, *[o.run_id for o in rest])
+        self.closed = len(self.opened)
+
+    def _flush(self) -> None:
+        """Commit the pending trials in one transaction, then rename each folder into place."""
+        global _committed
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        _kill_point("after_figures")
+        try:
+            batch[0][0].store.finish_many([(o.run_id, status, dest, m) for o, dest, m, status in batch])  # commit
+        except UserError:
+            self.pending = batch
+            self._abandon()
+            raise
+        _kill_point("after_index_commit")
+        for o, dest, m, status in batch:
+            _move_into_place(o, dest)
+            self.runs.append(Run(path=dest, id=o.run_id, experiment=o.env["experiment"], status=status,
+                                 config=o.cfg_dict, metrics=m, env=o.env))
+        _kill_point("after_rename")
+        _committed += len(batch)
+        _kill_after_commits(_committed)
+        self.last_commit = time.perf_counter()
+
+
+def _kill_after_commits(n: int) -> None:
+    """``PRIORLAB_KILL_AT=after_commits:N``: once this process has committed (and renamed) N trials, SIGKILL the
+    sweep's main process (when this is a local sweep worker) and this process: the whole sweep dies mid-way."""
+    point = os.environ.get("PRIORLAB_KILL_AT", "")
+    if not point.startswith("after_commits:") or n < int(point.split(":", 1)[1]):
+        return
+    import signal
+
+    main = os.environ.get("PRIORLAB_SWEEP_MAIN_PID")
+    if main:
+        try:
+            os.kill(int(main), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -34,6 +34,10 @@ from typing import Any
 
 from priorlab.errors import UserError
 
+# file descriptors of the sweep locks this process holds: a forked sweep worker closes its copies (the lock must go
+# with the sweep's main process, not linger in a worker that is still exiting)
+HELD_LOCKS: set[int] = set()
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -249,25 +253,31 @@ class Store:
     ) -> None:
         """Insert the run's ``running`` row (owned by this process). A sweep trial's stale, unfinished row (and its
         folder) is replaced; a trial that is done, or running in a live process, raises sqlite3.IntegrityError."""
+        self.begin_many([(run_id, experiment, path, config, seed, sweep_id, trial_key)])
+
+    def begin_many(self, rows: list[tuple[str, str, Path, dict[str, Any], int | None, str | None, str | None]]) -> None:
+        """:meth:`begin` for several runs ``(run_id, experiment, path, config, seed, sweep_id, trial_key)`` in one
+        transaction: every row is inserted, or none (an IntegrityError for one trial rolls back all)."""
         stale: list[Path] = []
+        owner, now = owner_tag(), time.time()
         with self.connect() as con:
             con.execute("BEGIN IMMEDIATE")
             try:
-                if sweep_id is not None:
-                    old = con.execute("SELECT id, path, status, owner FROM runs WHERE sweep_id=? AND trial_key=?",
-                                      (sweep_id, trial_key)).fetchone()
-                    if old is not None and old["status"] == "running" and owner_alive(old["owner"]):
-                        raise sqlite3.IntegrityError(f"trial '{trial_key}' is running in another process")
-                    if old is not None and old["status"] != "done":
-                        con.execute("DELETE FROM metrics WHERE run_id=?", (old["id"],))
-                        con.execute("DELETE FROM runs WHERE id=?", (old["id"],))
-                        stale.append(Path(old["path"]))
-                con.execute(
-                    "INSERT INTO runs (id, experiment, path, status, seed, created, config, sweep_id, trial_key, "
-                    "owner) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
-                    (run_id, experiment, str(path), seed, time.time(), json.dumps(config), sweep_id, trial_key,
-                     owner_tag()),
-                )
+                for run_id, experiment, path, config, seed, sweep_id, trial_key in rows:
+                    if sweep_id is not None:
+                        old = con.execute("SELECT id, path, status, owner FROM runs WHERE sweep_id=? AND trial_key=?",
+                                          (sweep_id, trial_key)).fetchone()
+                        if old is not None and old["status"] == "running" and owner_alive(old["owner"]):
+                            raise sqlite3.IntegrityError(f"trial '{trial_key}' is running in another process")
+                        if old is not None and old["status"] != "done":
+                            con.execute("DELETE FROM metrics WHERE run_id=?", (old["id"],))
+                            con.execute("DELETE FROM runs WHERE id=?", (old["id"],))
+                            stale.append(Path(old["path"]))
+                    con.execute(
+                        "INSERT INTO runs (id, experiment, path, status, seed, created, config, sweep_id, trial_key, "
+                        "owner) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                        (run_id, experiment, str(path), seed, now, json.dumps(config), sweep_id, trial_key, owner),
+                    )
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
@@ -282,20 +292,31 @@ class Store:
 
     def finish(self, run_id: str, status: str, path: Path, metrics: dict[str, float]) -> None:
         """Record the outcome, the final path and the metrics in one transaction (before the folder moves there)."""
+        self.finish_many([(run_id, status, path, metrics)])
+
+    def finish_many(self, rows: list[tuple[str, str, Path, dict[str, float]]]) -> None:
+        """:meth:`finish` for several runs ``(run_id, status, path, metrics)`` in one transaction (all or none)."""
+        now = time.time()
         with self.connect() as con:
             con.execute("BEGIN IMMEDIATE")
             try:
-                con.execute(
-                    "UPDATE runs SET status=?, path=?, finished=? WHERE id=?",
-                    (status, str(path), time.time(), run_id),
-                )
+                con.executemany("UPDATE runs SET status=?, path=?, finished=? WHERE id=?",
+                                [(status, str(path), now, run_id) for run_id, status, path, _ in rows])
                 con.executemany(
                     "INSERT OR REPLACE INTO metrics (run_id, name, value) VALUES (?, ?, ?)",
-                    [(run_id, k, _num(v)) for k, v in metrics.items()],
+                    [(run_id, k, _num(v)) for run_id, _, _, metrics in rows for k, v in metrics.items()],
                 )
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            con.execute("COMMIT")
+
+    def forget_many(self, run_ids: list[str]) -> None:
+        """Delete several runs' rows and metrics in one transaction."""
+        with self.connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            con.executemany("DELETE FROM metrics WHERE run_id=?", [(r,) for r in run_ids])
+            con.executemany("DELETE FROM runs WHERE id=?", [(r,) for r in run_ids])
             con.execute("COMMIT")
 
     def set_status(self, run_id: str, status: str, path: Path | None = None) -> None:
@@ -307,11 +328,7 @@ class Store:
 
     def forget(self, run_id: str) -> None:
         """Delete a run's row and metrics (a run that never started its work)."""
-        with self.connect() as con:
-            con.execute("BEGIN IMMEDIATE")
-            con.execute("DELETE FROM metrics WHERE run_id=?", (run_id,))
-            con.execute("DELETE FROM runs WHERE id=?", (run_id,))
-            con.execute("COMMIT")
+        self.forget_many([run_id])
 
     # --- recovery ----------------------------------------------------------------------------
     def recover(self) -> list[str]:
@@ -510,8 +527,10 @@ class Store:
                     from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
+            HELD_LOCKS.add(fd)
             yield
         finally:
+            HELD_LOCKS.discard(fd)
             os.close(fd)
 
 

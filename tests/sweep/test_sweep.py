@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -67,28 +68,20 @@ def _index(home: Path):
 
 
 def test_sigkill_halfway_then_resume_runs_every_trial_exactly_once(home):
-    args = ["sweep", "fit1d", "--grid", "hidden=2,3", "--seeds", "0-4", *CHEAP, "--workers", "1", "--quiet"]
+    # two groups of 5 trials (one per activation) on one worker; once 4 trials are committed (the first group's,
+    # in batched commits) the worker SIGKILLs the sweep's main process and itself: the whole sweep dies mid-way
+    args = ["sweep", "fit1d", "--grid", "activation=sigmoid,cos", "--seeds", "0-4", *CHEAP, "--workers", "1",
+            "--quiet"]
     env = {**os.environ, "PRIORLAB_HOME": str(home), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "priorlab.cli", *args], env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 240
-    done = 0
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.3)
-        if (home / "index.sqlite").exists():
-            try:
-                with _index(home) as con:
-                    done = con.execute("SELECT COUNT(*) FROM runs WHERE status='done'").fetchone()[0]
-            except sqlite3.OperationalError:
-                continue
-        if done >= 4:
-            break
-    assert proc.poll() is None, proc.communicate()
-    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its pool workers, mid-trial
-    proc.wait()
+    killed = subprocess.run([sys.executable, "-m", "priorlab.cli", *args], env={**env, "PRIORLAB_KILL_AT":
+                            "after_commits:4"}, capture_output=True, text=True, timeout=400, check=False)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    with _index(home) as con:
+        finished = [r[0] for r in con.execute("SELECT finished FROM runs WHERE status='done'")]
+    assert len(set(finished)) < len(finished)  # several trials were committed in one transaction
 
     (sweep,) = Store(home).sweeps()
-    assert 4 <= sweep["done"] < 10
+    assert 4 <= sweep["done"] <= 5
     r = subprocess.run([sys.executable, "-m", "priorlab.cli", "sweep", "--resume", sweep["id"], "--quiet",
                         "--workers", "1"], env=env, capture_output=True, text=True, timeout=400, check=False)
     assert r.returncode == 0, r.stderr
@@ -98,7 +91,7 @@ def test_sigkill_halfway_then_resume_runs_every_trial_exactly_once(home):
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         rows = con.execute("SELECT trial_key, status, path FROM runs WHERE sweep_id=?", (sweep["id"],)).fetchall()
         keys = [r["trial_key"] for r in rows]
-        assert sorted(keys) == sorted(t.key for t in expand({}, {"hidden": [2, 3]}, list(range(5))))
+        assert sorted(keys) == sorted(t.key for t in expand({}, {"activation": ["sigmoid", "cos"]}, list(range(5))))
         assert len(set(keys)) == len(keys) == 10
         assert {r["status"] for r in rows} == {"done"}
         # every counted folder is complete and under its final name; no half-written folder is referenced
@@ -148,3 +141,28 @@ def test_failed_trial_is_recorded_and_does_not_stop_the_sweep(cli, home):
     text = page.read_text()
     assert "extrap_mse vs lr" in text and "data:image/png;base64" in text
     assert cli(["sweeps"]).out.count(sweep["id"][:10]) == 1
+
+
+def test_trial_timings_add_up_to_the_sweep_wall_time(home):
+    """Consistency, not speed: every trial's env.json timing has each phase (≥ 0, the worker's start-up shared over
+    its first group), and their totals over the sweep add up to its wall time within 20% (one worker)."""
+    import priorlab.experiments.fit1d  # noqa: F401 - loaded before the clock starts (the test's own imports)
+    from priorlab.sweep import sweep
+
+    t0 = time.perf_counter()
+    res = sweep("fit1d", grid={"hidden": [3, 10]}, base={"steps": 5000, "frames": 2}, seeds=list(range(6)), workers=1,
+                device="cpu", root=home, quiet=True)
+    wall = time.perf_counter() - t0
+    assert res["failed"] == 0
+    rows = Store(home).runs(sweep_id=res["id"])
+    timings = [json.loads((Path(r["path"]) / "env.json").read_text())["timing"] for r in rows]
+    assert len(timings) == 12
+    for t in timings:
+        for phase in ("startup_s", "train_s", "measure_s", "figures_s", "io_s"):
+            assert t[phase] >= 0, (phase, t)
+        assert t["shared"]["startup_s"] == {"split_evenly_over": 12}  # one group: the worker's first
+        assert t["total_s"] == pytest.approx(sum(v for k, v in t.items() if k.endswith("_s") and k != "total_s"),
+                                             abs=1e-3)
+    assert len({t["startup_s"] for t in timings}) == 1  # split evenly (a forked worker starts in milliseconds)
+    total = sum(t["total_s"] for t in timings)
+    assert abs(total - wall) <= 0.2 * wall, (total, wall, timings[0])

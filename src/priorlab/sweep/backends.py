@@ -8,32 +8,55 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from priorlab.config import UserError
 from priorlab.store import Store
 from priorlab.sweep.plan import Trial
 
+_started = False  # whether this worker process has begun its first group (its start-up is counted once)
+
+
+def _process_age() -> float | None:
+    """Seconds since this process was created (from /proc; None where there is no /proc)."""
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+
 
 def run_group(
     experiment: str, sweep_id: str, trials: list[tuple[str, dict]], root: str, device: str, threads: int | None,
-    figures: str = "summary",
+    figures: str = "summary", startup: bool = False,
 ) -> list[tuple[str, str]]:
     """Worker entry point: run one group of trials, return (trial_key, status) for each. Never raises for a
-    failing trial (the runner records it); a trial already done elsewhere is reported as 'duplicate'."""
+    failing trial (the runner records it); a trial already done elsewhere is reported as 'duplicate'.
+
+    ``startup``: this is a local pool worker; its start-up (process spawn and imports, the experiment's included,
+    until its first group begins) is split evenly over its first group's trials as shared ``startup_s``."""
+    global _started
     import sqlite3
 
     if threads:
         import torch
 
         torch.set_num_threads(threads)
+    from priorlab.experiments import load
     from priorlab.runner import run_batch
 
+    load(experiment)
+    startup_s = None
+    if startup and not _started:
+        startup_s = _process_age() or 0.0
+    _started = True
     keys = [k for k, _ in trials]
     try:
         runs = run_batch(experiment, [v for _, v in trials], trial_keys=keys, sweep_id=sweep_id, root=root,
                          device=device, quiet=True, argv=["priorlab", "sweep", experiment, "--trial"],
-                         figures="none" if figures == "summary" else figures)
+                         figures="none" if figures == "summary" else figures, startup_s=startup_s)
         return [(k, r.status) for k, r in zip(keys, runs)]
     except sqlite3.IntegrityError:
         if len(trials) == 1:
@@ -62,6 +85,17 @@ def die_with_parent(parent_pid: int) -> None:
             pass
     if os.getppid() != parent_pid:  # the parent died before the signal was armed
         os._exit(1)
+    from priorlab.store import HELD_LOCKS
+
+    for fd in list(HELD_LOCKS):  # a forked worker's copy of the sweep's lock (spawned workers have none)
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    HELD_LOCKS.clear()
+    global _started
+    _started = False  # a forked worker has begun no group yet, whatever the main process's copy says
+    os.environ["PRIORLAB_SWEEP_MAIN_PID"] = str(parent_pid)  # the `after_commits:N` kill point kills the sweep
 
     def watch() -> None:
         while True:
@@ -92,8 +126,8 @@ class Bar:
             self.prog = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                                  "trials", TimeElapsedColumn(), "ETA", TimeRemainingColumn(),
                                  "{task.fields[failed]}")
-            self.prog.start()
             self.task = self.prog.add_task(label, total=len(keys), failed="")
+        self.started = False  # rich's refresh thread starts at the first refresh (after the workers are forked)
 
     def _statuses(self) -> dict[str, str]:
         return {k: s for k, s in self.store.trial_statuses(self.sweep_id).items() if k in self.keys}
@@ -103,6 +137,9 @@ class Bar:
         self.done = len(finished)
         self.failed = sum(1 for s in finished if s != "done")
         if self.prog:
+            if not self.started:
+                self.prog.start()
+                self.started = True
             self.prog.update(self.task, completed=self.done,
                              failed=f"[red]{self.failed} failed" if self.failed else "")
 
@@ -110,7 +147,7 @@ class Bar:
         """Final count: every trial of this pass without a `done` row (failed, lost or never started) failed."""
         self.refresh()
         self.failed = len(self.keys) - sum(1 for s in self._statuses().values() if s == "done")
-        if self.prog:
+        if self.prog and self.started:
             self.prog.stop()
 
 
@@ -118,20 +155,58 @@ def _payload(group: list[Trial]) -> list[tuple[str, dict]]:
     return [(t.key, t.values) for t in group]
 
 
+def start_method(device: str) -> str:
+    """``fork`` where it is safe and cheap — Linux, a CPU sweep, torch loaded here without CUDA initialised and no
+    other thread running — so workers start with this process's imports (torch, the experiment) instead of importing
+    them again (seconds per worker); ``spawn`` otherwise (workers import torch afresh: no CUDA state is copied)."""
+    import threading
+
+    torch = sys.modules.get("torch")
+    if not sys.platform.startswith("linux") or torch is None or threading.active_count() > 1:
+        return "spawn"
+    if device not in ("cpu", "auto") or torch.cuda.is_initialized():
+        return "spawn"
+    if device == "auto" and torch.cuda.is_available():
+        return "spawn"
+    return "fork"
+
+
+def preload_page_libraries() -> None:
+    """Import the sweep page's libraries (matplotlib, pyarrow) in a background thread while the workers train: this
+    process only waits for them meanwhile."""
+    import threading
+
+    def load() -> None:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot  # noqa: F401
+            import pyarrow.parquet  # noqa: F401
+        except Exception:  # noqa: BLE001 - only a head start: the page imports what it needs itself
+            pass
+
+    threading.Thread(target=load, name="priorlab-page-preload", daemon=True).start()
+
+
 def run_local(experiment: str, sweep_id: str, groups: list[list[Trial]], store: Store, device: str, workers: int,
               bar: Bar, figures: str = "summary") -> None:
-    """A pool of ``workers`` spawned processes, each with CPU count / workers torch threads."""
+    """A pool of ``workers`` processes (forked or spawned: :func:`start_method`), each with CPU count / workers torch
+    threads."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    ctx = mp.get_context("spawn")  # workers import torch afresh: no forked threads or CUDA state
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent,
-                             initargs=(os.getpid(),)) as pool:
+    ctx = mp.get_context(start_method(device))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent,
+                               initargs=(os.getpid(),))
+    try:
         futures = {
-            pool.submit(run_group, experiment, sweep_id, _payload(g), str(store.root), device, threads, figures): g
+            pool.submit(run_group, experiment, sweep_id, _payload(g), str(store.root), device, threads, figures,
+                        True): g
             for g in groups
         }
+        preload_page_libraries()  # after the workers are forked: no thread of this process is copied into them
         while futures:
             finished, _ = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
             for fut in finished:
@@ -141,6 +216,10 @@ def run_local(experiment: str, sweep_id: str, groups: list[list[Trial]], store: 
                 except Exception as exc:  # noqa: BLE001 - a worker died: record, keep going
                     store.mark_lost(sweep_id, [t.key for t in g], f"worker lost ({exc.__class__.__name__})")
             bar.refresh()
+    finally:
+        # every group is back: the workers exit on their own (tearing torch down takes a second) while the sweep
+        # writes its page; a worker cannot outlive the sweep's process (die_with_parent)
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def run_ray(experiment: str, sweep_id: str, groups: list[list[Trial]], store: Store, device: str, workers: int,

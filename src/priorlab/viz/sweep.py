@@ -51,6 +51,7 @@ def metric_figures(rows: list[dict[str, Any]], grid: dict[str, list[Any]], metri
             if not series:
                 continue
             fig, ax = plt.subplots(figsize=(6.4, 4))
+            fig.subplots_adjust(left=0.14, right=0.97, bottom=0.12, top=0.91)  # fixed margins: one draw per save
             def order(kv, others=others):  # the grid's own order of the other keys' values
                 return [grid[k].index(v) if v in grid[k] else 0 for k, v in zip(others, kv[0])]
 
@@ -71,8 +72,8 @@ def metric_figures(rows: list[dict[str, Any]], grid: dict[str, list[Any]], metri
                 ax.set_xscale("log")
             if not numeric:
                 ax.set_xticks(range(len(xs)), [str(x) for x in xs])
-            ax.set(xlabel=x_key or "", ylabel=m,
-                   title=f"{m} vs {x_key or 'trial'} (mean ± SD over {n_seeds} seeds; band: min–max)")
+            ax.set(xlabel=x_key or "", ylabel=m)
+            ax.set_title(f"{m} vs {x_key or 'trial'} (mean ± SD over {n_seeds} seeds; band: min–max)", fontsize=10)
             if len(series) > 1 or others:
                 ax.legend(fontsize=8)
             figs.append((f"{m} vs {x_key}", fig))
@@ -83,7 +84,7 @@ def _figure_tag(title: str, fig) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=100)  # margins fixed by metric_figures (a tight bbox draws twice)
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode()
     return (f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(title)}'>"
