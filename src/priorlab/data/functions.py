@@ -140,18 +140,15 @@ def dominant_fourier_terms(
 ) -> list[dict[str, float]]:
     """The k largest terms a·cos(ω x + φ) of f's Fourier series on [lo, hi) (period hi − lo)."""
     x = torch.linspace(lo, hi, n + 1, dtype=torch.float64)[:-1]
-    y = f(x)
-    c = torch.fft.rfft(y) / n
-    length = hi - lo
-    rows = []
-    for j in range(len(c)):
-        amp = (1 if j == 0 else 2) * c[j].abs().item()
-        omega = 2 * math.pi * j / length
-        # c_j e^{i ω (x - lo)} -> amplitude |c|, phase angle(c) - ω lo
-        phase = math.remainder(math.atan2(c[j].imag.item(), c[j].real.item()) - omega * lo, 2 * math.pi)
-        rows.append({"frequency": omega, "phase": phase, "amplitude": amp})
-    rows.sort(key=lambda r: -r["amplitude"])
-    return [r for r in rows[:k] if r["amplitude"] > 1e-6]
+    c = torch.fft.rfft(f(x)) / n
+    j = torch.arange(len(c), dtype=torch.float64)
+    amp = c.abs() * torch.where(j == 0, 1.0, 2.0)
+    omega = 2 * math.pi * j / (hi - lo)
+    raw = torch.atan2(c.imag, c.real) - omega * lo
+    phase = raw - 2 * math.pi * torch.round(raw / (2 * math.pi))
+    order = torch.argsort(-amp, stable=True)[:k]
+    return [{"frequency": omega[i].item(), "phase": phase[i].item(), "amplitude": amp[i].item()}
+            for i in order.tolist() if amp[i].item() > 1e-6]
 
 
 def _check_target(v: str) -> str:

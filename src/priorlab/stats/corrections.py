@@ -9,7 +9,6 @@ Both return adjusted p-values in the input's order: reject hypothesis i at level
 from __future__ import annotations
 
 import numpy as np
-import scipy.stats
 
 from priorlab.stats import checks
 
@@ -32,4 +31,6 @@ def correct(pvalues, method: str = "holm") -> np.ndarray:
     p = checks.pvalues(pvalues)
     if method == "holm":
         return holm(p)
+    import scipy.stats  # here, not at import: scipy.stats costs every process that imports an experiment ~1 s
+
     return scipy.stats.false_discovery_control(p, method="bh")
