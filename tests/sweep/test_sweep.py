@@ -166,3 +166,29 @@ def test_trial_timings_add_up_to_the_sweep_wall_time(home):
     assert len({t["startup_s"] for t in timings}) == 1  # split evenly (a forked worker starts in milliseconds)
     total = sum(t["total_s"] for t in timings)
     assert abs(total - wall) <= 0.2 * wall, (total, wall, timings[0])
+
+
+def test_workers_fork_only_single_threaded_cpu_sweeps_on_linux(monkeypatch):
+    """A forked worker starts with this process's imports, but must not inherit an OpenMP pool it would enter: fork
+    only for one torch thread per worker, on the CPU, with no other thread running; spawn otherwise."""
+    import threading
+
+    import torch
+
+    from priorlab.sweep.backends import start_method
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert start_method("cpu", 1) == "fork" and start_method("auto", 1) == "fork"
+    assert start_method("cpu", 2) == "spawn"  # several threads per worker
+    assert start_method("cuda", 1) == "spawn"
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert start_method("cpu", 1) == "spawn"  # another thread could hold a lock across the fork
+    finally:
+        stop.set()
+        t.join()
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert start_method("cpu", 1) == "spawn"

@@ -155,14 +155,15 @@ def _payload(group: list[Trial]) -> list[tuple[str, dict]]:
     return [(t.key, t.values) for t in group]
 
 
-def start_method(device: str) -> str:
-    """``fork`` where it is safe and cheap — Linux, a CPU sweep, torch loaded here without CUDA initialised and no
-    other thread running — so workers start with this process's imports (torch, the experiment) instead of importing
+def start_method(device: str, threads: int = 1) -> str:
+    """``fork`` where it is safe and cheap — Linux, a CPU sweep, one torch thread per worker (a forked child must not
+    enter an OpenMP pool its parent may have started), torch loaded here without CUDA initialised and no other thread
+    running — so workers start with this process's imports (torch, the experiment) instead of importing
     them again (seconds per worker); ``spawn`` otherwise (workers import torch afresh: no CUDA state is copied)."""
     import threading
 
     torch = sys.modules.get("torch")
-    if not sys.platform.startswith("linux") or torch is None or threading.active_count() > 1:
+    if not sys.platform.startswith("linux") or torch is None or threading.active_count() > 1 or threads != 1:
         return "spawn"
     if device not in ("cpu", "auto") or torch.cuda.is_initialized():
         return "spawn"
@@ -197,7 +198,7 @@ def run_local(experiment: str, sweep_id: str, groups: list[list[Trial]], store: 
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    ctx = mp.get_context(start_method(device))
+    ctx = mp.get_context(start_method(device, threads))
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with_parent,
                                initargs=(os.getpid(),))
     try:
