@@ -6,14 +6,13 @@ import torch
 from scipy.stats import spearmanr
 
 import priorlab
+from batchcheck import run_seed_group
 from claimcheck import assert_verdicts_consistent, verdict_of
 from figcheck import assert_redraws
-from priorlab import runner
 from priorlab.context import RunContext
 from priorlab.experiments import biasonly
 from priorlab.nets.onelayer import FrozenFirstLayer, full_batch, matched_width, one_hidden
 from priorlab.regimes import apply, summary
-from priorlab.sweep.plan import Trial, group_trials
 from priorlab.train.loop import fit
 
 # small enough for float64 and a few seeds: both task kinds, every regime, two repeats
@@ -129,15 +128,7 @@ def test_run_many_equals_one_by_one_runs_at_float64(tmp_path, readout_fit):
 
 
 def test_a_seed_sweep_is_one_group_and_one_run_many_call(home, monkeypatch):
-    trials = [Trial(f"seed={s}", {**SMALL, "tasks": ["parity"], "seed": s}) for s in range(3)]
-    groups = group_trials("biasonly", trials, workers=1)
-    assert [len(g) for g in groups] == [3]
-    calls = []
-    real = biasonly.run_many
-    monkeypatch.setattr(biasonly, "run_many", lambda cfgs, ctxs: calls.append(len(cfgs)) or real(cfgs, ctxs))
-    runs = runner.run_batch("biasonly", [t.values for t in groups[0]], trial_keys=[t.key for t in groups[0]],
-                            figures="none")
-    assert calls == [3] and [r.status for r in runs] == ["done"] * 3
+    runs = run_seed_group("biasonly", {**SMALL, "tasks": ["parity"]}, [0, 1, 2], monkeypatch)
     assert all(r.env["timing"]["shared"]["train_s"] == {"split_evenly_over": 3} for r in runs)
     alone = priorlab.run("biasonly", **{**SMALL, "tasks": ["parity"], "seed": 2}, figures="none")
     assert runs[2].metrics == pytest.approx(alone.metrics, rel=1e-4, abs=0.01)  # float32: rounding apart

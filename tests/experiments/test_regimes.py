@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import priorlab
+from batchcheck import run_seed_group
 from claimcheck import assert_verdicts_consistent, verdict_of
 from figcheck import assert_redraws
-from priorlab import runner
 from priorlab.config import UserError
 from priorlab.context import RunContext
 from priorlab.data.digits import Split
@@ -19,7 +19,6 @@ from priorlab.experiments import regimes
 from priorlab.experiments.regimes import ALL_REGIMES, TOGETHER, Config, build, claims
 from priorlab.stats import mean_ci
 from priorlab.stats.claims import evaluate
-from priorlab.sweep.plan import Trial, group_trials
 from priorlab.viz.regimes import hyper_layout, sharing_example
 
 SMALL = {"width": 16, "depth": 2, "epochs": 3, "steps": 150, "n_train": 50}
@@ -135,16 +134,7 @@ def test_run_many_equals_one_by_one_runs_at_float64(tmp_path, monkeypatch):
 
 
 def test_a_seed_sweep_is_one_group_and_one_run_many_call(home, monkeypatch):
-    small = {**TINY, "regimes": ["full", "mask"]}
-    trials = [Trial(f"seed={s}", {**small, "seed": s}) for s in range(3)]
-    groups = group_trials("regimes", trials, workers=1)
-    assert [len(g) for g in groups] == [3]
-    calls = []
-    real = regimes.run_many
-    monkeypatch.setattr(regimes, "run_many", lambda cfgs, ctxs: calls.append(len(cfgs)) or real(cfgs, ctxs))
-    runs = runner.run_batch("regimes", [t.values for t in groups[0]], trial_keys=[t.key for t in groups[0]],
-                            figures="none")
-    assert calls == [3] and [r.status for r in runs] == ["done"] * 3
+    runs = run_seed_group("regimes", {**TINY, "regimes": ["full", "mask"]}, [0, 1, 2], monkeypatch)
     assert all(r.env["timing"]["shared"]["train_s"] == {"split_evenly_over": 3} for r in runs)
     assert all(r.figures == [] for r in runs)
 

@@ -9,16 +9,15 @@ import pytest
 import torch
 
 import priorlab
+from batchcheck import run_seed_group
 from claimcheck import assert_verdicts_consistent, verdict_of
 from figcheck import assert_no_figures, assert_redraws
-from priorlab import runner
 from priorlab.config import UserError, build_config
 from priorlab.context import RunContext
 from priorlab.data.functions import target_function
 from priorlab.experiments import rvfl
 from priorlab.experiments.rvfl import TARGETS_2D, Config, claims, curve, slope
 from priorlab.stats.claims import evaluate
-from priorlab.sweep.plan import expand, group_trials
 
 
 def test_defaults_are_the_study_setting():
@@ -108,15 +107,7 @@ def test_run_many_equals_one_by_one_and_fits_each_draw_once(tmp_path, monkeypatc
 
 
 def test_a_seed_sweep_is_one_group_and_one_run_many_call(tmp_path, monkeypatch):
-    trials = expand({**SMALL, "repeats": 2}, {}, [0, 1, 2])
-    groups = group_trials("rvfl", trials, workers=1)
-    assert [len(g) for g in groups] == [3]
-    calls = []
-    real = rvfl.run_many
-    monkeypatch.setattr(rvfl, "run_many", lambda cfgs, ctxs: calls.append(len(cfgs)) or real(cfgs, ctxs))
-    runs = runner.run_batch("rvfl", [t.values for t in groups[0]], trial_keys=[t.key for t in groups[0]],
-                            root=tmp_path / "home", figures="none")
-    assert calls == [3] and [r.status for r in runs] == ["done"] * 3
+    runs = run_seed_group("rvfl", {**SMALL, "repeats": 2}, [0, 1, 2], monkeypatch, root=tmp_path / "home")
     assert runs[0].env["timing"]["shared"]["train_s"] == {"split_evenly_over": 3}
     assert_no_figures(runs[1].path)
 

@@ -7,12 +7,11 @@ import pytest
 import torch
 
 import priorlab
+from batchcheck import run_seed_group
 from figcheck import assert_no_figures, assert_redraws
-from priorlab import runner
 from priorlab.context import RunContext
 from priorlab.experiments import twocat
 from priorlab.nets.deep import DeepNet, deep
-from priorlab.sweep.plan import expand, group_trials
 from priorlab.viz.rdm import rank_transform
 
 
@@ -131,18 +130,7 @@ def test_run_many_equals_one_by_one_and_measures_each_network_once(tmp_path, mon
 
 
 def test_a_seed_sweep_is_one_group_and_one_run_many_call(tmp_path, monkeypatch):
-    groups = group_trials("twocat", expand({**SMALL, "repeats": 2}, {}, [0, 1, 2]), workers=1)
-    assert [len(g) for g in groups] == [3]
-    calls, real = [], twocat.run_many
-
-    def counted(cfgs, ctxs):
-        calls.append(len(cfgs))
-        return real(cfgs, ctxs)
-
-    monkeypatch.setattr(twocat, "run_many", counted)
-    runs = runner.run_batch("twocat", [t.values for t in groups[0]], trial_keys=[t.key for t in groups[0]],
-                            root=tmp_path / "home", figures="none")
-    assert calls == [3] and [r.status for r in runs] == ["done"] * 3
+    runs = run_seed_group("twocat", {**SMALL, "repeats": 2}, [0, 1, 2], monkeypatch, root=tmp_path / "home")
     assert runs[0].env["timing"]["shared"]["train_s"] == {"split_evenly_over": 3}
     assert_no_figures(runs[2].path)
 
