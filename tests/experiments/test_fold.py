@@ -142,6 +142,7 @@ def test_fold_bad_units(home):
         priorlab.run("fold", epochs=2)
 
 
+from batchcheck import run_seed_group  # noqa: E402
 from claimcheck import assert_verdicts_consistent, verdict_of  # noqa: E402
 from figcheck import assert_redraws  # noqa: E402
 
@@ -204,24 +205,14 @@ def test_run_many_equals_one_by_one_runs_at_float64(tmp_path):
 
 
 def test_a_seed_sweep_is_one_group_and_one_run_many_call(tmp_path, monkeypatch):
-    from priorlab import runner
     from priorlab.experiments import fold
-    from priorlab.sweep.plan import Trial, group_trials
 
-    seeds = [0, 1, 2]
-    values = [{**SMALL, "steps": 6, "seed": s} for s in seeds]
-    trials = [Trial(f"seed={s}", v) for s, v in zip(seeds, values)]
-    (group,) = group_trials("fold", trials, workers=1)
-    assert len(group) == 3
-    calls, real, real_run = [], fold.run_many, fold.run
-    monkeypatch.setattr(fold, "run_many", lambda cfgs, ctxs: calls.append(len(cfgs)) or real(cfgs, ctxs))
-    monkeypatch.setattr(fold, "run", lambda *a: pytest.fail("a trial of the group ran alone"))
-    runs = runner.run_batch("fold", [t.values for t in group], trial_keys=[t.key for t in group],
-                            root=tmp_path / "runs", figures="none")
-    assert calls == [3] and [r.status for r in runs] == ["done"] * 3
+    real_run = fold.run
+    runs = run_seed_group("fold", {**SMALL, "steps": 6}, [0, 1, 2], monkeypatch, never_alone=True,
+                          root=tmp_path / "runs")
     timing = [r.env["timing"] for r in runs]
     assert all(t["shared"]["train_s"] == {"split_evenly_over": 3} and t["train_s"] > 0 for t in timing)
-    alone = real_run(fold.Config(**values[1]), _contexts(tmp_path, [1])[1])
+    alone = real_run(fold.Config(**{**SMALL, "steps": 6, "seed": 1}), _contexts(tmp_path, [1])[1])
     assert runs[1].metrics == pytest.approx(alone, rel=1e-5)  # float32: the one-by-one run, loosely
 
 

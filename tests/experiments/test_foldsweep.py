@@ -119,6 +119,7 @@ def test_foldsweep_bad_config(home):
         priorlab.run("foldsweep", epochs=2)
 
 
+from batchcheck import run_seed_group  # noqa: E402
 from claimcheck import assert_verdicts_consistent  # noqa: E402
 from figcheck import assert_redraws  # noqa: E402
 
@@ -169,17 +170,6 @@ def test_run_many_equals_one_by_one_runs(tmp_path, dtype, tol):
 
 
 def test_a_seed_sweep_is_one_group_and_one_run_many_call(tmp_path, monkeypatch):
-    from priorlab import runner
-    from priorlab.experiments import foldsweep
-    from priorlab.sweep.plan import Trial, group_trials
-
-    seeds = [0, 1, 2]
-    trials = [Trial(f"seed={s}", {**SMALL, "steps": 5, "seed": s}) for s in seeds]
-    (group,) = group_trials("foldsweep", trials, workers=1)
-    calls, real = [], foldsweep.run_many
-    monkeypatch.setattr(foldsweep, "run_many", lambda cfgs, ctxs: calls.append(len(cfgs)) or real(cfgs, ctxs))
-    monkeypatch.setattr(foldsweep, "run", lambda *a: pytest.fail("a trial of the group ran alone"))
-    runs = runner.run_batch("foldsweep", [t.values for t in group], trial_keys=[t.key for t in group],
-                            root=tmp_path / "runs", figures="none")
-    assert calls == [3] and [r.status for r in runs] == ["done"] * 3
+    runs = run_seed_group("foldsweep", {**SMALL, "steps": 5}, [0, 1, 2], monkeypatch, never_alone=True,
+                          root=tmp_path / "runs")
     assert all(r.env["timing"]["shared"]["train_s"] == {"split_evenly_over": 3} for r in runs)
