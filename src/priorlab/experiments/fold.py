@@ -17,7 +17,7 @@ from priorlab.probe.folding import dead_fraction, mean_folds
 from priorlab.stats.claims import Claim
 from priorlab.stats.intervals import ci_text, with_ci, with_wilson
 from priorlab.train.ensemble import Ensemble, from_modules
-from priorlab.train.loop import fit
+from priorlab.train.loop import fit, per_trial
 from priorlab.viz import planes
 from priorlab.viz.planes import HI, LO
 
@@ -336,11 +336,4 @@ def run_many(cfgs: list[Config], ctxs: list[RunContext]):
     yields each trial's metrics (or its exception) in order."""
     with shared_time(ctxs, "train"):
         trained = train_group(cfgs, [c.seed for c in ctxs], ctxs[0])
-    for config, ctx, nets in zip(cfgs, ctxs, trained):
-        if isinstance(nets, Exception):
-            yield nets
-            continue
-        try:
-            yield report(config, ctx, nets)
-        except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
-            yield exc
+    yield from per_trial(report, cfgs, ctxs, trained)

@@ -16,7 +16,7 @@ from priorlab.data.planes import plane
 from priorlab.nets.batched_mlp import BatchedMLP
 from priorlab.stats.claims import Claim
 from priorlab.stats.intervals import ci_text, with_ci, with_wilson
-from priorlab.train.loop import fit
+from priorlab.train.loop import fit, per_trial
 from priorlab.viz.planes import dead_figure, success_figure
 
 DESCRIPTION = (
@@ -215,14 +215,7 @@ def run_many(cfgs: list[Config], ctxs: list[RunContext]):
             trained = train_group(cfgs, [c.seed for c in ctxs], ctxs[0].progress)
     except Exception as exc:  # noqa: BLE001 - e.g. Diverged: the networks trained together share one loss
         trained = [exc] * len(cfgs)
-    for config, ctx, results in zip(cfgs, ctxs, trained):
-        if isinstance(results, Exception):
-            yield results
-            continue
-        try:
-            yield report(config, ctx, results)
-        except Exception as exc:  # noqa: BLE001 - recorded for this trial alone
-            yield exc
+    yield from per_trial(report, cfgs, ctxs, trained)
 
 
 def _mean(t: torch.Tensor) -> float:

@@ -143,8 +143,17 @@ def fit(
 def one_by_one(run, cfgs, ctxs):
     """A ``run_many`` for trials that cannot be batched: ``run(cfg, ctx)`` for each, yielding its metrics or the
     exception it raised (recorded for that trial alone)."""
-    for cfg, ctx in zip(cfgs, ctxs):
+    yield from per_trial(lambda cfg, ctx, _: run(cfg, ctx), cfgs, ctxs, [None] * len(cfgs))
+
+
+def per_trial(report, cfgs, ctxs, trained):
+    """The tail of a ``run_many``: for each trial, its entry of ``trained`` if that is an exception (it failed in the
+    group), else ``report(cfg, ctx, entry)``'s metrics — or the exception that raised, for that trial alone."""
+    for cfg, ctx, item in zip(cfgs, ctxs, trained):
+        if isinstance(item, Exception):
+            yield item
+            continue
         try:
-            yield run(cfg, ctx)
+            yield report(cfg, ctx, item)
         except Exception as exc:  # noqa: BLE001 - the runner records it for this trial
             yield exc
