@@ -179,16 +179,12 @@ def test_workers_fork_only_single_threaded_cpu_sweeps_on_linux(monkeypatch):
 
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # as in the CLI (pytest-xdist runs its own threads)
     assert start_method("cpu", 1) == "fork" and start_method("auto", 1) == "fork"
     assert start_method("cpu", 2) == "spawn"  # several threads per worker
     assert start_method("cuda", 1) == "spawn"
-    stop = threading.Event()
-    t = threading.Thread(target=stop.wait)
-    t.start()
-    try:
-        assert start_method("cpu", 1) == "spawn"  # another thread could hold a lock across the fork
-    finally:
-        stop.set()
-        t.join()
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    assert start_method("cpu", 1) == "spawn"  # another thread could hold a lock across the fork
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
     monkeypatch.setattr(sys, "platform", "darwin")
     assert start_method("cpu", 1) == "spawn"
